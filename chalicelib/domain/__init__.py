@@ -1,0 +1,1 @@
+"""Pure domain: models, states, errors and ports. No I/O and no third-party imports."""

@@ -1,0 +1,122 @@
+"""The one error hierarchy of the service; the API maps each branch to an HTTP status.
+
+    O2DmsError
+    ├── InvalidRequest                     400
+    ├── NotFound                           404
+    │   ├── DeploymentNotFound, DescriptorNotFound, RevisionNotFound,
+    │   └── OperationNotFound, DeploymentManagerNotFound
+    ├── Conflict                           409
+    │   ├── AlreadyExists, DescriptorInUse, IllegalTransition
+    │   ├── OperationInProgress, RollbackInProgress, RollbackToCurrentRevision
+    │   └── NoPreviousRevision
+    ├── ParameterValidationFailed          422
+    ├── ConcurrentModification             (internal: a conditional write lost a race; retried)
+    └── BackendError
+        ├── BackendUnavailable             503
+        ├── ReleaseNotFound                404
+        ├── ReleaseConflict                409
+        ├── BackendTimeout                 500
+        └── BackendFailure                 500
+"""
+
+from __future__ import annotations
+
+
+class O2DmsError(Exception):
+    """Base of every error this service raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidRequest(O2DmsError):
+    pass
+
+
+class NotFound(O2DmsError):
+    pass
+
+
+class DeploymentNotFound(NotFound):
+    pass
+
+
+class DescriptorNotFound(NotFound):
+    pass
+
+
+class RevisionNotFound(NotFound):
+    pass
+
+
+class OperationNotFound(NotFound):
+    pass
+
+
+class DeploymentManagerNotFound(NotFound):
+    pass
+
+
+class Conflict(O2DmsError):
+    pass
+
+
+class AlreadyExists(Conflict):
+    pass
+
+
+class DescriptorInUse(Conflict):
+    pass
+
+
+class IllegalTransition(Conflict):
+    pass
+
+
+class OperationInProgress(Conflict):
+    pass
+
+
+class RollbackInProgress(Conflict):
+    pass
+
+
+class RollbackToCurrentRevision(Conflict):
+    pass
+
+
+class NoPreviousRevision(Conflict):
+    pass
+
+
+class ParameterValidationFailed(O2DmsError):
+    pass
+
+
+class ConcurrentModification(O2DmsError):
+    """A conditional write found the item changed since it was read."""
+
+
+class BackendError(O2DmsError):
+    """Raised by adapters, translated from the vendor's own error at their boundary."""
+
+
+class BackendUnavailable(BackendError):
+    pass
+
+
+class ReleaseNotFound(BackendError):
+    pass
+
+
+class ReleaseConflict(BackendError):
+    pass
+
+
+class BackendTimeout(BackendError):
+    pass
+
+
+class BackendFailure(BackendError):
+    pass

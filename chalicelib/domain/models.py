@@ -1,0 +1,169 @@
+"""Domain records: descriptors, deployments, revisions and operations.
+
+Plain frozen dataclasses in snake_case; the O2 camelCase wire names live only in
+``chalicelib.api.schemas``. Changes are made with ``dataclasses.replace``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from chalicelib.domain.states import (
+    Adapter,
+    DeploymentStatus,
+    OperationState,
+    OperationType,
+    RevisionStatus,
+    Stage,
+    Trigger,
+)
+
+JsonObject = dict[str, Any]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ChartRef:
+    """Where a chart comes from: an HTTPS repository, an ``oci://`` reference or ``file://``."""
+
+    repo_url: str
+    name: str
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Descriptor:
+    id: str
+    name: str
+    chart: ChartRef
+    default_parameters: JsonObject
+    parameter_schema: JsonObject | None
+    adapters: tuple[Adapter, ...]
+    created_at: datetime
+    deployment_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    type: str
+    status: str
+    reason: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The one running operation of a deployment; expired leases may be taken over."""
+
+    operation_id: str
+    operation_type: OperationType
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """Current state of one NF deployment.
+
+    ``revision`` is the revision last applied to the backend (the one the cluster runs or
+    is moving to); ``last_revision`` is the highest number handed out, so the next
+    revision is always ``last_revision + 1`` and numbers stay contiguous.
+    ``record_version`` guards every write (optimistic locking).
+    """
+
+    id: str
+    namespace: str
+    adapter: Adapter
+    deployment_manager_id: str
+    descriptor_id: str
+    chart: ChartRef
+    parameters: JsonObject
+    status: DeploymentStatus
+    revision: int
+    last_revision: int
+    deployed_revision: int
+    created_at: datetime
+    updated_at: datetime
+    app_version: str | None = None
+    replicas: int | None = None
+    message: str = ""
+    progress: int = 0
+    conditions: tuple[Condition, ...] = ()
+    extensions: JsonObject = field(default_factory=dict)
+    lease: Lease | None = None
+    terminated_at: datetime | None = None
+    record_version: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.id
+
+    @property
+    def terminated(self) -> bool:
+        return self.terminated_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One entry of a deployment's history, with the full snapshot needed to redeploy it."""
+
+    deployment_id: str
+    number: int
+    status: RevisionStatus
+    operation_id: str
+    operation_type: OperationType
+    description: str
+    descriptor_id: str
+    chart: ChartRef
+    parameters: JsonObject
+    values: JsonObject
+    created_at: datetime
+    updated_at: datetime
+    app_version: str | None = None
+    backend_ref: str | None = None
+    rollback_from: int | None = None
+    rollback_to: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StageEntry:
+    stage: Stage
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OperationError:
+    error: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """The record of one mutating request (or schedule, or alarm), from start to outcome."""
+
+    id: str
+    deployment_id: str
+    type: OperationType
+    state: OperationState
+    stage: Stage
+    stages: tuple[StageEntry, ...]
+    trigger: Trigger
+    actor: str
+    started_at: datetime
+    updated_at: datetime
+    deadline: datetime
+    revision: int | None = None
+    from_revision: int | None = None
+    reason: str | None = None
+    progress: int = 0
+    message: str = ""
+    finished_at: datetime | None = None
+    error: OperationError | None = None
+    execution_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: tuple[T, ...]
+    next_token: str | None = None

@@ -1,0 +1,233 @@
+"""Ports: what the use cases need from storage, deployment backends and rollout drivers.
+
+Adapters implement these; the service layer only ever sees these types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from chalicelib.domain.models import (
+    ChartRef,
+    Condition,
+    Deployment,
+    Descriptor,
+    JsonObject,
+    Operation,
+    Page,
+    Revision,
+)
+from chalicelib.domain.states import DeploymentStatus, OperationType
+
+# --------------------------------------------------------------------------- store
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentFilter:
+    status: DeploymentStatus | None = None
+    descriptor_id: str | None = None
+    namespace: str | None = None
+    adapter: str | None = None
+    deployment_manager_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Writes that must land together or not at all (one DynamoDB transaction).
+
+    ``deployment`` is written whole, on condition that the stored item still has
+    ``expected_version`` (0: the item must not exist yet); the written item carries
+    ``expected_version + 1``. ``new_revisions`` must not exist yet; ``revisions`` and
+    ``operations`` are overwritten. ``descriptor_refs`` adds to descriptors' use counts;
+    a positive delta requires the descriptor to exist.
+    """
+
+    deployment: Deployment
+    expected_version: int
+    new_revisions: tuple[Revision, ...] = ()
+    revisions: tuple[Revision, ...] = ()
+    operations: tuple[Operation, ...] = ()
+    descriptor_refs: Mapping[str, int] = field(default_factory=dict)
+
+
+class Store(Protocol):
+    def put_descriptor(self, descriptor: Descriptor) -> None:
+        """Create; ``AlreadyExists`` if the id is taken."""
+
+    def get_descriptor(self, descriptor_id: str) -> Descriptor: ...
+
+    def list_descriptors(self, *, limit: int, token: str | None) -> Page[Descriptor]: ...
+
+    def delete_descriptor(self, descriptor_id: str) -> None:
+        """``DescriptorInUse`` while deployments use it; ``DescriptorNotFound``."""
+
+    def get_deployment(self, deployment_id: str) -> Deployment:
+        """The stored item, terminated or not; ``DeploymentNotFound`` if never created."""
+
+    def list_deployments(
+        self, *, filters: DeploymentFilter, limit: int, token: str | None
+    ) -> Page[Deployment]:
+        """Deployments that are not terminated, by id."""
+
+    def get_revision(self, deployment_id: str, number: int) -> Revision: ...
+
+    def history(
+        self, deployment_id: str, *, limit: int, token: str | None
+    ) -> tuple[Deployment, Page[Revision]]:
+        """The deployment and a page of its revisions, newest first, in one read."""
+
+    def get_operation(self, deployment_id: str, operation_id: str) -> Operation: ...
+
+    def list_operations(
+        self, deployment_id: str, *, limit: int, token: str | None
+    ) -> Page[Operation]:
+        """Newest first; ``DeploymentNotFound`` when the deployment has none."""
+
+    def commit(self, change: Change) -> Deployment:
+        """Apply ``change`` atomically and return the deployment as stored.
+
+        Raises ``ConcurrentModification`` when the deployment changed since it was read,
+        ``DescriptorNotFound`` when a referenced descriptor is gone.
+        """
+
+
+# ------------------------------------------------------------------------- backends
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseTarget:
+    """Everything a backend needs to put one revision on a cluster."""
+
+    release: str
+    namespace: str
+    chart: ChartRef
+    values: JsonObject
+    revision: int
+    operation_id: str
+    timeout_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRef:
+    release: str
+    namespace: str
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What a backend reports right after it accepted a change."""
+
+    backend_ref: str | None
+    app_version: str | None
+    extensions: JsonObject = field(default_factory=dict)
+
+
+class RolloutPhase(StrEnum):
+    PROGRESSING = "PROGRESSING"
+    READY = "READY"
+    FAILED = "FAILED"
+    ABSENT = "ABSENT"
+
+
+@dataclass(frozen=True, slots=True)
+class Replicas:
+    desired: int
+    updated: int
+    ready: int
+    available: int
+
+
+@dataclass(frozen=True, slots=True)
+class BackendStatus:
+    phase: RolloutPhase
+    progress: int
+    message: str
+    conditions: tuple[Condition, ...] = ()
+    replicas: Replicas | None = None
+    backend_ref: str | None = None
+    extensions: JsonObject = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class BackendRevision:
+    backend_ref: str
+    status: str
+    chart_version: str
+    app_version: str | None
+    description: str
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One change a backend is asked to make (or to plan)."""
+
+    type: OperationType
+    target: ReleaseTarget
+    replicas: int | None = None
+    rollback_to_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanStep:
+    """One thing a backend would do: a command line, or an object it would send."""
+
+    description: str
+    command: tuple[str, ...] = ()
+    body: JsonObject | None = None
+
+
+class DeploymentBackend(Protocol):
+    """What every deployment backend (local, Helm, Argo CD, Flux) must do."""
+
+    kind: str
+
+    def install(self, target: ReleaseTarget) -> Applied: ...
+
+    def upgrade(self, target: ReleaseTarget) -> Applied: ...
+
+    def scale(self, target: ReleaseTarget, *, replicas: int) -> Applied: ...
+
+    def rollback(self, target: ReleaseTarget, *, to_backend_ref: str | None) -> Applied:
+        """Go back to ``target`` (a stored snapshot); ``to_backend_ref`` is the backend's own
+        reference to it, when the backend may still have it."""
+
+    def uninstall(self, ref: ReleaseRef) -> None: ...
+
+    def status(self, ref: ReleaseRef) -> BackendStatus: ...
+
+    def history(self, ref: ReleaseRef) -> list[BackendRevision]: ...
+
+    def plan(self, action: Action) -> list[PlanStep]: ...
+
+
+class BackendResolver(Protocol):
+    def __call__(self, *, adapter: str, deployment_manager_id: str) -> DeploymentBackend: ...
+
+
+class DeploymentManagers(Protocol):
+    """Which clusters (O2 deployment managers) exist; grows into the cluster registry."""
+
+    default_id: str
+
+    def exists(self, deployment_manager_id: str) -> bool: ...
+
+
+# ------------------------------------------------------------------------- rollouts
+
+
+class RolloutDriver(Protocol):
+    """Follows an applied change to its end (Step Functions in AWS, a thread locally)."""
+
+    def start(self, *, deployment_id: str, operation_id: str) -> str | None:
+        """Begin following; returns an execution id when there is one."""
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...
+
+
