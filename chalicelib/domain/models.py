@@ -69,7 +69,9 @@ class Deployment:
     ``revision`` is the revision last applied to the backend (the one the cluster runs or
     is moving to); ``last_revision`` is the highest number handed out, so the next
     revision is always ``last_revision + 1`` and numbers stay contiguous.
-    ``record_version`` guards every write (optimistic locking).
+    ``record_version`` guards every write (optimistic locking). ``descriptor_ref`` names
+    the descriptor whose use count this deployment holds (a descriptor in use cannot be
+    deleted); it is ``None`` after a rollback to a revision whose descriptor was deleted.
     """
 
     id: str
@@ -93,6 +95,7 @@ class Deployment:
     extensions: JsonObject = field(default_factory=dict)
     lease: Lease | None = None
     terminated_at: datetime | None = None
+    descriptor_ref: str | None = None
     record_version: int = 0
 
     @property
@@ -161,6 +164,7 @@ class Operation:
     finished_at: datetime | None = None
     error: OperationError | None = None
     execution_id: str | None = None
+    descriptor_ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

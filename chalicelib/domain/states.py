@@ -77,7 +77,7 @@ TRANSITIONS: dict[DeploymentStatus, frozenset[DeploymentStatus]] = {
     _S.INSTANTIATED: frozenset({_S.DEPLOYING, _S.ROLLING_BACK, _S.DELETING}),
     _S.FAILED: frozenset({_S.DEPLOYING, _S.ROLLING_BACK, _S.DELETING, _S.FAILED}),
     _S.ROLLING_BACK: frozenset({_S.INSTANTIATED, _S.FAILED}),
-    _S.DELETING: frozenset({_S.NOT_INSTANTIATED, _S.FAILED}),
+    _S.DELETING: frozenset({_S.NOT_INSTANTIATED, _S.FAILED, _S.INSTANTIATED}),
 }
 
 # What a deployment shows while an operation of each type runs.

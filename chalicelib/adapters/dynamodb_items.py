@@ -1,0 +1,349 @@
+"""Conversion between domain records and DynamoDB items (low-level attribute-value form).
+
+Free-form JSON (parameters, values, schemas, conditions, extensions) is stored as a JSON
+string: DynamoDB would turn floats into Decimals and reject empty keys, and nothing
+queries inside those documents. Key layout: see ``infra/README.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.models import (
+    ChartRef,
+    Condition,
+    Deployment,
+    Descriptor,
+    Lease,
+    Operation,
+    OperationError,
+    Revision,
+    StageEntry,
+)
+from chalicelib.domain.states import (
+    Adapter,
+    DeploymentStatus,
+    OperationState,
+    OperationType,
+    RevisionStatus,
+    Stage,
+    Trigger,
+)
+
+Item = dict[str, Any]
+
+DEPLOYMENT_SK = "REV~"
+DESCRIPTOR_SK = "DESC"
+DEPLOYMENTS_INDEX_PK = "DEPLOYMENTS"
+DESCRIPTORS_INDEX_PK = "DESCRIPTORS"
+
+
+def deployment_key(deployment_id: str) -> Item:
+    return {"PK": {"S": f"DEP#{deployment_id}"}, "SK": {"S": DEPLOYMENT_SK}}
+
+
+def revision_key(deployment_id: str, number: int) -> Item:
+    return {"PK": {"S": f"DEP#{deployment_id}"}, "SK": {"S": f"REV#{number:010d}"}}
+
+
+def operation_key(deployment_id: str, operation_id: str) -> Item:
+    return {"PK": {"S": f"DEP#{deployment_id}"}, "SK": {"S": f"OP#{operation_id}"}}
+
+
+def descriptor_key(descriptor_id: str) -> Item:
+    return {"PK": {"S": f"DESC#{descriptor_id}"}, "SK": {"S": DESCRIPTOR_SK}}
+
+
+# ----------------------------------------------------------------- attribute values
+
+
+def _s(value: str) -> Item:
+    return {"S": value}
+
+
+def _n(value: int) -> Item:
+    return {"N": str(value)}
+
+
+def _json(value: Any) -> Item:
+    return {"S": json.dumps(value, separators=(",", ":"), sort_keys=True)}
+
+
+def _time(value: datetime) -> Item:
+    return {"S": value.isoformat()}
+
+
+def _put_optional(item: Item, name: str, value: Item | None) -> None:
+    if value is not None:
+        item[name] = value
+
+
+def _get_s(item: Item, name: str) -> str:
+    return str(item[name]["S"])
+
+
+def _get_opt_s(item: Item, name: str) -> str | None:
+    return str(item[name]["S"]) if name in item else None
+
+
+def _get_n(item: Item, name: str) -> int:
+    return int(item[name]["N"])
+
+
+def _get_opt_n(item: Item, name: str) -> int | None:
+    return int(item[name]["N"]) if name in item else None
+
+
+def _get_json(item: Item, name: str) -> Any:
+    return json.loads(item[name]["S"])
+
+
+def _get_time(item: Item, name: str) -> datetime:
+    return datetime.fromisoformat(item[name]["S"])
+
+
+def _get_opt_time(item: Item, name: str) -> datetime | None:
+    return datetime.fromisoformat(item[name]["S"]) if name in item else None
+
+
+def _chart(chart: ChartRef) -> Item:
+    return {"M": {"repoUrl": _s(chart.repo_url), "name": _s(chart.name), "version": _s(chart.version)}}
+
+
+def _read_chart(item: Item, name: str) -> ChartRef:
+    chart = item[name]["M"]
+    return ChartRef(_get_s(chart, "repoUrl"), _get_s(chart, "name"), _get_s(chart, "version"))
+
+
+# ---------------------------------------------------------------------- descriptors
+
+
+def descriptor_item(descriptor: Descriptor) -> Item:
+    item: Item = {
+        **descriptor_key(descriptor.id),
+        "GSI1PK": _s(DESCRIPTORS_INDEX_PK),
+        "GSI1SK": _s(descriptor.id),
+        "id": _s(descriptor.id),
+        "name": _s(descriptor.name),
+        "chart": _chart(descriptor.chart),
+        "defaultParameters": _json(descriptor.default_parameters),
+        "adapters": _json([a.value for a in descriptor.adapters]),
+        "createdAt": _time(descriptor.created_at),
+        "deploymentCount": _n(descriptor.deployment_count),
+    }
+    if descriptor.parameter_schema is not None:
+        item["parameterSchema"] = _json(descriptor.parameter_schema)
+    return item
+
+
+def read_descriptor(item: Item) -> Descriptor:
+    return Descriptor(
+        id=_get_s(item, "id"),
+        name=_get_s(item, "name"),
+        chart=_read_chart(item, "chart"),
+        default_parameters=_get_json(item, "defaultParameters"),
+        parameter_schema=_get_json(item, "parameterSchema") if "parameterSchema" in item else None,
+        adapters=tuple(Adapter(a) for a in _get_json(item, "adapters")),
+        created_at=_get_time(item, "createdAt"),
+        deployment_count=_get_opt_n(item, "deploymentCount") or 0,
+    )
+
+
+# ---------------------------------------------------------------------- deployments
+
+
+def deployment_item(deployment: Deployment) -> Item:
+    d = deployment
+    item: Item = {
+        **deployment_key(d.id),
+        "id": _s(d.id),
+        "namespace": _s(d.namespace),
+        "adapter": _s(d.adapter.value),
+        "deploymentManagerId": _s(d.deployment_manager_id),
+        "descriptorId": _s(d.descriptor_id),
+        "chart": _chart(d.chart),
+        "parameters": _json(d.parameters),
+        "status": _s(d.status.value),
+        "revision": _n(d.revision),
+        "lastRevision": _n(d.last_revision),
+        "deployedRevision": _n(d.deployed_revision),
+        "createdAt": _time(d.created_at),
+        "updatedAt": _time(d.updated_at),
+        "message": _s(d.message),
+        "progress": _n(d.progress),
+        "conditions": _json([_condition(c) for c in d.conditions]),
+        "extensions": _json(d.extensions),
+        "recordVersion": _n(d.record_version),
+    }
+    if not d.terminated:
+        item["GSI1PK"] = _s(DEPLOYMENTS_INDEX_PK)
+        item["GSI1SK"] = _s(d.id)
+    _put_optional(item, "appVersion", _s(d.app_version) if d.app_version is not None else None)
+    _put_optional(item, "replicas", _n(d.replicas) if d.replicas is not None else None)
+    _put_optional(item, "terminatedAt", _time(d.terminated_at) if d.terminated_at else None)
+    _put_optional(item, "descriptorRef", _s(d.descriptor_ref) if d.descriptor_ref else None)
+    if d.lease is not None:
+        item["lease"] = {
+            "M": {
+                "operationId": _s(d.lease.operation_id),
+                "operationType": _s(d.lease.operation_type.value),
+                "expiresAt": _time(d.lease.expires_at),
+            }
+        }
+    return item
+
+
+def _condition(condition: Condition) -> dict[str, str]:
+    return {
+        "type": condition.type,
+        "status": condition.status,
+        "reason": condition.reason,
+        "message": condition.message,
+    }
+
+
+def read_deployment(item: Item) -> Deployment:
+    lease = None
+    if "lease" in item:
+        m = item["lease"]["M"]
+        lease = Lease(
+            operation_id=_get_s(m, "operationId"),
+            operation_type=OperationType(_get_s(m, "operationType")),
+            expires_at=_get_time(m, "expiresAt"),
+        )
+    return Deployment(
+        id=_get_s(item, "id"),
+        namespace=_get_s(item, "namespace"),
+        adapter=Adapter(_get_s(item, "adapter")),
+        deployment_manager_id=_get_s(item, "deploymentManagerId"),
+        descriptor_id=_get_s(item, "descriptorId"),
+        chart=_read_chart(item, "chart"),
+        parameters=_get_json(item, "parameters"),
+        status=DeploymentStatus(_get_s(item, "status")),
+        revision=_get_n(item, "revision"),
+        last_revision=_get_n(item, "lastRevision"),
+        deployed_revision=_get_n(item, "deployedRevision"),
+        created_at=_get_time(item, "createdAt"),
+        updated_at=_get_time(item, "updatedAt"),
+        app_version=_get_opt_s(item, "appVersion"),
+        replicas=_get_opt_n(item, "replicas"),
+        message=_get_s(item, "message"),
+        progress=_get_n(item, "progress"),
+        conditions=tuple(Condition(**c) for c in _get_json(item, "conditions")),
+        extensions=_get_json(item, "extensions"),
+        lease=lease,
+        terminated_at=_get_opt_time(item, "terminatedAt"),
+        descriptor_ref=_get_opt_s(item, "descriptorRef"),
+        record_version=_get_n(item, "recordVersion"),
+    )
+
+
+# ------------------------------------------------------------------------ revisions
+
+
+def revision_item(revision: Revision) -> Item:
+    r = revision
+    item: Item = {
+        **revision_key(r.deployment_id, r.number),
+        "deploymentId": _s(r.deployment_id),
+        "number": _n(r.number),
+        "status": _s(r.status.value),
+        "operationId": _s(r.operation_id),
+        "operationType": _s(r.operation_type.value),
+        "description": _s(r.description),
+        "descriptorId": _s(r.descriptor_id),
+        "chart": _chart(r.chart),
+        "parameters": _json(r.parameters),
+        "values": _json(r.values),
+        "createdAt": _time(r.created_at),
+        "updatedAt": _time(r.updated_at),
+    }
+    _put_optional(item, "appVersion", _s(r.app_version) if r.app_version is not None else None)
+    _put_optional(item, "backendRef", _s(r.backend_ref) if r.backend_ref is not None else None)
+    _put_optional(item, "rollbackFrom", _n(r.rollback_from) if r.rollback_from else None)
+    _put_optional(item, "rollbackTo", _n(r.rollback_to) if r.rollback_to else None)
+    return item
+
+
+def read_revision(item: Item) -> Revision:
+    return Revision(
+        deployment_id=_get_s(item, "deploymentId"),
+        number=_get_n(item, "number"),
+        status=RevisionStatus(_get_s(item, "status")),
+        operation_id=_get_s(item, "operationId"),
+        operation_type=OperationType(_get_s(item, "operationType")),
+        description=_get_s(item, "description"),
+        descriptor_id=_get_s(item, "descriptorId"),
+        chart=_read_chart(item, "chart"),
+        parameters=_get_json(item, "parameters"),
+        values=_get_json(item, "values"),
+        created_at=_get_time(item, "createdAt"),
+        updated_at=_get_time(item, "updatedAt"),
+        app_version=_get_opt_s(item, "appVersion"),
+        backend_ref=_get_opt_s(item, "backendRef"),
+        rollback_from=_get_opt_n(item, "rollbackFrom"),
+        rollback_to=_get_opt_n(item, "rollbackTo"),
+    )
+
+
+# ----------------------------------------------------------------------- operations
+
+
+def operation_item(operation: Operation) -> Item:
+    o = operation
+    item: Item = {
+        **operation_key(o.deployment_id, o.id),
+        "id": _s(o.id),
+        "deploymentId": _s(o.deployment_id),
+        "type": _s(o.type.value),
+        "state": _s(o.state.value),
+        "stage": _s(o.stage.value),
+        "stages": _json([{"stage": e.stage.value, "at": e.at.isoformat()} for e in o.stages]),
+        "trigger": _s(o.trigger.value),
+        "actor": _s(o.actor),
+        "startedAt": _time(o.started_at),
+        "updatedAt": _time(o.updated_at),
+        "deadline": _time(o.deadline),
+        "progress": _n(o.progress),
+        "message": _s(o.message),
+    }
+    _put_optional(item, "revision", _n(o.revision) if o.revision is not None else None)
+    _put_optional(item, "fromRevision", _n(o.from_revision) if o.from_revision else None)
+    _put_optional(item, "reason", _s(o.reason) if o.reason else None)
+    _put_optional(item, "finishedAt", _time(o.finished_at) if o.finished_at else None)
+    _put_optional(item, "executionId", _s(o.execution_id) if o.execution_id else None)
+    _put_optional(item, "descriptorRef", _s(o.descriptor_ref) if o.descriptor_ref else None)
+    if o.error is not None:
+        item["error"] = _json({"error": o.error.error, "message": o.error.message})
+    return item
+
+
+def read_operation(item: Item) -> Operation:
+    error = _get_json(item, "error") if "error" in item else None
+    return Operation(
+        id=_get_s(item, "id"),
+        deployment_id=_get_s(item, "deploymentId"),
+        type=OperationType(_get_s(item, "type")),
+        state=OperationState(_get_s(item, "state")),
+        stage=Stage(_get_s(item, "stage")),
+        stages=tuple(
+            StageEntry(Stage(e["stage"]), datetime.fromisoformat(e["at"]))
+            for e in _get_json(item, "stages")
+        ),
+        trigger=Trigger(_get_s(item, "trigger")),
+        actor=_get_s(item, "actor"),
+        started_at=_get_time(item, "startedAt"),
+        updated_at=_get_time(item, "updatedAt"),
+        deadline=_get_time(item, "deadline"),
+        revision=_get_opt_n(item, "revision"),
+        from_revision=_get_opt_n(item, "fromRevision"),
+        reason=_get_opt_s(item, "reason"),
+        progress=_get_n(item, "progress"),
+        message=_get_s(item, "message"),
+        finished_at=_get_opt_time(item, "finishedAt"),
+        error=OperationError(error["error"], error["message"]) if error else None,
+        execution_id=_get_opt_s(item, "executionId"),
+        descriptor_ref=_get_opt_s(item, "descriptorRef"),
+    )

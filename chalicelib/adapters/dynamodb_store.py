@@ -1,0 +1,304 @@
+"""The ``Store`` port on one DynamoDB table.
+
+Every read that answers an API request is one round trip (GetItem, or one Query page);
+every change to a deployment is one TransactWriteItems conditioned on the deployment
+item's ``recordVersion``. The boto3 client is passed in, never built here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from chalicelib.adapters import dynamodb_items as items
+from chalicelib.domain.errors import (
+    AlreadyExists,
+    ConcurrentModification,
+    DeploymentNotFound,
+    DescriptorInUse,
+    DescriptorNotFound,
+    InvalidRequest,
+    OperationNotFound,
+    RevisionNotFound,
+)
+from chalicelib.domain.models import Deployment, Descriptor, Operation, Page, Revision
+from chalicelib.domain.ports import Change, DeploymentFilter
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+T = TypeVar("T")
+Item = dict[str, Any]
+
+_FILTER_ATTRIBUTES = {
+    "status": "status",
+    "descriptor_id": "descriptorId",
+    "namespace": "namespace",
+    "adapter": "adapter",
+    "deployment_manager_id": "deploymentManagerId",
+}
+
+
+def encode_token(key: Item) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str, *, partition: str | None = None) -> Item:
+    """The start key a page token stands for; 400 for anything we did not hand out."""
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRequest("nextToken is not a token this API returned") from exc
+    if not isinstance(key, dict) or "PK" not in key or "SK" not in key:
+        raise InvalidRequest("nextToken is not a token this API returned")
+    if partition is not None and key["PK"] != {"S": partition}:
+        raise InvalidRequest("nextToken belongs to another listing")
+    return key
+
+
+class DynamoDBStore:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    # ------------------------------------------------------------------ descriptors
+
+    def put_descriptor(self, descriptor: Descriptor) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=items.descriptor_item(descriptor),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException as exc:
+            raise AlreadyExists(f"Descriptor {descriptor.id} already exists") from exc
+
+    def get_descriptor(self, descriptor_id: str) -> Descriptor:
+        item = self._get(items.descriptor_key(descriptor_id))
+        if item is None or "name" not in item:
+            raise DescriptorNotFound(f"Descriptor {descriptor_id} not found")
+        return items.read_descriptor(item)
+
+    def list_descriptors(self, *, limit: int, token: str | None) -> Page[Descriptor]:
+        return self._index_page(
+            items.DESCRIPTORS_INDEX_PK, items.read_descriptor, limit=limit, token=token
+        )
+
+    def delete_descriptor(self, descriptor_id: str) -> None:
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key=items.descriptor_key(descriptor_id),
+                ConditionExpression=(
+                    "attribute_exists(PK) AND "
+                    "(attribute_not_exists(deploymentCount) OR deploymentCount <= :zero)"
+                ),
+                ExpressionAttributeValues={":zero": {"N": "0"}},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException as exc:
+            descriptor = self.get_descriptor(descriptor_id)  # raises DescriptorNotFound
+            raise DescriptorInUse(
+                f"Descriptor {descriptor_id} is used by {descriptor.deployment_count} "
+                "deployment(s); terminate them or upgrade them to another descriptor first"
+            ) from exc
+
+    # ------------------------------------------------------------------ deployments
+
+    def get_deployment(self, deployment_id: str) -> Deployment:
+        item = self._get(items.deployment_key(deployment_id))
+        if item is None:
+            raise DeploymentNotFound(f"Deployment {deployment_id} not found")
+        return items.read_deployment(item)
+
+    def list_deployments(
+        self, *, filters: DeploymentFilter, limit: int, token: str | None
+    ) -> Page[Deployment]:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        clauses = []
+        for field, attribute in _FILTER_ATTRIBUTES.items():
+            wanted = getattr(filters, field)
+            if wanted is not None:
+                names[f"#{field}"] = attribute
+                values[f":{field}"] = {"S": str(wanted)}
+                clauses.append(f"#{field} = :{field}")
+        extra: dict[str, Any] = {}
+        if clauses:
+            extra = {
+                "FilterExpression": " AND ".join(clauses),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        return self._index_page(
+            items.DEPLOYMENTS_INDEX_PK, items.read_deployment, limit=limit, token=token, **extra
+        )
+
+    # -------------------------------------------------------------- history and ops
+
+    def get_revision(self, deployment_id: str, number: int) -> Revision:
+        item = self._get(items.revision_key(deployment_id, number))
+        if item is None:
+            raise RevisionNotFound(f"Revision {number} not found in deployment history")
+        return items.read_revision(item)
+
+    def history(
+        self, deployment_id: str, *, limit: int, token: str | None
+    ) -> tuple[Deployment, Page[Revision]]:
+        partition = f"DEP#{deployment_id}"
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :rev)",
+            "ExpressionAttributeValues": {":pk": {"S": partition}, ":rev": {"S": "REV"}},
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+        }
+        if token is None:
+            # The deployment item (SK "REV~") sorts after every revision: it comes first.
+            answer = self._client.query(**query, Limit=limit + 1)
+            found = answer.get("Items", [])
+            if not found or found[0]["SK"]["S"] != items.DEPLOYMENT_SK:
+                raise DeploymentNotFound(f"Deployment {deployment_id} not found")
+            deployment, rows = items.read_deployment(found[0]), found[1:]
+        else:
+            start = decode_token(token, partition=partition)
+            answer = self._client.query(**query, Limit=limit, ExclusiveStartKey=start)
+            deployment, rows = self.get_deployment(deployment_id), answer.get("Items", [])
+        next_key = answer.get("LastEvaluatedKey")
+        page = Page(
+            tuple(items.read_revision(r) for r in rows),
+            encode_token(next_key) if next_key else None,
+        )
+        return deployment, page
+
+    def get_operation(self, deployment_id: str, operation_id: str) -> Operation:
+        item = self._get(items.operation_key(deployment_id, operation_id))
+        if item is None:
+            raise OperationNotFound(
+                f"Operation {operation_id} not found for deployment {deployment_id}"
+            )
+        return items.read_operation(item)
+
+    def list_operations(
+        self, deployment_id: str, *, limit: int, token: str | None
+    ) -> Page[Operation]:
+        partition = f"DEP#{deployment_id}"
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :op)",
+            "ExpressionAttributeValues": {":pk": {"S": partition}, ":op": {"S": "OP#"}},
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
+        if token is not None:
+            query["ExclusiveStartKey"] = decode_token(token, partition=partition)
+        answer = self._client.query(**query)
+        next_key = answer.get("LastEvaluatedKey")
+        return Page(
+            tuple(items.read_operation(i) for i in answer.get("Items", [])),
+            encode_token(next_key) if next_key else None,
+        )
+
+    # ---------------------------------------------------------------------- writes
+
+    def commit(self, change: Change) -> Deployment:
+        deployment = change.deployment
+        if deployment.record_version != change.expected_version + 1:
+            raise ValueError("a change must advance record_version by exactly one")
+        writes: list[Any] = [self._deployment_put(change)]
+        writes += [
+            {"Put": {"TableName": self._table, "Item": items.revision_item(r),
+                     "ConditionExpression": "attribute_not_exists(PK)"}}
+            for r in change.new_revisions
+        ]
+        writes += [
+            {"Put": {"TableName": self._table, "Item": items.revision_item(r)}}
+            for r in change.revisions
+        ]
+        writes += [
+            {"Put": {"TableName": self._table, "Item": items.operation_item(o)}}
+            for o in change.operations
+        ]
+        descriptor_ids = [d for d, delta in change.descriptor_refs.items() if delta]
+        writes += [self._descriptor_ref(d, change.descriptor_refs[d]) for d in descriptor_ids]
+        try:
+            self._client.transact_write_items(TransactItems=writes)
+        except self._client.exceptions.TransactionCanceledException as exc:
+            raise self._cancellation(exc, change, descriptor_ids) from exc
+        return deployment
+
+    def _deployment_put(self, change: Change) -> Item:
+        put: Item = {"TableName": self._table, "Item": items.deployment_item(change.deployment)}
+        if change.expected_version == 0:
+            put["ConditionExpression"] = "attribute_not_exists(PK)"
+        else:
+            put["ConditionExpression"] = "recordVersion = :expected"
+            put["ExpressionAttributeValues"] = {":expected": {"N": str(change.expected_version)}}
+        return {"Put": put}
+
+    def _descriptor_ref(self, descriptor_id: str, delta: int) -> Item:
+        update: Item = {
+            "TableName": self._table,
+            "Key": items.descriptor_key(descriptor_id),
+            "UpdateExpression": "ADD deploymentCount :delta",
+            "ExpressionAttributeValues": {":delta": {"N": str(delta)}},
+        }
+        if delta > 0:
+            update["ConditionExpression"] = "attribute_exists(PK)"
+        return {"Update": update}
+
+    @staticmethod
+    def _cancellation(exc: Any, change: Change, descriptor_ids: list[str]) -> Exception:
+        reasons = exc.response.get("CancellationReasons") or []
+        first_descriptor = (
+            1 + len(change.new_revisions) + len(change.revisions) + len(change.operations)
+        )
+        for index, reason in enumerate(reasons):
+            if reason.get("Code") != "ConditionalCheckFailed":
+                continue
+            if index >= first_descriptor:
+                missing = descriptor_ids[index - first_descriptor]
+                return DescriptorNotFound(f"Descriptor {missing} not found")
+        return ConcurrentModification(f"deployment {change.deployment.id} changed meanwhile")
+
+    # --------------------------------------------------------------------- helpers
+
+    def _get(self, key: Item) -> Item | None:
+        answer = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+        return answer.get("Item")
+
+    def _index_page(
+        self,
+        partition: str,
+        read: Callable[[Item], T],
+        *,
+        limit: int,
+        token: str | None,
+        **extra: Any,
+    ) -> Page[T]:
+        """A page from index GSI1; with a filter, keeps reading until the page is full."""
+        found: list[T] = []
+        start = decode_token(token) if token else None
+        while True:
+            query: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": "GSI1",
+                "KeyConditionExpression": "GSI1PK = :gpk",
+                "Limit": limit - len(found),
+                **extra,
+            }
+            query["ExpressionAttributeValues"] = {
+                **extra.get("ExpressionAttributeValues", {}),
+                ":gpk": {"S": partition},
+            }
+            if start:
+                query["ExclusiveStartKey"] = start
+            answer = self._client.query(**query)
+            found += [read(i) for i in answer.get("Items", [])]
+            start = answer.get("LastEvaluatedKey")
+            if not start or len(found) >= limit:
+                return Page(tuple(found), encode_token(start) if start else None)

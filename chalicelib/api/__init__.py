@@ -1,0 +1,1 @@
+"""HTTP entry points: Chalice blueprints that translate requests into use-case calls."""

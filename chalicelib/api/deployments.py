@@ -1,0 +1,227 @@
+"""Routes for ``/o2dms/v1/nfDeployments``: create, list, get, upgrade, terminate, and the
+lifecycle actions on one deployment (scale, rollback, status, history, operations)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TypeVar
+
+from chalice import Blueprint, Response
+
+from chalicelib.api import http, render
+from chalicelib.api import schemas as s
+from chalicelib.api.errors import handle_errors
+from chalicelib.composition import deps
+from chalicelib.domain.errors import InvalidRequest
+from chalicelib.domain.ports import DeploymentFilter
+from chalicelib.domain.states import Adapter, DeploymentStatus
+from chalicelib.service import lifecycle, queries
+from chalicelib.service.operations import Started
+
+E = TypeVar("E", bound=StrEnum)
+
+bp = Blueprint(__name__)
+BASE = "/o2dms/v1/nfDeployments"
+ONE = BASE + "/{deployment_id}"
+
+
+def _started(result: Started, status: int = 200) -> Response:
+    d = result.deployment
+    headers = {
+        "Location": f"{BASE}/{d.id}/operations/{result.operation.id}",
+        "X-O2DMS-Operation-Id": result.operation.id,
+    }
+    if status == 201:
+        headers["Location"] = f"{BASE}/{d.id}"
+    return http.json(render.started(result), status, headers)
+
+
+def _planned(deployment_id: str, planned: lifecycle.Planned) -> Response:
+    return http.json(render.plan(deployment_id, planned))
+
+
+@bp.route(BASE, methods=["POST"])
+@handle_errors
+def create_deployment() -> Response:
+    req = bp.current_request
+    dry = http.dry_run(http.query(req, {"dryRun"}))
+    body = http.body(req, s.DeploymentCreate)
+    request = lifecycle.Instantiate(
+        name=body.name,
+        descriptor_id=body.descriptor_id,
+        namespace=body.namespace,
+        parameters=body.parameters,
+        adapter=body.adapter,
+        deployment_manager_id=body.deployment_manager_id,
+    )
+    if dry:
+        return _planned(body.name, lifecycle.plan_instantiate(deps(), request))
+    return _started(lifecycle.instantiate(deps(), request, http.caller(req, body.reason)), 201)
+
+
+@bp.route(BASE, methods=["GET"])
+@handle_errors
+def list_deployments() -> Response:
+    allowed = {"limit", "nextToken", "status", "descriptorId", "namespace", "adapter",
+               "deploymentManagerId"}
+    params = http.query(bp.current_request, allowed)
+    limit, token = http.page_args(params)
+    filters = DeploymentFilter(
+        status=_enum(DeploymentStatus, params.get("status"), "status"),
+        descriptor_id=params.get("descriptorId"),
+        namespace=params.get("namespace"),
+        adapter=_enum(Adapter, params.get("adapter"), "adapter"),
+        deployment_manager_id=params.get("deploymentManagerId"),
+    )
+    page = queries.deployments(deps(), filters=filters, limit=limit, token=token)
+    return http.json(
+        s.DeploymentList(
+            nf_deployments=[render.deployment(d) for d in page.items],
+            next_token=page.next_token,
+        )
+    )
+
+
+def _enum(kind: type[E], value: str | None, name: str) -> E | None:
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except ValueError as exc:
+        allowed = ", ".join(m.value for m in kind)
+        raise InvalidRequest(f"{name} must be one of: {allowed}") from exc
+
+
+@bp.route(ONE, methods=["GET"])
+@handle_errors
+def get_deployment(deployment_id: str) -> Response:
+    http.query(bp.current_request, ())
+    return http.json(render.deployment(queries.deployment(deps(), http.deployment_id(deployment_id))))
+
+
+@bp.route(ONE, methods=["PUT"])
+@handle_errors
+def upgrade_deployment(deployment_id: str) -> Response:
+    req = bp.current_request
+    dry = http.dry_run(http.query(req, {"dryRun"}))
+    name = http.deployment_id(deployment_id)
+    body = http.body(req, s.DeploymentUpgrade)
+    if dry:
+        planned = lifecycle.plan_upgrade(
+            deps(), name, descriptor_id=body.descriptor_id, parameters=body.parameters
+        )
+        return _planned(name, planned)
+    result = lifecycle.upgrade(
+        deps(),
+        name,
+        descriptor_id=body.descriptor_id,
+        parameters=body.parameters,
+        caller=http.caller(req, body.reason),
+    )
+    return _started(result)
+
+
+@bp.route(ONE, methods=["DELETE"])
+@handle_errors
+def terminate_deployment(deployment_id: str) -> Response:
+    req = bp.current_request
+    dry = http.dry_run(http.query(req, {"dryRun"}))
+    name = http.deployment_id(deployment_id)
+    body = http.body(req, s.TerminateRequest, required=False)
+    if dry:
+        return _planned(name, lifecycle.plan_terminate(deps(), name))
+    return _started(lifecycle.terminate(deps(), name, caller=http.caller(req, body.reason)), 202)
+
+
+@bp.route(ONE + "/scale", methods=["POST"])
+@handle_errors
+def scale_deployment(deployment_id: str) -> Response:
+    req = bp.current_request
+    dry = http.dry_run(http.query(req, {"dryRun"}))
+    name = http.deployment_id(deployment_id)
+    body = http.body(req, s.ScaleRequest)
+    if dry:
+        return _planned(name, lifecycle.plan_scale(deps(), name, replicas=body.replicas))
+    result = lifecycle.scale(
+        deps(), name, replicas=body.replicas, caller=http.caller(req, body.reason)
+    )
+    return http.no_content(
+        {
+            "Location": f"{BASE}/{name}/operations/{result.operation.id}",
+            "X-O2DMS-Operation-Id": result.operation.id,
+        }
+    )
+
+
+@bp.route(ONE + "/rollback", methods=["POST"])
+@handle_errors
+def rollback_deployment(deployment_id: str) -> Response:
+    req = bp.current_request
+    dry = http.dry_run(http.query(req, {"dryRun"}))
+    name = http.deployment_id(deployment_id)
+    body = http.body(req, s.RollbackRequest)
+    if dry:
+        return _planned(name, lifecycle.plan_rollback(deps(), name, revision=body.revision))
+    result = lifecycle.rollback(
+        deps(), name, revision=body.revision, caller=http.caller(req, body.reason)
+    )
+    return _started(result)
+
+
+@bp.route(ONE + "/status", methods=["GET"])
+@handle_errors
+def deployment_status(deployment_id: str) -> Response:
+    http.query(bp.current_request, ())
+    found = queries.deployment(deps(), http.deployment_id(deployment_id))
+    return http.json(render.status(found))
+
+
+@bp.route(ONE + "/history", methods=["GET"])
+@handle_errors
+def deployment_history(deployment_id: str) -> Response:
+    limit, token = http.page_args(http.query(bp.current_request, {"limit", "nextToken"}))
+    name = http.deployment_id(deployment_id)
+    current, page = queries.history(deps(), name, limit=limit, token=token)
+    return http.json(
+        s.HistoryOut(
+            deployment_id=name,
+            current_revision=current.revision,
+            revisions=[render.revision(r) for r in page.items],
+            next_token=page.next_token,
+        )
+    )
+
+
+@bp.route(ONE + "/history/{revision}", methods=["GET"])
+@handle_errors
+def deployment_revision(deployment_id: str, revision: str) -> Response:
+    http.query(bp.current_request, ())
+    found = queries.revision(
+        deps(), http.deployment_id(deployment_id), http.revision_number(revision)
+    )
+    return http.json(render.revision_detail(found))
+
+
+@bp.route(ONE + "/operations", methods=["GET"])
+@handle_errors
+def deployment_operations(deployment_id: str) -> Response:
+    limit, token = http.page_args(http.query(bp.current_request, {"limit", "nextToken"}))
+    name = http.deployment_id(deployment_id)
+    page = queries.operations(deps(), name, limit=limit, token=token)
+    return http.json(
+        s.OperationList(
+            deployment_id=name,
+            operations=[render.operation(o) for o in page.items],
+            next_token=page.next_token,
+        )
+    )
+
+
+@bp.route(ONE + "/operations/{operation_id}", methods=["GET"])
+@handle_errors
+def deployment_operation(deployment_id: str, operation_id: str) -> Response:
+    http.query(bp.current_request, ())
+    if not operation_id.startswith("op-") or len(operation_id) > 64:
+        raise InvalidRequest(f"Invalid operation id {operation_id!r}")
+    found = queries.operation(deps(), http.deployment_id(deployment_id), operation_id)
+    return http.json(render.operation(found))

@@ -1,0 +1,86 @@
+"""The one table from domain errors to HTTP statuses, and the seed's error body.
+
+Every error leaves the API as ``{"error": ..., "message": ..., "code": ...}``. Views are
+wrapped by ``handle_errors`` (Chalice middleware never sees exceptions raised in a
+view), which is also the only place that catches ``Exception``: it logs and answers 500.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from chalice import BadRequestError, Response
+from pydantic import ValidationError
+
+from chalicelib.domain import errors
+
+logger = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Most specific first: the first matching row wins.
+ERROR_TABLE: tuple[tuple[type[Exception], int, str], ...] = (
+    (errors.InvalidRequest, 400, "BadRequest"),
+    (errors.ReleaseNotFound, 404, "NotFound"),
+    (errors.NotFound, 404, "NotFound"),
+    (errors.ReleaseConflict, 409, "Conflict"),
+    (errors.Conflict, 409, "Conflict"),
+    (errors.ConcurrentModification, 409, "Conflict"),
+    (errors.ParameterValidationFailed, 422, "ValidationError"),
+    (errors.BackendUnavailable, 503, "ServiceUnavailable"),
+    (errors.BackendTimeout, 500, "InternalError"),
+    (errors.BackendError, 500, "InternalError"),
+)
+
+
+def error_response(code: int, error: str, message: str) -> Response:
+    return Response(
+        body={"error": error, "message": message, "code": code},
+        status_code=code,
+        headers={"Content-Type": "application/json"},
+    )
+
+
+def status_for(exc: errors.O2DmsError) -> tuple[int, str]:
+    for kind, code, name in ERROR_TABLE:
+        if isinstance(exc, kind):
+            return code, name
+    return 500, "InternalError"
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line naming each bad field, in the request's own (camelCase) names."""
+    parts = []
+    for problem in exc.errors(include_url=False)[:5]:
+        location = ".".join(str(p) for p in problem["loc"]) or "body"
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        parts.append(f"{location}: {message}")
+    return "; ".join(parts)
+
+
+def handle_errors(view: F) -> F:
+    """Turn every exception a view raises into the documented error body."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return view(*args, **kwargs)
+        except errors.O2DmsError as exc:
+            code, name = status_for(exc)
+            return error_response(code, name, exc.message)
+        except ValidationError as exc:
+            return error_response(400, "BadRequest", describe_validation_error(exc))
+        except BadRequestError as exc:
+            return error_response(400, "BadRequest", str(exc).removeprefix("BadRequestError: "))
+        except Exception:
+            logger.exception("unhandled error in %s", view.__name__)
+            return error_response(500, "InternalError", "Internal error; see the service logs")
+
+    return cast(F, wrapper)

@@ -1,0 +1,215 @@
+"""The OpenAPI 3.1 document of the API, built from the same models that shape the answers.
+
+Served at ``/o2dms/v1/openapi.json``; the tests validate every response they receive
+against it. Imported only when the document is asked for.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from chalicelib.api import schemas as s
+
+REF = "#/components/schemas/{model}"
+DEPLOYMENTS = "/o2dms/v1/nfDeployments"
+DESCRIPTORS = "/o2dms/v1/nfDeploymentDescriptors"
+ONE = DEPLOYMENTS + "/{deploymentId}"
+
+_REQUESTS: tuple[type[BaseModel], ...] = (
+    s.DescriptorCreate,
+    s.DeploymentCreate,
+    s.DeploymentUpgrade,
+    s.ScaleRequest,
+    s.RollbackRequest,
+    s.TerminateRequest,
+)
+_RESPONSES: tuple[type[BaseModel], ...] = (
+    s.ErrorBody,
+    s.DescriptorOut,
+    s.DescriptorList,
+    s.DeploymentOut,
+    s.DeploymentList,
+    s.StatusOut,
+    s.HistoryOut,
+    s.RevisionDetail,
+    s.OperationOut,
+    s.OperationList,
+    s.PlanOut,
+)
+
+_ERRORS = {
+    400: "Bad request: malformed JSON, unknown fields, invalid values or ids",
+    404: "Deployment, descriptor, revision or operation not found",
+    409: "Conflict: an operation is in progress, a rollback is running, or the target is current",
+    422: "Parameters fail the descriptor's parameter schema",
+    500: "The backend failed to carry out the change",
+    503: "The deployment backend (cluster) is unavailable",
+}
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def _json_content(model: type[BaseModel]) -> dict[str, Any]:
+    return {"application/json": {"schema": _ref(model)}}
+
+
+def _answer(description: str, model: type[BaseModel] | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": description}
+    if model is not None:
+        answer["content"] = _json_content(model)
+    return answer
+
+
+def _operation(
+    summary: str,
+    ok: dict[int, dict[str, Any]],
+    errors: tuple[int, ...],
+    *,
+    body: type[BaseModel] | None = None,
+    body_required: bool = True,
+    parameters: tuple[dict[str, Any], ...] = (),
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {str(code): answer for code, answer in ok.items()}
+    for code in errors:
+        responses[str(code)] = _answer(_ERRORS[code], s.ErrorBody)
+    op: dict[str, Any] = {"summary": summary, "responses": responses}
+    if parameters:
+        op["parameters"] = list(parameters)
+    if body is not None:
+        op["requestBody"] = {"required": body_required, "content": _json_content(body)}
+    return op
+
+
+def _param(name: str, where: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": where,
+        "required": where == "path",
+        "description": description,
+        "schema": schema,
+    }
+
+
+_STR = {"type": "string"}
+DEPLOYMENT_ID = _param("deploymentId", "path", "The deployment's id (its name)", _STR)
+DESCRIPTOR_ID = _param("descriptorId", "path", "The descriptor's id", _STR)
+LIMIT = _param("limit", "query", "Page size", {"type": "integer", "minimum": 1, "maximum": 100})
+TOKEN = _param("nextToken", "query", "Token from the previous page", _STR)
+DRY_RUN = _param(
+    "dryRun", "query", "Answer with the plan; change nothing", {"type": "boolean"}
+)
+_PLAN = _answer("dryRun=true: what the backend would run", s.PlanOut)
+
+
+def _paths() -> dict[str, Any]:
+    mutation = (400, 404, 409, 422, 500, 503)
+    return {
+        DESCRIPTORS: {
+            "post": _operation("Create a descriptor", {201: _answer("Created", s.DescriptorOut)},
+                               (400, 409, 422), body=s.DescriptorCreate),
+            "get": _operation("List descriptors", {200: _answer("A page", s.DescriptorList)},
+                              (400,), parameters=(LIMIT, TOKEN)),
+        },
+        DESCRIPTORS + "/{descriptorId}": {
+            "parameters": [DESCRIPTOR_ID],
+            "get": _operation("Get a descriptor", {200: _answer("Found", s.DescriptorOut)},
+                              (400, 404)),
+            "delete": _operation("Delete a descriptor (409 while a deployment uses it)",
+                                 {204: _answer("Deleted")}, (400, 404, 409)),
+        },
+        DEPLOYMENTS: {
+            "post": _operation(
+                "Instantiate a deployment",
+                {201: _answer("Created; the rollout continues (see status)", s.DeploymentOut),
+                 200: _PLAN},
+                mutation, body=s.DeploymentCreate, parameters=(DRY_RUN,)),
+            "get": _operation(
+                "List deployments", {200: _answer("A page", s.DeploymentList)}, (400,),
+                parameters=(LIMIT, TOKEN, *(
+                    _param(n, "query", f"Only deployments with this {n}", _STR)
+                    for n in ("status", "descriptorId", "namespace", "adapter",
+                              "deploymentManagerId")))),
+        },
+        ONE: {
+            "parameters": [DEPLOYMENT_ID],
+            "get": _operation("Get a deployment", {200: _answer("Found", s.DeploymentOut)},
+                              (400, 404)),
+            "put": _operation(
+                "Upgrade: new descriptor and/or parameters (deep-merged)",
+                {200: _answer("Upgrade started", s.DeploymentOut)}, mutation,
+                body=s.DeploymentUpgrade, parameters=(DRY_RUN,)),
+            "delete": _operation(
+                "Terminate (history stays readable)",
+                {202: _answer("Termination started", s.DeploymentOut), 200: _PLAN},
+                (400, 404, 409, 500, 503), body=s.TerminateRequest, body_required=False,
+                parameters=(DRY_RUN,)),
+        },
+        ONE + "/scale": {
+            "parameters": [DEPLOYMENT_ID],
+            "post": _operation("Scale", {204: _answer("Scaling started"), 200: _PLAN},
+                               mutation, body=s.ScaleRequest, parameters=(DRY_RUN,)),
+        },
+        ONE + "/rollback": {
+            "parameters": [DEPLOYMENT_ID],
+            "post": _operation(
+                "Roll back (revision 0: the previous good revision)",
+                {200: _answer("Rollback started", s.DeploymentOut)}, mutation,
+                body=s.RollbackRequest, parameters=(DRY_RUN,)),
+        },
+        ONE + "/status": {
+            "parameters": [DEPLOYMENT_ID],
+            "get": _operation("Status", {200: _answer("Status", s.StatusOut)}, (400, 404)),
+        },
+        ONE + "/history": {
+            "parameters": [DEPLOYMENT_ID],
+            "get": _operation("Revision history, newest first",
+                              {200: _answer("A page", s.HistoryOut)}, (400, 404),
+                              parameters=(LIMIT, TOKEN)),
+        },
+        ONE + "/history/{revision}": {
+            "parameters": [DEPLOYMENT_ID,
+                           _param("revision", "path", "Revision number", {"type": "integer"})],
+            "get": _operation("One revision with its full snapshot",
+                              {200: _answer("Found", s.RevisionDetail)}, (400, 404)),
+        },
+        ONE + "/operations": {
+            "parameters": [DEPLOYMENT_ID],
+            "get": _operation("Operations, newest first",
+                              {200: _answer("A page", s.OperationList)}, (400, 404),
+                              parameters=(LIMIT, TOKEN)),
+        },
+        ONE + "/operations/{operationId}": {
+            "parameters": [DEPLOYMENT_ID, _param("operationId", "path", "Operation id", _STR)],
+            "get": _operation("One operation", {200: _answer("Found", s.OperationOut)},
+                              (400, 404)),
+        },
+    }
+
+
+@functools.cache
+def document_dict() -> dict[str, Any]:
+    models = [(m, "validation") for m in _REQUESTS] + [(m, "serialization") for m in _RESPONSES]
+    _, schemas = models_json_schema(models, by_alias=True, ref_template=REF)  # type: ignore[arg-type]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "O2-DMS lifecycle API",
+            "version": "1.0",
+            "description": "O-RAN O2 Deployment Management Services: instantiate, upgrade, "
+            "scale, roll back, monitor and terminate NF deployments.",
+        },
+        "paths": _paths(),
+        "components": {"schemas": schemas.get("$defs", {})},
+    }
+
+
+@functools.cache
+def document() -> str:
+    return json.dumps(document_dict(), separators=(",", ":"))

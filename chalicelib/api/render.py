@@ -1,0 +1,158 @@
+"""Domain records to response bodies (the wire models in ``schemas``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.api import schemas as s
+from chalicelib.domain.models import Deployment, Descriptor, Operation, Revision
+from chalicelib.domain.states import OperationType
+from chalicelib.service.lifecycle import Planned
+from chalicelib.service.operations import Started
+
+
+def dump(model: s._Wire) -> dict[str, Any]:
+    return model.model_dump(mode="json", by_alias=True)
+
+
+def descriptor(d: Descriptor) -> s.DescriptorOut:
+    return s.DescriptorOut(
+        descriptor_id=d.id,
+        name=d.name,
+        artifact_repo_url=d.chart.repo_url,
+        artifact_name=d.chart.name,
+        artifact_version=d.chart.version,
+        default_parameters=d.default_parameters,
+        parameter_schema=d.parameter_schema,
+        supported_adapters=list(d.adapters),
+        deployment_count=d.deployment_count,
+        created_at=d.created_at,
+    )
+
+
+def deployment(d: Deployment, *, description: str | None = None) -> s.DeploymentOut:
+    return s.DeploymentOut(
+        deployment_id=d.id,
+        name=d.name,
+        namespace=d.namespace,
+        descriptor_id=d.descriptor_id,
+        adapter=d.adapter,
+        deployment_manager_id=d.deployment_manager_id,
+        status=d.status,
+        version=d.revision,
+        description=description,
+        message=d.message,
+        progress=d.progress,
+        parameters=d.parameters,
+        chart_name=d.chart.name,
+        chart_version=d.chart.version,
+        app_version=d.app_version,
+        replicas=d.replicas,
+        operation_id=d.lease.operation_id if d.lease else None,
+        created_at=d.created_at,
+        updated_at=d.updated_at,
+        extensions=d.extensions,
+    )
+
+
+def started(result: Started) -> s.DeploymentOut:
+    """A mutation's answer: the deployment, the new revision's description, its operation."""
+    revision = result.revision
+    body = deployment(result.deployment, description=revision.description if revision else None)
+    extensions = dict(body.extensions)
+    if revision is not None and revision.operation_type is OperationType.ROLLBACK:
+        prefix = result.deployment.adapter.value
+        extensions[f"{prefix}.previousRevision"] = revision.rollback_from
+        extensions[f"{prefix}.targetRevision"] = revision.rollback_to
+        extensions[f"{prefix}.rollbackTime"] = revision.created_at.isoformat().replace(
+            "+00:00", "Z"
+        )
+    return body.model_copy(
+        update={"operation_id": result.operation.id, "extensions": extensions}
+    )
+
+
+def status(d: Deployment) -> s.StatusOut:
+    extensions = {f"{d.adapter.value}.revision": d.revision, **d.extensions}
+    return s.StatusOut(
+        deployment_id=d.id,
+        status=d.status,
+        message=d.message,
+        progress=d.progress,
+        conditions=[
+            s.ConditionOut(type=c.type, status=c.status, reason=c.reason, message=c.message)
+            for c in d.conditions
+        ],
+        revision=d.revision,
+        operation_id=d.lease.operation_id if d.lease else None,
+        updated_at=d.updated_at,
+        extensions=extensions,
+    )
+
+
+def revision(r: Revision) -> s.RevisionOut:
+    return s.RevisionOut(
+        revision=r.number,
+        status=r.status,
+        chart_name=r.chart.name,
+        chart_version=r.chart.version,
+        app_version=r.app_version,
+        description=r.description,
+        descriptor_id=r.descriptor_id,
+        operation_id=r.operation_id,
+        operation_type=r.operation_type,
+        deployed_at=r.created_at,
+        updated_at=r.updated_at,
+        rollback_from=r.rollback_from,
+        rollback_to=r.rollback_to,
+    )
+
+
+def revision_detail(r: Revision) -> s.RevisionDetail:
+    return s.RevisionDetail(
+        **revision(r).model_dump(),
+        deployment_id=r.deployment_id,
+        artifact_repo_url=r.chart.repo_url,
+        parameters=r.parameters,
+        values=r.values,
+    )
+
+
+def operation(o: Operation) -> s.OperationOut:
+    return s.OperationOut(
+        operation_id=o.id,
+        deployment_id=o.deployment_id,
+        type=o.type,
+        state=o.state,
+        stage=o.stage,
+        stages=[s.StageOut(stage=e.stage, at=e.at) for e in o.stages],
+        progress=o.progress,
+        message=o.message,
+        actor=o.actor,
+        reason=o.reason,
+        trigger=o.trigger,
+        revision=o.revision,
+        from_revision=o.from_revision,
+        started_at=o.started_at,
+        updated_at=o.updated_at,
+        deadline=o.deadline,
+        finished_at=o.finished_at,
+        error=s.OperationErrorOut(error=o.error.error, message=o.error.message)
+        if o.error
+        else None,
+        execution_id=o.execution_id,
+    )
+
+
+def plan(deployment_id: str, planned: Planned) -> s.PlanOut:
+    return s.PlanOut(
+        dry_run=True,
+        deployment_id=deployment_id,
+        type=planned.type,
+        revision=planned.revision,
+        description=planned.description,
+        plan=[
+            s.PlanStepOut(description=p.description, command=list(p.command), body=p.body)
+            for p in planned.steps
+        ],
+    )

@@ -1,0 +1,294 @@
+"""Wire shapes: request bodies (validated, unknown fields refused) and response bodies.
+
+Field names are snake_case here and camelCase on the wire (pydantic aliases), as the seed
+documents them. The same models produce the OpenAPI document, so the document and the
+answers cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic.alias_generators import to_camel
+
+from chalicelib.domain.states import (
+    Adapter,
+    DeploymentStatus,
+    OperationState,
+    OperationType,
+    RevisionStatus,
+    Stage,
+    Trigger,
+)
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DESCRIPTOR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+CHART_SOURCES = ("https://", "http://", "oci://", "file://")
+
+
+def check_deployment_name(value: str) -> str:
+    if len(value) > 53 or not DNS_LABEL.match(value):
+        raise ValueError(
+            "must be a DNS-1123 label of at most 53 characters "
+            "(lower-case letters, digits and '-', starting and ending alphanumeric)"
+        )
+    return value
+
+
+def check_descriptor_id(value: str) -> str:
+    if not DESCRIPTOR_ID.match(value):
+        raise ValueError("must be 1-128 characters: letters, digits, '.', '_' or '-'")
+    return value
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+Reason = Annotated[str | None, Field(default=None, max_length=1024)]
+JsonMap = dict[str, Any]
+
+# -------------------------------------------------------------------------- requests
+
+
+class DescriptorCreate(_Wire):
+    descriptor_id: str
+    name: Annotated[str, Field(min_length=1, max_length=253)]
+    artifact_repo_url: Annotated[str, Field(min_length=1, max_length=2048)]
+    artifact_name: Annotated[str, Field(min_length=1, max_length=253)]
+    artifact_version: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^\S+$")]
+    default_parameters: JsonMap = Field(default_factory=dict)
+    parameter_schema: JsonMap | None = None
+    supported_adapters: list[Adapter] = Field(default_factory=lambda: list(Adapter), min_length=1)
+
+    _id = field_validator("descriptor_id")(check_descriptor_id)
+
+    @field_validator("artifact_repo_url")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        if not value.startswith(CHART_SOURCES):
+            raise ValueError("must start with https://, http://, oci:// or file://")
+        return value
+
+
+class DeploymentCreate(_Wire):
+    name: str
+    descriptor_id: str
+    namespace: str | None = None
+    parameters: JsonMap | None = None
+    adapter: Adapter = Adapter.HELM
+    deployment_manager_id: Annotated[str | None, Field(default=None, max_length=128)]
+    reason: Reason
+
+    _name = field_validator("name")(check_deployment_name)
+    _descriptor = field_validator("descriptor_id")(check_descriptor_id)
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 63 or not DNS_LABEL.match(value)):
+            raise ValueError("must be a DNS-1123 label of at most 63 characters")
+        return value
+
+
+class DeploymentUpgrade(_Wire):
+    descriptor_id: str | None = None
+    parameters: JsonMap | None = None
+    reason: Reason
+
+    @field_validator("descriptor_id")
+    @classmethod
+    def _descriptor(cls, value: str | None) -> str | None:
+        return None if value is None else check_descriptor_id(value)
+
+
+class ScaleRequest(_Wire):
+    replicas: StrictInt
+    reason: Reason
+
+    @field_validator("replicas")
+    @classmethod
+    def _non_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("Replica count must be non-negative")
+        if value > 10_000:
+            raise ValueError("Replica count must be at most 10000")
+        return value
+
+
+class RollbackRequest(_Wire):
+    revision: StrictInt
+    reason: Reason
+
+    @field_validator("revision")
+    @classmethod
+    def _non_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("Invalid revision number: use 0 for the previous revision or N >= 1")
+        return value
+
+
+class TerminateRequest(_Wire):
+    reason: Reason
+
+
+# ------------------------------------------------------------------------- responses
+
+
+class ErrorBody(_Wire):
+    error: str
+    message: str
+    code: int
+
+
+class DescriptorOut(_Wire):
+    descriptor_id: str
+    name: str
+    artifact_repo_url: str
+    artifact_name: str
+    artifact_version: str
+    default_parameters: JsonMap
+    parameter_schema: JsonMap | None
+    supported_adapters: list[Adapter]
+    deployment_count: int
+    created_at: datetime
+
+
+class DescriptorList(_Wire):
+    nf_deployment_descriptors: list[DescriptorOut]
+    next_token: str | None
+
+
+class ConditionOut(_Wire):
+    type: str
+    status: str
+    reason: str
+    message: str
+
+
+class DeploymentOut(_Wire):
+    deployment_id: str
+    name: str
+    namespace: str
+    descriptor_id: str
+    adapter: Adapter
+    deployment_manager_id: str
+    status: DeploymentStatus
+    version: int
+    description: str | None = None
+    message: str
+    progress: int
+    parameters: JsonMap
+    chart_name: str
+    chart_version: str
+    app_version: str | None
+    replicas: int | None
+    operation_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    extensions: JsonMap
+
+
+class DeploymentList(_Wire):
+    nf_deployments: list[DeploymentOut]
+    next_token: str | None
+
+
+class StatusOut(_Wire):
+    deployment_id: str
+    status: DeploymentStatus
+    message: str
+    progress: int
+    conditions: list[ConditionOut]
+    revision: int
+    operation_id: str | None
+    updated_at: datetime
+    extensions: JsonMap
+
+
+class RevisionOut(_Wire):
+    revision: int
+    status: RevisionStatus
+    chart_name: str
+    chart_version: str
+    app_version: str | None
+    description: str
+    descriptor_id: str
+    operation_id: str
+    operation_type: OperationType
+    deployed_at: datetime
+    updated_at: datetime
+    rollback_from: int | None = None
+    rollback_to: int | None = None
+
+
+class RevisionDetail(RevisionOut):
+    deployment_id: str
+    artifact_repo_url: str
+    parameters: JsonMap
+    values: JsonMap
+
+
+class HistoryOut(_Wire):
+    deployment_id: str
+    current_revision: int
+    revisions: list[RevisionOut]
+    next_token: str | None
+
+
+class StageOut(_Wire):
+    stage: Stage
+    at: datetime
+
+
+class OperationErrorOut(_Wire):
+    error: str
+    message: str
+
+
+class OperationOut(_Wire):
+    operation_id: str
+    deployment_id: str
+    type: OperationType
+    state: OperationState
+    stage: Stage
+    stages: list[StageOut]
+    progress: int
+    message: str
+    actor: str
+    reason: str | None
+    trigger: Trigger
+    revision: int | None
+    from_revision: int | None
+    started_at: datetime
+    updated_at: datetime
+    deadline: datetime
+    finished_at: datetime | None
+    error: OperationErrorOut | None
+    execution_id: str | None
+
+
+class OperationList(_Wire):
+    deployment_id: str
+    operations: list[OperationOut]
+    next_token: str | None
+
+
+class PlanStepOut(_Wire):
+    description: str
+    command: list[str]
+    body: JsonMap | None
+
+
+class PlanOut(_Wire):
+    dry_run: bool
+    deployment_id: str
+    type: OperationType
+    revision: int | None
+    description: str
+    plan: list[PlanStepOut]

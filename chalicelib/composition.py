@@ -1,0 +1,90 @@
+"""The composition root: builds the ports from settings, once, on first use.
+
+Nothing here runs at import time, so importing ``app`` stays cheap: boto3 is imported
+when the first request needs the store. Tests replace the whole wiring with
+``use(deps)``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from chalicelib.config import Settings
+from chalicelib.domain.errors import DeploymentManagerNotFound
+from chalicelib.domain.ports import DeploymentBackend, RolloutDriver
+from chalicelib.service.context import Deps
+
+_lock = threading.Lock()
+_deps: Deps | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StaticManagers:
+    """The deployment managers (clusters) known without a registry: the local cluster."""
+
+    default_id: str
+    known: frozenset[str]
+
+    def exists(self, deployment_manager_id: str) -> bool:
+        return deployment_manager_id in self.known
+
+
+LOCAL_MANAGER = "local"
+
+
+def deps() -> Deps:
+    global _deps  # noqa: PLW0603 - the one process-wide wiring, built lazily
+    if _deps is None:
+        with _lock:
+            if _deps is None:
+                _deps = build(Settings.from_env())
+    return _deps
+
+
+def use(replacement: Deps | None) -> None:
+    """Install the wiring to use (tests); ``None`` rebuilds from settings on next use."""
+    global _deps  # noqa: PLW0603
+    _deps = replacement
+
+
+def build(settings: Settings) -> Deps:
+    import boto3
+
+    from chalicelib.adapters.dynamodb_store import DynamoDBStore
+    from chalicelib.adapters.local_cluster import LocalCluster
+
+    client = boto3.client("dynamodb", endpoint_url=settings.endpoint_url)
+    store = DynamoDBStore(client, settings.table_name)
+    cluster = LocalCluster(rollout_seconds=settings.local_rollout_seconds)
+
+    def backends(*, adapter: str, deployment_manager_id: str) -> DeploymentBackend:
+        if deployment_manager_id != LOCAL_MANAGER:
+            raise DeploymentManagerNotFound(f"Deployment manager {deployment_manager_id} not found")
+        return cluster.backend(adapter)
+
+    holder: list[Deps] = []
+    driver = _driver(settings, holder)
+    built = Deps(
+        store=store,
+        backends=backends,
+        managers=StaticManagers(default_id=LOCAL_MANAGER, known=frozenset({LOCAL_MANAGER})),
+        driver=driver,
+        settings=settings,
+    )
+    holder.append(built)
+    return built
+
+
+def _driver(settings: Settings, holder: list[Deps]) -> RolloutDriver:
+    from chalicelib.adapters.rollout_thread import ThreadRolloutDriver
+    from chalicelib.service.rollouts import follow
+
+    if settings.rollout_driver != "thread":
+        raise ValueError(
+            f"O2DMS_ROLLOUT_DRIVER={settings.rollout_driver!r} is not available; use 'thread'"
+        )
+    return ThreadRolloutDriver(
+        lambda deployment_id, operation_id: follow(holder[0], deployment_id, operation_id),
+        interval_seconds=settings.rollout_poll_seconds,
+    )

@@ -1,0 +1,70 @@
+"""Settings read once from the environment (``.chalice/config.json`` sets them per stage).
+
+Names and defaults follow the seed's Helm configuration block: ``timeout: 5m``,
+``maxHistory: 10``, ``atomic: true``, ``wait: true``, ``waitForJobs: true``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+_DURATION = re.compile(r"^\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in a Go-style duration such as ``5m``, ``90s`` or ``1h30m``; plain digits are seconds."""
+    if text.strip().isdigit():
+        return int(text)
+    match = _DURATION.match(text)
+    if not match or not any(match.groups()):
+        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 5m, 1h)")
+    hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    table_name: str = "o2dms"
+    stage: str = "dev"
+    operation_timeout_seconds: int = 300
+    lease_grace_seconds: int = 120
+    helm_max_history: int = 10
+    helm_atomic: bool = True
+    helm_wait: bool = True
+    helm_wait_for_jobs: bool = True
+    allow_local_charts: bool = False
+    default_namespace: str = "default"
+    rollout_driver: str = "thread"
+    rollout_poll_seconds: float = 1.0
+    local_rollout_seconds: float = 4.0
+    endpoint_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        e = os.environ if env is None else env
+        in_lambda = "AWS_LAMBDA_FUNCTION_NAME" in e
+        return cls(
+            table_name=e.get("O2DMS_TABLE_NAME", "o2dms"),
+            stage=e.get("O2DMS_STAGE", "dev"),
+            operation_timeout_seconds=parse_duration(e.get("O2DMS_OPERATION_TIMEOUT", "5m")),
+            lease_grace_seconds=parse_duration(e.get("O2DMS_LEASE_GRACE", "2m")),
+            helm_max_history=int(e.get("O2DMS_HELM_MAX_HISTORY", "10")),
+            helm_atomic=_flag(e.get("O2DMS_HELM_ATOMIC", "true")),
+            helm_wait=_flag(e.get("O2DMS_HELM_WAIT", "true")),
+            helm_wait_for_jobs=_flag(e.get("O2DMS_HELM_WAIT_FOR_JOBS", "true")),
+            allow_local_charts=_flag(e.get("O2DMS_ALLOW_LOCAL_CHARTS", "false")),
+            default_namespace=e.get("O2DMS_DEFAULT_NAMESPACE", "default"),
+            rollout_driver=e.get(
+                "O2DMS_ROLLOUT_DRIVER", "stepfunctions" if in_lambda else "thread"
+            ),
+            rollout_poll_seconds=float(e.get("O2DMS_ROLLOUT_POLL_SECONDS", "1")),
+            local_rollout_seconds=float(e.get("O2DMS_LOCAL_ROLLOUT_SECONDS", "4")),
+            endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
+        )

@@ -1,0 +1,42 @@
+"""What every use case receives: the ports, the settings and the clock, in one value."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from chalicelib.config import Settings
+from chalicelib.domain.ports import BackendResolver, DeploymentManagers, RolloutDriver, Store
+from chalicelib.domain.states import Trigger
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def new_operation_id() -> str:
+    """Time-ordered id (milliseconds, then randomness) so operations list newest first."""
+    return f"op-{int(time.time() * 1000):012x}{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    store: Store
+    backends: BackendResolver
+    managers: DeploymentManagers
+    driver: RolloutDriver
+    settings: Settings
+    clock: Callable[[], datetime] = utc_now
+    new_id: Callable[[], str] = new_operation_id
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who asked for a change, through which trigger, and why (recorded on the operation)."""
+
+    actor: str = "anonymous"
+    trigger: Trigger = Trigger.API
+    reason: str | None = None

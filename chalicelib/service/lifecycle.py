@@ -1,0 +1,341 @@
+"""The O2-DMS lifecycle use cases: instantiate, upgrade, scale, roll back, terminate.
+
+Each one turns a request into a ``Proposal`` (what the new revision will hold), then
+hands it to ``operations.start``, which takes the lease, records and applies it.
+Each can also be *planned*: the backend says exactly what it would run, and nothing
+is written (``dry_run``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.domain.errors import (
+    AlreadyExists,
+    DeploymentManagerNotFound,
+    DeploymentNotFound,
+    DescriptorNotFound,
+    InvalidRequest,
+    NoPreviousRevision,
+    RevisionNotFound,
+    RollbackToCurrentRevision,
+)
+from chalicelib.domain.models import Deployment, Descriptor, JsonObject, Revision
+from chalicelib.domain.ports import Action, PlanStep, ReleaseTarget
+from chalicelib.domain.states import (
+    GOOD_REVISION_STATUSES,
+    Adapter,
+    DeploymentStatus,
+    OperationType,
+)
+from chalicelib.service.context import Caller, Deps
+from chalicelib.service.operations import (
+    Prepare,
+    Proposal,
+    Started,
+    backend_for,
+    start,
+)
+from chalicelib.service.parameters import deep_merge, leaf_paths, validate_parameters
+
+
+@dataclass(frozen=True, slots=True)
+class Instantiate:
+    name: str
+    descriptor_id: str
+    namespace: str | None = None
+    parameters: JsonObject | None = None
+    adapter: Adapter = Adapter.HELM
+    deployment_manager_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    type: OperationType
+    revision: int | None
+    description: str
+    steps: list[PlanStep]
+
+
+# ------------------------------------------------------------------------ commands
+
+
+def instantiate(deps: Deps, request: Instantiate, caller: Caller) -> Started:
+    current = _new_or_terminated(deps, request)
+    return start(deps, current, _instantiate_proposal(deps, request), caller)
+
+
+def upgrade(
+    deps: Deps,
+    deployment_id: str,
+    *,
+    descriptor_id: str | None,
+    parameters: JsonObject | None,
+    caller: Caller,
+) -> Started:
+    current = live_deployment(deps, deployment_id)
+    return start(deps, current, _upgrade_proposal(deps, descriptor_id, parameters), caller)
+
+
+def scale(deps: Deps, deployment_id: str, *, replicas: int, caller: Caller) -> Started:
+    current = live_deployment(deps, deployment_id)
+    return start(deps, current, _scale_proposal(deps, replicas), caller)
+
+
+def rollback(deps: Deps, deployment_id: str, *, revision: int, caller: Caller) -> Started:
+    current = live_deployment(deps, deployment_id)
+    return start(deps, current, _rollback_proposal(deps, revision), caller)
+
+
+def terminate(deps: Deps, deployment_id: str, *, caller: Caller) -> Started:
+    current = live_deployment(deps, deployment_id)
+    return start(deps, current, _terminate_proposal, caller)
+
+
+def plan_instantiate(deps: Deps, request: Instantiate) -> Planned:
+    return _plan(deps, _new_or_terminated(deps, request), _instantiate_proposal(deps, request))
+
+
+def plan_upgrade(
+    deps: Deps, deployment_id: str, *, descriptor_id: str | None, parameters: JsonObject | None
+) -> Planned:
+    current = live_deployment(deps, deployment_id)
+    return _plan(deps, current, _upgrade_proposal(deps, descriptor_id, parameters))
+
+
+def plan_scale(deps: Deps, deployment_id: str, *, replicas: int) -> Planned:
+    return _plan(deps, live_deployment(deps, deployment_id), _scale_proposal(deps, replicas))
+
+
+def plan_rollback(deps: Deps, deployment_id: str, *, revision: int) -> Planned:
+    current = live_deployment(deps, deployment_id)
+    return _plan(deps, current, _rollback_proposal(deps, revision))
+
+
+def plan_terminate(deps: Deps, deployment_id: str) -> Planned:
+    return _plan(deps, live_deployment(deps, deployment_id), _terminate_proposal)
+
+
+def _plan(deps: Deps, current: Deployment, prepare: Prepare) -> Planned:
+    """What ``prepare`` would make the backend do; nothing is written or applied."""
+    proposal = prepare(current)
+    terminating = proposal.type is OperationType.TERMINATE
+    number = None if terminating else current.last_revision + 1
+    target = ReleaseTarget(
+        release=current.id,
+        namespace=current.namespace,
+        chart=proposal.chart or current.chart,
+        values=proposal.values or {},
+        revision=number or current.revision,
+        operation_id="dry-run",
+        timeout_seconds=deps.settings.operation_timeout_seconds,
+    )
+    action = Action(
+        type=proposal.type,
+        target=target,
+        replicas=proposal.replicas,
+        rollback_to_ref=proposal.rollback_to_ref,
+    )
+    steps = backend_for(deps, current).plan(action)
+    return Planned(proposal.type, number, proposal.description, steps)
+
+
+# ------------------------------------------------------------------------ proposals
+
+
+def _instantiate_proposal(deps: Deps, request: Instantiate) -> Prepare:
+    descriptor = deps.store.get_descriptor(request.descriptor_id)
+    if request.adapter not in descriptor.adapters:
+        suited = ", ".join(a.value for a in descriptor.adapters)
+        raise InvalidRequest(
+            f"Descriptor {descriptor.id} does not suit adapter {request.adapter.value} "
+            f"(it suits: {suited})"
+        )
+    parameters = deep_merge({}, request.parameters or {})
+    values = _effective_values(descriptor, parameters)
+
+    def prepare(_: Deployment) -> Proposal:
+        return Proposal(
+            type=OperationType.INSTALL,
+            description=f"Installed {descriptor.id}",
+            descriptor_id=descriptor.id,
+            chart=descriptor.chart,
+            parameters=parameters,
+            values=values,
+            hold_descriptor=True,
+        )
+
+    return prepare
+
+
+def _upgrade_proposal(
+    deps: Deps, descriptor_id: str | None, parameters: JsonObject | None
+) -> Prepare:
+    patch = parameters or {}
+
+    def prepare(current: Deployment) -> Proposal:
+        target_id = descriptor_id or current.descriptor_id
+        descriptor = deps.store.get_descriptor(target_id)
+        if current.adapter not in descriptor.adapters:
+            raise InvalidRequest(
+                f"Descriptor {descriptor.id} does not suit adapter {current.adapter.value}"
+            )
+        merged = deep_merge(current.parameters, patch)
+        changed = ", ".join(sorted(leaf_paths(patch))[:5])
+        if descriptor_id:
+            description = f"Upgraded to {descriptor.id}"
+        elif changed:
+            description = f"Upgraded parameters: {changed}"
+        else:
+            description = f"Upgraded {descriptor.id} (no parameter changes)"
+        return Proposal(
+            type=OperationType.UPGRADE,
+            description=description,
+            descriptor_id=descriptor.id,
+            chart=descriptor.chart,
+            parameters=merged,
+            values=_effective_values(descriptor, merged),
+            hold_descriptor=descriptor.id != current.descriptor_ref,
+        )
+
+    return prepare
+
+
+def _scale_proposal(deps: Deps, replicas: int) -> Prepare:
+    def prepare(current: Deployment) -> Proposal:
+        merged = deep_merge(current.parameters, {"replicaCount": replicas})
+        descriptor = _descriptor_if_any(deps, current.descriptor_id)
+        if descriptor is not None:
+            values = _effective_values(descriptor, merged)
+            chart = descriptor.chart
+        else:
+            revision = deps.store.get_revision(current.id, current.revision)
+            values = deep_merge(revision.values, {"replicaCount": replicas})
+            chart = current.chart
+        return Proposal(
+            type=OperationType.SCALE,
+            description=f"Scaled to {replicas} replicas",
+            descriptor_id=current.descriptor_id,
+            chart=chart,
+            parameters=merged,
+            values=values,
+            hold_descriptor=False,
+            replicas=replicas,
+        )
+
+    return prepare
+
+
+def _rollback_proposal(deps: Deps, requested: int) -> Prepare:
+    if requested < 0:
+        raise InvalidRequest("Invalid revision number: must be 0 (previous) or a revision number")
+
+    def prepare(current: Deployment) -> Proposal:
+        target = _rollback_target(deps, current, requested)
+        held = target.descriptor_id != current.descriptor_ref and (
+            _descriptor_if_any(deps, target.descriptor_id) is not None
+        )
+        return Proposal(
+            type=OperationType.ROLLBACK,
+            description=f"Rolled back from revision {current.revision} to revision {target.number}",
+            descriptor_id=target.descriptor_id,
+            chart=target.chart,
+            parameters=target.parameters,
+            values=target.values,
+            hold_descriptor=held,
+            replicas=None,
+            rollback_from=current.revision,
+            rollback_to=target.number,
+            rollback_to_ref=target.backend_ref,
+        )
+
+    return prepare
+
+
+def _terminate_proposal(current: Deployment) -> Proposal:
+    return Proposal(type=OperationType.TERMINATE, description=f"Terminating {current.id}")
+
+
+def _rollback_target(deps: Deps, current: Deployment, requested: int) -> Revision:
+    if requested == 0:
+        return _previous_good_revision(deps, current)
+    if requested == current.revision:
+        raise RollbackToCurrentRevision(
+            f"Revision {requested} is the current revision; choose a different revision"
+        )
+    if requested > current.last_revision:
+        raise RevisionNotFound(f"Revision {requested} not found in deployment history")
+    return deps.store.get_revision(current.id, requested)
+
+
+def _previous_good_revision(deps: Deps, current: Deployment) -> Revision:
+    token: str | None = None
+    while True:
+        _, page = deps.store.history(current.id, limit=50, token=token)
+        for revision in page.items:
+            if revision.number != current.revision and revision.status in GOOD_REVISION_STATUSES:
+                return revision
+        token = page.next_token
+        if token is None:
+            raise NoPreviousRevision(
+                f"Deployment {current.id} has no previous good revision to roll back to"
+            )
+
+
+# ------------------------------------------------------------------------- helpers
+
+
+def live_deployment(deps: Deps, deployment_id: str) -> Deployment:
+    """The deployment, or ``DeploymentNotFound`` if it never existed or was terminated."""
+    deployment = deps.store.get_deployment(deployment_id)
+    if deployment.terminated:
+        raise DeploymentNotFound(
+            f"Deployment {deployment_id} was terminated; its history remains readable"
+        )
+    return deployment
+
+
+def _new_or_terminated(deps: Deps, request: Instantiate) -> Deployment:
+    manager = request.deployment_manager_id or deps.managers.default_id
+    if not deps.managers.exists(manager):
+        raise DeploymentManagerNotFound(f"Deployment manager {manager} not found")
+    now = deps.clock()
+    try:
+        existing = deps.store.get_deployment(request.name)
+    except DeploymentNotFound:
+        existing = None
+    if existing is not None and not existing.terminated:
+        raise AlreadyExists(f"Deployment {request.name} already exists")
+    descriptor = deps.store.get_descriptor(request.descriptor_id)
+    fresh = Deployment(
+        id=request.name,
+        namespace=request.namespace or deps.settings.default_namespace,
+        adapter=request.adapter,
+        deployment_manager_id=manager,
+        descriptor_id=descriptor.id,
+        chart=descriptor.chart,
+        parameters={},
+        status=DeploymentStatus.NOT_INSTANTIATED,
+        revision=0,
+        last_revision=existing.last_revision if existing else 0,
+        deployed_revision=0,
+        created_at=now,
+        updated_at=now,
+        record_version=existing.record_version if existing else 0,
+    )
+    return fresh
+
+
+def _descriptor_if_any(deps: Deps, descriptor_id: str) -> Descriptor | None:
+    try:
+        return deps.store.get_descriptor(descriptor_id)
+    except DescriptorNotFound:
+        return None
+
+
+def _effective_values(descriptor: Descriptor, parameters: Mapping[str, Any]) -> JsonObject:
+    values = deep_merge(descriptor.default_parameters, parameters)
+    validate_parameters(descriptor.parameter_schema, values)
+    return values

@@ -1,0 +1,68 @@
+"""Deployment parameters: merging upgrades onto a snapshot, and checking them against a schema.
+
+Merging follows JSON Merge Patch (RFC 7386), which is also what ``helm --set key=null``
+does: objects merge key by key, ``null`` removes a key, anything else replaces.
+The schema is a chart's ``values.schema.json``; ``jsonschema`` is imported only when a
+descriptor has one, keeping it off the cold-start path.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from chalicelib.domain.errors import InvalidRequest, ParameterValidationFailed
+from chalicelib.domain.models import JsonObject
+
+
+def deep_merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> JsonObject:
+    """A new object: ``patch`` merged onto ``base`` (neither is modified)."""
+    merged: JsonObject = copy.deepcopy(dict(base))
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def leaf_paths(patch: Mapping[str, Any], prefix: str = "") -> Iterator[str]:
+    """Dotted paths of the leaves a patch sets, e.g. ``image.tag``."""
+    for key, value in patch.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            yield from leaf_paths(value, f"{path}.")
+        else:
+            yield path
+
+
+def check_schema(schema: Mapping[str, Any]) -> None:
+    """Reject a parameter schema that is not itself a valid JSON Schema (400)."""
+    from jsonschema.exceptions import SchemaError
+    from jsonschema.validators import validator_for
+
+    try:
+        validator_for(schema).check_schema(schema)
+    except SchemaError as exc:
+        raise InvalidRequest(f"parameterSchema is not a valid JSON Schema: {exc.message}") from exc
+
+
+def validate_parameters(schema: Mapping[str, Any] | None, values: Mapping[str, Any]) -> None:
+    """Raise ``ParameterValidationFailed`` (422) naming every parameter that breaks ``schema``."""
+    if not schema:
+        return
+    from jsonschema.validators import validator_for
+
+    validator = validator_for(schema)(schema)
+    problems = sorted(validator.iter_errors(values), key=lambda e: list(e.absolute_path))
+    if not problems:
+        return
+    messages = []
+    for error in problems[:5]:
+        path = ".".join(str(p) for p in error.absolute_path) or "(root)"
+        messages.append(f"{path}: {error.message}")
+    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    raise ParameterValidationFailed("Invalid parameter: " + "; ".join(messages) + more)

@@ -1,0 +1,241 @@
+"""Following a rollout to its end: one poll of the backend per call.
+
+``follow`` is what the rollout driver runs in a loop (a thread locally, a Step Functions
+wait loop in AWS). Each call reads the operation, asks the backend for the workload's
+status, and either records progress or ends the operation: ``COMPLETED`` when the
+workload is ready, ``FAILED`` when the backend reports a failure or the deadline passes.
+Ending releases the lease in the same transaction, so no path leaves a deployment stuck.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+
+from chalicelib.domain.errors import BackendError
+from chalicelib.domain.models import Deployment, Operation, Revision, StageEntry
+from chalicelib.domain.ports import BackendStatus, Change, RolloutPhase
+from chalicelib.domain.states import (
+    DeploymentStatus,
+    OperationState,
+    OperationType,
+    RevisionStatus,
+    Stage,
+)
+from chalicelib.service.context import Deps
+from chalicelib.service.operations import (
+    backend_for,
+    failed_revision,
+    finish_operation,
+    holds_lease,
+    release_ref,
+    update_owned,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def follow(deps: Deps, deployment_id: str, operation_id: str) -> bool:
+    """Poll once; True when the operation has ended (or is no longer this follower's)."""
+    operation = deps.store.get_operation(deployment_id, operation_id)
+    if operation.state.finished:
+        return True
+    deployment = deps.store.get_deployment(deployment_id)
+    if not holds_lease(deployment, operation_id):
+        return True
+    now = deps.clock()
+    try:
+        status = backend_for(deps, deployment).status(release_ref(deployment))
+    except BackendError as exc:
+        if now < operation.deadline:
+            logger.warning(
+                "status poll failed", extra={"deployment": deployment_id, "error": exc.message}
+            )
+            return False
+        return _end(deps, operation, failure=f"timed out; last status poll failed: {exc.message}")
+    return _judge(deps, operation, status, now)
+
+
+def _judge(deps: Deps, operation: Operation, status: BackendStatus, now: datetime) -> bool:
+    terminating = operation.type is OperationType.TERMINATE
+    if terminating and status.phase is RolloutPhase.ABSENT:
+        return _end(deps, operation, status=status)
+    if not terminating and status.phase is RolloutPhase.READY:
+        return _end(deps, operation, status=status)
+    if not terminating and status.phase is RolloutPhase.FAILED:
+        return _end(deps, operation, status=status, failure=status.message)
+    if not terminating and status.phase is RolloutPhase.ABSENT:
+        return _end(deps, operation, failure="the release is no longer on the cluster")
+    if now >= operation.deadline:
+        waited = deps.settings.operation_timeout_seconds
+        return _end(
+            deps, operation, status=status, failure=f"timed out after {waited}s: {status.message}"
+        )
+    _record_progress(deps, operation, status)
+    return False
+
+
+def _stage_for(status: BackendStatus) -> Stage:
+    replicas = status.replicas
+    if replicas is not None and replicas.updated >= replicas.desired:
+        return Stage.VERIFYING
+    return Stage.DEPLOYING
+
+
+def _record_progress(deps: Deps, operation: Operation, status: BackendStatus) -> None:
+    def change(current: Deployment, op: Operation, now: datetime) -> Change | None:
+        stage = _stage_for(status)
+        if (op.progress, op.stage, op.message) == (status.progress, stage, status.message):
+            return None
+        stages = op.stages if stage is op.stage else (*op.stages, StageEntry(stage, now))
+        new_op = replace(
+            op,
+            progress=status.progress,
+            stage=stage,
+            stages=stages,
+            message=status.message,
+            updated_at=now,
+        )
+        deployment = replace(
+            current,
+            progress=status.progress,
+            message=status.message,
+            conditions=status.conditions,
+            extensions={**current.extensions, **status.extensions},
+            updated_at=now,
+            record_version=current.record_version + 1,
+        )
+        return Change(
+            deployment=deployment, expected_version=current.record_version, operations=(new_op,)
+        )
+
+    update_owned(deps, operation.deployment_id, operation.id, change)
+
+
+def _end(
+    deps: Deps,
+    operation: Operation,
+    *,
+    status: BackendStatus | None = None,
+    failure: str | None = None,
+) -> bool:
+    def change(current: Deployment, op: Operation, now: datetime) -> Change:
+        if failure is not None:
+            return _failed(deps, current, op, failure, status, now)
+        if op.type is OperationType.TERMINATE:
+            return _terminated(deps, current, op, now)
+        return _completed(deps, current, op, status, now)
+
+    update_owned(deps, operation.deployment_id, operation.id, change)
+    logger.info(
+        "operation ended",
+        extra={"deployment": operation.deployment_id, "operation": operation.id,
+               "failure": failure},
+    )
+    return True
+
+
+def _completed(
+    deps: Deps,
+    current: Deployment,
+    op: Operation,
+    status: BackendStatus | None,
+    now: datetime,
+) -> Change:
+    assert op.revision is not None
+    revisions: list[Revision] = []
+    revision = deps.store.get_revision(current.id, op.revision)
+    revisions.append(replace(revision, status=RevisionStatus.DEPLOYED, updated_at=now))
+    previous = current.deployed_revision
+    if previous and previous != revision.number:
+        old = deps.store.get_revision(current.id, previous)
+        if old.status is RevisionStatus.DEPLOYED:
+            revisions.append(replace(old, status=RevisionStatus.SUPERSEDED, updated_at=now))
+    message = _success_message(op, revision, status)
+    deployment = replace(
+        current,
+        status=DeploymentStatus.INSTANTIATED,
+        deployed_revision=revision.number,
+        lease=None,
+        progress=100,
+        message=message,
+        conditions=status.conditions if status else current.conditions,
+        extensions={**current.extensions, **(status.extensions if status else {})},
+        updated_at=now,
+        record_version=current.record_version + 1,
+    )
+    done = finish_operation(op, OperationState.COMPLETED, now, message=message)
+    return Change(
+        deployment=deployment,
+        expected_version=current.record_version,
+        revisions=tuple(revisions),
+        operations=(done,),
+    )
+
+
+def _success_message(op: Operation, revision: Revision, status: BackendStatus | None) -> str:
+    if op.type is OperationType.SCALE:
+        return f"Deployment scaled to {revision.values.get('replicaCount')} replicas"
+    if op.type is OperationType.ROLLBACK:
+        return f"Rolled back to revision {revision.rollback_to} (now revision {revision.number})"
+    return status.message if status else "Deployment ready"
+
+
+def _failed(
+    deps: Deps,
+    current: Deployment,
+    op: Operation,
+    failure: str,
+    status: BackendStatus | None,
+    now: datetime,
+) -> Change:
+    revisions: tuple[Revision, ...] = ()
+    if op.revision:
+        revision = deps.store.get_revision(current.id, op.revision)
+        revisions = (failed_revision(revision, failure, now),)
+    deployment = replace(
+        current,
+        status=DeploymentStatus.FAILED,
+        lease=None,
+        message=failure,
+        conditions=status.conditions if status else current.conditions,
+        updated_at=now,
+        record_version=current.record_version + 1,
+    )
+    done = finish_operation(op, OperationState.FAILED, now, error=("RolloutFailed", failure))
+    return Change(
+        deployment=deployment,
+        expected_version=current.record_version,
+        revisions=revisions,
+        operations=(done,),
+    )
+
+
+def _terminated(deps: Deps, current: Deployment, op: Operation, now: datetime) -> Change:
+    revisions: tuple[Revision, ...] = ()
+    if current.deployed_revision:
+        revision = deps.store.get_revision(current.id, current.deployed_revision)
+        revisions = (replace(revision, status=RevisionStatus.UNINSTALLED, updated_at=now),)
+    deployment = replace(
+        current,
+        status=DeploymentStatus.NOT_INSTANTIATED,
+        deployed_revision=0,
+        lease=None,
+        progress=100,
+        message="Deployment terminated",
+        conditions=(),
+        terminated_at=now,
+        descriptor_ref=None,
+        updated_at=now,
+        record_version=current.record_version + 1,
+    )
+    done = finish_operation(op, OperationState.COMPLETED, now, message="Deployment terminated")
+    refs = {current.descriptor_ref: -1} if current.descriptor_ref else {}
+    return Change(
+        deployment=deployment,
+        expected_version=current.record_version,
+        revisions=revisions,
+        operations=(done,),
+        descriptor_refs=refs,
+    )

@@ -1,0 +1,47 @@
+"""Calling the API from tests in a few words, with bodies decoded."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+BASE = "/o2dms/v1"
+
+NGINX_DESCRIPTOR: dict[str, Any] = {
+    "descriptorId": "nginx-chart-1.2.0",
+    "name": "nginx",
+    "artifactRepoUrl": "https://charts.example.com/stable",
+    "artifactName": "nginx",
+    "artifactVersion": "1.2.0",
+    "defaultParameters": {"replicaCount": 2, "image": {"repository": "nginx", "tag": "1.20.0"}},
+}
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+def call(client: Any, method: str, path: str, body: Any = None, raw: str | None = None) -> Answer:
+    headers = {"Content-Type": "application/json"}
+    payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
+    url = path if path.startswith("/") else f"{BASE}/{path}"
+    response = client.http.request(method, url, headers=headers, body=payload)
+    text = response.body.decode() if response.body else ""
+    return Answer(response.status_code, json.loads(text) if text else None, response.headers)
+
+
+def create_descriptor(client: Any, **overrides: Any) -> Answer:
+    answer = call(client, "POST", "nfDeploymentDescriptors", {**NGINX_DESCRIPTOR, **overrides})
+    assert answer.status == 201, answer.body
+    return answer
+
+
+def create_deployment(client: Any, name: str = "nginx-prod", **overrides: Any) -> Answer:
+    body = {"name": name, "descriptorId": "nginx-chart-1.2.0", "namespace": "production"}
+    answer = call(client, "POST", "nfDeployments", {**body, **overrides})
+    assert answer.status == 201, answer.body
+    return answer

@@ -1,0 +1,59 @@
+"""Small fakes shared by the tests: a clock that moves only when told, and a rollout
+driver that follows rollouts only when the test says so."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from chalicelib.service.context import Deps
+from chalicelib.service.rollouts import follow
+
+
+@dataclass
+class FakeClock:
+    current: datetime = field(default_factory=lambda: datetime(2026, 1, 14, 10, 0, tzinfo=UTC))
+    ticks: int = 0
+
+    def now(self) -> datetime:
+        return self.current
+
+    def seconds(self) -> float:
+        """Monotonic seconds for the local cluster's rollout timing."""
+        return (self.current - datetime(2026, 1, 1, tzinfo=UTC)).total_seconds()
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+@dataclass
+class ManualDriver:
+    """Records rollouts to follow; ``run`` follows them to their end on the caller's thread."""
+
+    started: list[tuple[str, str]] = field(default_factory=list)
+    deps: Deps | None = None
+
+    def start(self, *, deployment_id: str, operation_id: str) -> str:
+        self.started.append((deployment_id, operation_id))
+        return f"manual:{operation_id}"
+
+    def poll(self) -> None:
+        """One follow step for every rollout still running."""
+        assert self.deps is not None
+        self.started = [
+            (d, o) for d, o in self.started if not follow(self.deps, d, o)
+        ]
+
+    def pending(self) -> int:
+        return len(self.started)
+
+
+class IdSequence:
+    """Operation ids that sort in creation order, like the real ones."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self) -> str:
+        self.n += 1
+        return f"op-{self.n:012x}00000000"
