@@ -15,7 +15,7 @@ _DURATION = re.compile(r"^\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
 
 
 def parse_duration(text: str) -> int:
-    """Seconds in a Go-style duration such as ``5m``, ``90s`` or ``1h30m``; plain digits are seconds."""
+    """Seconds in a Go-style duration (``5m``, ``90s``, ``1h30m``); bare digits are seconds."""
     if text.strip().isdigit():
         return int(text)
     match = _DURATION.match(text)

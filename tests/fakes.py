@@ -40,9 +40,7 @@ class ManualDriver:
     def poll(self) -> None:
         """One follow step for every rollout still running."""
         assert self.deps is not None
-        self.started = [
-            (d, o) for d, o in self.started if not follow(self.deps, d, o)
-        ]
+        self.started = [(d, o) for d, o in self.started if not follow(self.deps, d, o)]
 
     def pending(self) -> int:
         return len(self.started)

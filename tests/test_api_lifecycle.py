@@ -35,7 +35,9 @@ def test_lifecycle_two_upgrades_and_rollback_make_contiguous_history(
     create_descriptor(client)
     create_deployment(client)
     world.settle()
-    first = call(client, "PUT", "nfDeployments/nginx-prod", {"parameters": {"image": {"tag": "1.21.0"}}})
+    first = call(
+        client, "PUT", "nfDeployments/nginx-prod", {"parameters": {"image": {"tag": "1.21.0"}}}
+    )
     world.settle()
     second = call(client, "PUT", "nfDeployments/nginx-prod", {"parameters": {"replicaCount": 3}})
     world.settle()
@@ -54,7 +56,10 @@ def test_lifecycle_two_upgrades_and_rollback_make_contiguous_history(
     assert history["currentRevision"] == 4
     assert [r["revision"] for r in history["revisions"]] == [4, 3, 2, 1]
     assert [r["status"] for r in history["revisions"]] == [
-        "deployed", "superseded", "superseded", "superseded"
+        "deployed",
+        "superseded",
+        "superseded",
+        "superseded",
     ]
     deployment = call(client, "GET", "nfDeployments/nginx-prod").body
     assert deployment["parameters"] == {"image": {"tag": "1.21.0"}}

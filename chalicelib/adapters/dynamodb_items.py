@@ -109,7 +109,9 @@ def _get_opt_time(item: Item, name: str) -> datetime | None:
 
 
 def _chart(chart: ChartRef) -> Item:
-    return {"M": {"repoUrl": _s(chart.repo_url), "name": _s(chart.name), "version": _s(chart.version)}}
+    return {
+        "M": {"repoUrl": _s(chart.repo_url), "name": _s(chart.name), "version": _s(chart.version)}
+    }
 
 
 def _read_chart(item: Item, name: str) -> ChartRef:

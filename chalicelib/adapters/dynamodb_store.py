@@ -211,8 +211,13 @@ class DynamoDBStore:
             raise ValueError("a change must advance record_version by exactly one")
         writes: list[Any] = [self._deployment_put(change)]
         writes += [
-            {"Put": {"TableName": self._table, "Item": items.revision_item(r),
-                     "ConditionExpression": "attribute_not_exists(PK)"}}
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": items.revision_item(r),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
             for r in change.new_revisions
         ]
         writes += [

@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TypeVar
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 
 from chalicelib.api import http, render
 from chalicelib.api import schemas as s
@@ -27,7 +27,7 @@ ONE = BASE + "/{deployment_id}"
 
 def _started(result: Started, status: int = 200) -> Response:
     d = result.deployment
-    headers = {
+    headers: http.Headers = {
         "Location": f"{BASE}/{d.id}/operations/{result.operation.id}",
         "X-O2DMS-Operation-Id": result.operation.id,
     }
@@ -62,8 +62,15 @@ def create_deployment() -> Response:
 @bp.route(BASE, methods=["GET"])
 @handle_errors
 def list_deployments() -> Response:
-    allowed = {"limit", "nextToken", "status", "descriptorId", "namespace", "adapter",
-               "deploymentManagerId"}
+    allowed = {
+        "limit",
+        "nextToken",
+        "status",
+        "descriptorId",
+        "namespace",
+        "adapter",
+        "deploymentManagerId",
+    }
     params = http.query(bp.current_request, allowed)
     limit, token = http.page_args(params)
     filters = DeploymentFilter(
@@ -96,7 +103,9 @@ def _enum(kind: type[E], value: str | None, name: str) -> E | None:
 @handle_errors
 def get_deployment(deployment_id: str) -> Response:
     http.query(bp.current_request, ())
-    return http.json(render.deployment(queries.deployment(deps(), http.deployment_id(deployment_id))))
+    return http.json(
+        render.deployment(queries.deployment(deps(), http.deployment_id(deployment_id)))
+    )
 
 
 @bp.route(ONE, methods=["PUT"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 
 from chalicelib.api import http, render
 from chalicelib.api import schemas as s
@@ -38,9 +38,7 @@ def create_descriptor() -> Response:
             adapters=tuple(dict.fromkeys(request.supported_adapters)),
         ),
     )
-    return http.json(
-        render.descriptor(created), 201, {"Location": f"{BASE}/{created.id}"}
-    )
+    return http.json(render.descriptor(created), 201, {"Location": f"{BASE}/{created.id}"})
 
 
 @bp.route(BASE, methods=["GET"])

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from chalice import BadRequestError, Response
+from chalice.app import BadRequestError, Response
 from pydantic import ValidationError
 
 from chalicelib.domain import errors

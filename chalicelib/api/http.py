@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any, TypeVar
 
-from chalice import Response
+from chalice.app import Response
 from chalice.app import Request
 from pydantic import BaseModel
 
@@ -36,9 +36,8 @@ def query(request: Request, allowed: Collection[str]) -> dict[str, str]:
     params: Mapping[str, str] = request.query_params or {}
     unknown = sorted(set(params) - set(allowed))
     if unknown:
-        raise InvalidRequest(
-            f"Unknown query parameter(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
-        )
+        known = ", ".join(sorted(allowed)) or "none"
+        raise InvalidRequest(f"Unknown query parameter(s): {', '.join(unknown)}; allowed: {known}")
     return dict(params)
 
 
@@ -91,7 +90,10 @@ def caller(request: Request, reason: str | None) -> Caller:
     return Caller(actor=str(actor)[:256], reason=reason)
 
 
-def json(model: _Wire, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+Headers = dict[str, str | list[str]]
+
+
+def json(model: _Wire, status: int = 200, headers: Headers | None = None) -> Response:
     return Response(
         body=model.model_dump_json(by_alias=True),
         status_code=status,
@@ -99,5 +101,5 @@ def json(model: _Wire, status: int = 200, headers: dict[str, str] | None = None)
     )
 
 
-def no_content(headers: dict[str, str] | None = None) -> Response:
+def no_content(headers: Headers | None = None) -> Response:
     return Response(body="", status_code=204, headers=headers or {})

@@ -102,9 +102,7 @@ DEPLOYMENT_ID = _param("deploymentId", "path", "The deployment's id (its name)",
 DESCRIPTOR_ID = _param("descriptorId", "path", "The descriptor's id", _STR)
 LIMIT = _param("limit", "query", "Page size", {"type": "integer", "minimum": 1, "maximum": 100})
 TOKEN = _param("nextToken", "query", "Token from the previous page", _STR)
-DRY_RUN = _param(
-    "dryRun", "query", "Answer with the plan; change nothing", {"type": "boolean"}
-)
+DRY_RUN = _param("dryRun", "query", "Answer with the plan; change nothing", {"type": "boolean"})
 _PLAN = _answer("dryRun=true: what the backend would run", s.PlanOut)
 
 
@@ -112,56 +110,101 @@ def _paths() -> dict[str, Any]:
     mutation = (400, 404, 409, 422, 500, 503)
     return {
         DESCRIPTORS: {
-            "post": _operation("Create a descriptor", {201: _answer("Created", s.DescriptorOut)},
-                               (400, 409, 422), body=s.DescriptorCreate),
-            "get": _operation("List descriptors", {200: _answer("A page", s.DescriptorList)},
-                              (400,), parameters=(LIMIT, TOKEN)),
+            "post": _operation(
+                "Create a descriptor",
+                {201: _answer("Created", s.DescriptorOut)},
+                (400, 409, 422),
+                body=s.DescriptorCreate,
+            ),
+            "get": _operation(
+                "List descriptors",
+                {200: _answer("A page", s.DescriptorList)},
+                (400,),
+                parameters=(LIMIT, TOKEN),
+            ),
         },
         DESCRIPTORS + "/{descriptorId}": {
             "parameters": [DESCRIPTOR_ID],
-            "get": _operation("Get a descriptor", {200: _answer("Found", s.DescriptorOut)},
-                              (400, 404)),
-            "delete": _operation("Delete a descriptor (409 while a deployment uses it)",
-                                 {204: _answer("Deleted")}, (400, 404, 409)),
+            "get": _operation(
+                "Get a descriptor", {200: _answer("Found", s.DescriptorOut)}, (400, 404)
+            ),
+            "delete": _operation(
+                "Delete a descriptor (409 while a deployment uses it)",
+                {204: _answer("Deleted")},
+                (400, 404, 409),
+            ),
         },
         DEPLOYMENTS: {
             "post": _operation(
                 "Instantiate a deployment",
-                {201: _answer("Created; the rollout continues (see status)", s.DeploymentOut),
-                 200: _PLAN},
-                mutation, body=s.DeploymentCreate, parameters=(DRY_RUN,)),
+                {
+                    201: _answer("Created; the rollout continues (see status)", s.DeploymentOut),
+                    200: _PLAN,
+                },
+                mutation,
+                body=s.DeploymentCreate,
+                parameters=(DRY_RUN,),
+            ),
             "get": _operation(
-                "List deployments", {200: _answer("A page", s.DeploymentList)}, (400,),
-                parameters=(LIMIT, TOKEN, *(
-                    _param(n, "query", f"Only deployments with this {n}", _STR)
-                    for n in ("status", "descriptorId", "namespace", "adapter",
-                              "deploymentManagerId")))),
+                "List deployments",
+                {200: _answer("A page", s.DeploymentList)},
+                (400,),
+                parameters=(
+                    LIMIT,
+                    TOKEN,
+                    *(
+                        _param(n, "query", f"Only deployments with this {n}", _STR)
+                        for n in (
+                            "status",
+                            "descriptorId",
+                            "namespace",
+                            "adapter",
+                            "deploymentManagerId",
+                        )
+                    ),
+                ),
+            ),
         },
         ONE: {
             "parameters": [DEPLOYMENT_ID],
-            "get": _operation("Get a deployment", {200: _answer("Found", s.DeploymentOut)},
-                              (400, 404)),
+            "get": _operation(
+                "Get a deployment", {200: _answer("Found", s.DeploymentOut)}, (400, 404)
+            ),
             "put": _operation(
                 "Upgrade: new descriptor and/or parameters (deep-merged)",
-                {200: _answer("Upgrade started", s.DeploymentOut)}, mutation,
-                body=s.DeploymentUpgrade, parameters=(DRY_RUN,)),
+                {200: _answer("Upgrade started", s.DeploymentOut)},
+                mutation,
+                body=s.DeploymentUpgrade,
+                parameters=(DRY_RUN,),
+            ),
             "delete": _operation(
                 "Terminate (history stays readable)",
                 {202: _answer("Termination started", s.DeploymentOut), 200: _PLAN},
-                (400, 404, 409, 500, 503), body=s.TerminateRequest, body_required=False,
-                parameters=(DRY_RUN,)),
+                (400, 404, 409, 500, 503),
+                body=s.TerminateRequest,
+                body_required=False,
+                parameters=(DRY_RUN,),
+            ),
         },
         ONE + "/scale": {
             "parameters": [DEPLOYMENT_ID],
-            "post": _operation("Scale", {204: _answer("Scaling started"), 200: _PLAN},
-                               mutation, body=s.ScaleRequest, parameters=(DRY_RUN,)),
+            "post": _operation(
+                "Scale",
+                {204: _answer("Scaling started"), 200: _PLAN},
+                mutation,
+                body=s.ScaleRequest,
+                parameters=(DRY_RUN,),
+            ),
         },
         ONE + "/rollback": {
             "parameters": [DEPLOYMENT_ID],
             "post": _operation(
                 "Roll back (revision 0: the previous good revision)",
-                {200: _answer("Rollback started", s.DeploymentOut)}, mutation,
-                body=s.RollbackRequest, parameters=(DRY_RUN,)),
+                {200: _answer("Rollback started", s.DeploymentOut)},
+                mutation,
+                body=s.RollbackRequest,
+                parameters=(DRY_RUN,),
+            ),
         },
         ONE + "/status": {
             "parameters": [DEPLOYMENT_ID],
@@ -169,26 +212,36 @@ def _paths() -> dict[str, Any]:
         },
         ONE + "/history": {
             "parameters": [DEPLOYMENT_ID],
-            "get": _operation("Revision history, newest first",
-                              {200: _answer("A page", s.HistoryOut)}, (400, 404),
-                              parameters=(LIMIT, TOKEN)),
+            "get": _operation(
+                "Revision history, newest first",
+                {200: _answer("A page", s.HistoryOut)},
+                (400, 404),
+                parameters=(LIMIT, TOKEN),
+            ),
         },
         ONE + "/history/{revision}": {
-            "parameters": [DEPLOYMENT_ID,
-                           _param("revision", "path", "Revision number", {"type": "integer"})],
-            "get": _operation("One revision with its full snapshot",
-                              {200: _answer("Found", s.RevisionDetail)}, (400, 404)),
+            "parameters": [
+                DEPLOYMENT_ID,
+                _param("revision", "path", "Revision number", {"type": "integer"}),
+            ],
+            "get": _operation(
+                "One revision with its full snapshot",
+                {200: _answer("Found", s.RevisionDetail)},
+                (400, 404),
+            ),
         },
         ONE + "/operations": {
             "parameters": [DEPLOYMENT_ID],
-            "get": _operation("Operations, newest first",
-                              {200: _answer("A page", s.OperationList)}, (400, 404),
-                              parameters=(LIMIT, TOKEN)),
+            "get": _operation(
+                "Operations, newest first",
+                {200: _answer("A page", s.OperationList)},
+                (400, 404),
+                parameters=(LIMIT, TOKEN),
+            ),
         },
         ONE + "/operations/{operationId}": {
             "parameters": [DEPLOYMENT_ID, _param("operationId", "path", "Operation id", _STR)],
-            "get": _operation("One operation", {200: _answer("Found", s.OperationOut)},
-                              (400, 404)),
+            "get": _operation("One operation", {200: _answer("Found", s.OperationOut)}, (400, 404)),
         },
     }
 

@@ -67,9 +67,7 @@ def started(result: Started) -> s.DeploymentOut:
         extensions[f"{prefix}.rollbackTime"] = revision.created_at.isoformat().replace(
             "+00:00", "Z"
         )
-    return body.model_copy(
-        update={"operation_id": result.operation.id, "extensions": extensions}
-    )
+    return body.model_copy(update={"operation_id": result.operation.id, "extensions": extensions})
 
 
 def status(d: Deployment) -> s.StatusOut:

@@ -1,22 +1,22 @@
 """The one error hierarchy of the service; the API maps each branch to an HTTP status.
 
-    O2DmsError
-    ├── InvalidRequest                     400
-    ├── NotFound                           404
-    │   ├── DeploymentNotFound, DescriptorNotFound, RevisionNotFound,
-    │   └── OperationNotFound, DeploymentManagerNotFound
-    ├── Conflict                           409
-    │   ├── AlreadyExists, DescriptorInUse, IllegalTransition
-    │   ├── OperationInProgress, RollbackInProgress, RollbackToCurrentRevision
-    │   └── NoPreviousRevision
-    ├── ParameterValidationFailed          422
-    ├── ConcurrentModification             (internal: a conditional write lost a race; retried)
-    └── BackendError
-        ├── BackendUnavailable             503
-        ├── ReleaseNotFound                404
-        ├── ReleaseConflict                409
-        ├── BackendTimeout                 500
-        └── BackendFailure                 500
+O2DmsError
+├── InvalidRequest                     400
+├── NotFound                           404
+│   ├── DeploymentNotFound, DescriptorNotFound, RevisionNotFound,
+│   └── OperationNotFound, DeploymentManagerNotFound
+├── Conflict                           409
+│   ├── AlreadyExists, DescriptorInUse, IllegalTransition
+│   ├── OperationInProgress, RollbackInProgress, RollbackToCurrentRevision
+│   └── NoPreviousRevision
+├── ParameterValidationFailed          422
+├── ConcurrentModification             (internal: a conditional write lost a race; retried)
+└── BackendError
+    ├── BackendUnavailable             503
+    ├── ReleaseNotFound                404
+    ├── ReleaseConflict                409
+    ├── BackendTimeout                 500
+    └── BackendFailure                 500
 """
 
 from __future__ import annotations

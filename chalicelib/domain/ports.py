@@ -212,7 +212,8 @@ class BackendResolver(Protocol):
 class DeploymentManagers(Protocol):
     """Which clusters (O2 deployment managers) exist; grows into the cluster registry."""
 
-    default_id: str
+    @property
+    def default_id(self) -> str: ...
 
     def exists(self, deployment_manager_id: str) -> bool: ...
 
@@ -229,5 +230,3 @@ class RolloutDriver(Protocol):
 
 class Clock(Protocol):
     def __call__(self) -> datetime: ...
-
-

@@ -17,8 +17,8 @@ the lease (409).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from chalicelib.domain.errors import (
@@ -201,7 +201,8 @@ def _new_revision(
 ) -> Revision | None:
     if proposal.type is OperationType.TERMINATE:
         return None
-    assert proposal.chart is not None and proposal.values is not None
+    assert proposal.chart is not None
+    assert proposal.values is not None
     return Revision(
         deployment_id=current.id,
         number=current.last_revision + 1,
@@ -224,11 +225,7 @@ def _new_revision(
 class _Closing:
     operations: tuple[Operation, ...] = ()
     revisions: tuple[Revision, ...] = ()
-    descriptor_refs: dict[str, int] | None = None
-
-    def __post_init__(self) -> None:
-        if self.descriptor_refs is None:
-            object.__setattr__(self, "descriptor_refs", {})
+    descriptor_refs: Mapping[str, int] = field(default_factory=dict)
 
 
 def _close_previous(
@@ -257,14 +254,21 @@ def _close_previous(
         state, why = OperationState.CANCELLED, "superseded by a rollback"
         effective = current.status
     else:
-        state, why = OperationState.FAILED, "lease expired before the rollout was followed to its end"
+        state, why = (
+            OperationState.FAILED,
+            "lease expired before the rollout was followed to its end",
+        )
         effective = stable_status(current)
-    return _closed_operation(deps, current, lease.operation_id, state, why, now), effective
+    closing = _closed_operation(
+        deps, current, operation_id=lease.operation_id, state=state, why=why, now=now
+    )
+    return closing, effective
 
 
 def _closed_operation(
     deps: Deps,
     current: Deployment,
+    *,
     operation_id: str,
     state: OperationState,
     why: str,
@@ -287,10 +291,10 @@ def _closed_operation(
 
 
 def _apply(deps: Deps, started: Started, proposal: Proposal) -> Started:
-    deployment, operation, revision = started.deployment, started.operation, started.revision
+    deployment, operation = started.deployment, started.operation
     backend = backend_for(deps, deployment)
     try:
-        applied = _call_backend(backend, deployment, revision, operation, proposal, deps)
+        applied = _call_backend(deps, backend, started, proposal)
     except ReleaseNotFound:
         if proposal.type is not OperationType.TERMINATE:
             _record_apply_failure(deps, started, "ReleaseNotFound", "release not found")
@@ -309,20 +313,16 @@ def _apply(deps: Deps, started: Started, proposal: Proposal) -> Started:
 
 
 def _call_backend(
-    backend: DeploymentBackend,
-    deployment: Deployment,
-    revision: Revision | None,
-    operation: Operation,
-    proposal: Proposal,
-    deps: Deps,
+    deps: Deps, backend: DeploymentBackend, started: Started, proposal: Proposal
 ) -> Applied | None:
+    deployment, revision = started.deployment, started.revision
     if proposal.type is OperationType.TERMINATE:
         backend.uninstall(release_ref(deployment))
         return None
     assert revision is not None
     action = Action(
         type=proposal.type,
-        target=release_target(deps, deployment, revision, operation.id),
+        target=release_target(deps, deployment, revision, started.operation.id),
         replicas=proposal.replicas,
         rollback_to_ref=proposal.rollback_to_ref,
     )
@@ -432,8 +432,12 @@ def _record_apply_failure(deps: Deps, started: Started, error: str, message: str
     update_owned(deps, started.deployment.id, started.operation.id, change)
     logger.warning(
         "operation failed to apply",
-        extra={"deployment": started.deployment.id, "operation": started.operation.id,
-               "error": error, "detail": message},
+        extra={
+            "deployment": started.deployment.id,
+            "operation": started.operation.id,
+            "error": error,
+            "detail": message,
+        },
     )
 
 

@@ -45,7 +45,7 @@ def check_schema(schema: Mapping[str, Any]) -> None:
     from jsonschema.validators import validator_for
 
     try:
-        validator_for(schema).check_schema(schema)
+        validator_for(schema).check_schema(dict(schema))
     except SchemaError as exc:
         raise InvalidRequest(f"parameterSchema is not a valid JSON Schema: {exc.message}") from exc
 

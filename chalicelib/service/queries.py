@@ -40,9 +40,7 @@ def revision(deps: Deps, deployment_id: str, number: int) -> Revision:
     return deps.store.get_revision(deployment_id, number)
 
 
-def operations(
-    deps: Deps, deployment_id: str, *, limit: int, token: str | None
-) -> Page[Operation]:
+def operations(deps: Deps, deployment_id: str, *, limit: int, token: str | None) -> Page[Operation]:
     page = deps.store.list_operations(deployment_id, limit=limit, token=token)
     if not page.items and token is None:
         raise DeploymentNotFound(f"Deployment {deployment_id} not found")

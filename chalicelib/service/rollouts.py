@@ -122,7 +122,7 @@ def _end(
 ) -> bool:
     def change(current: Deployment, op: Operation, now: datetime) -> Change:
         if failure is not None:
-            return _failed(deps, current, op, failure, status, now)
+            return _failed(deps, current, op, failure=failure, status=status, now=now)
         if op.type is OperationType.TERMINATE:
             return _terminated(deps, current, op, now)
         return _completed(deps, current, op, status, now)
@@ -130,8 +130,11 @@ def _end(
     update_owned(deps, operation.deployment_id, operation.id, change)
     logger.info(
         "operation ended",
-        extra={"deployment": operation.deployment_id, "operation": operation.id,
-               "failure": failure},
+        extra={
+            "deployment": operation.deployment_id,
+            "operation": operation.id,
+            "failure": failure,
+        },
     )
     return True
 
@@ -186,6 +189,7 @@ def _failed(
     deps: Deps,
     current: Deployment,
     op: Operation,
+    *,
     failure: str,
     status: BackendStatus | None,
     now: datetime,
