@@ -56,7 +56,9 @@ def build(settings: Settings) -> Deps:
 
     client = boto3.client("dynamodb", endpoint_url=settings.endpoint_url)
     store = DynamoDBStore(client, settings.table_name)
-    cluster = LocalCluster(rollout_seconds=settings.local_rollout_seconds)
+    cluster = LocalCluster(
+        rollout_seconds=settings.local_rollout_seconds, max_history=settings.helm_max_history
+    )
 
     def backends(*, adapter: str, deployment_manager_id: str) -> DeploymentBackend:
         if deployment_manager_id != LOCAL_MANAGER:

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from tests.openapi_check import check_answer
+
 BASE = "/o2dms/v1"
 
 NGINX_DESCRIPTOR: dict[str, Any] = {
@@ -31,7 +33,9 @@ def call(client: Any, method: str, path: str, body: Any = None, raw: str | None 
     url = path if path.startswith("/") else f"{BASE}/{path}"
     response = client.http.request(method, url, headers=headers, body=payload)
     text = response.body.decode() if response.body else ""
-    return Answer(response.status_code, json.loads(text) if text else None, response.headers)
+    decoded = json.loads(text) if text else None
+    check_answer(method, url, response.status_code, decoded)
+    return Answer(response.status_code, decoded, response.headers)
 
 
 def create_descriptor(client: Any, **overrides: Any) -> Answer:

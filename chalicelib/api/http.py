@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any, TypeVar
 
-from chalice.app import Response
-from chalice.app import Request
+from chalice.app import Request, Response
 from pydantic import BaseModel
 
 from chalicelib.api.schemas import _Wire, check_deployment_name, check_descriptor_id

@@ -320,8 +320,10 @@ def _call_backend(
         backend.uninstall(release_ref(deployment))
         return None
     assert revision is not None
+    # Nothing was ever applied (the install failed before reaching the cluster): install.
+    kind = OperationType.INSTALL if deployment.revision == 0 else proposal.type
     action = Action(
-        type=proposal.type,
+        type=kind,
         target=release_target(deps, deployment, revision, started.operation.id),
         replicas=proposal.replicas,
         rollback_to_ref=proposal.rollback_to_ref,
@@ -392,7 +394,7 @@ def _record_applied(
                 parameters=revision.parameters,
                 app_version=applied.app_version,
                 replicas=_replicas(revision.values),
-                extensions={**current.extensions, **applied.extensions},
+                extensions=dict(applied.extensions),
             )
         outcome["started"] = Started(deployment, op, revision)
         return Change(

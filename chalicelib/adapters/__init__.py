@@ -1,0 +1,1 @@
+"""Implementations of the domain ports: storage, deployment backends, rollout drivers."""

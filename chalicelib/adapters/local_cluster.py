@@ -1,0 +1,463 @@
+"""An in-memory Kubernetes cluster that stands in for a real deployment backend.
+
+``make run`` and the API tests need a backend that behaves like Helm on a cluster (numbered
+revisions, pruned history, rollouts that take time and may crash-loop) without a cluster.
+``LocalCluster`` keeps that state in memory; ``LocalCluster.backend(adapter)`` is the
+``DeploymentBackend`` view for one adapter name. Time comes from an injected clock: a revision
+is ready ``rollout_seconds`` after it was applied, unless its image tag contains ``crash``, in
+which case its pods crash-loop and the rollout fails. Conditions, messages and status words
+copy what a real Deployment, ``kubectl rollout status`` and Helm report.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from chalicelib.domain.errors import (
+    BackendFailure,
+    BackendUnavailable,
+    InvalidRequest,
+    ReleaseConflict,
+    ReleaseNotFound,
+)
+from chalicelib.domain.models import ChartRef, Condition, JsonObject
+from chalicelib.domain.ports import (
+    Action,
+    Applied,
+    BackendRevision,
+    BackendStatus,
+    PlanStep,
+    ReleaseRef,
+    ReleaseTarget,
+    Replicas,
+    RolloutPhase,
+)
+from chalicelib.domain.states import PENDING_REVISION_STATUS, Adapter, OperationType
+
+_READY, _FAILED, _PROGRESSING = RolloutPhase.READY, RolloutPhase.FAILED, RolloutPhase.PROGRESSING
+_INSTALL, _UPGRADE, _ROLLBACK = OperationType.INSTALL, OperationType.UPGRADE, OperationType.ROLLBACK
+_ABSENT, _UNINSTALLING = RolloutPhase.ABSENT, "uninstalling"
+_PENDING_DESCRIPTION = {
+    "pending-install": "Preparing install",
+    "pending-upgrade": "Preparing upgrade",
+    _UNINSTALLING: "Uninstall in progress",
+}
+_AVAILABLE = Condition(
+    "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability."
+)
+_UNAVAILABLE = Condition(
+    "Available",
+    "False",
+    "MinimumReplicasUnavailable",
+    "Deployment does not have minimum availability.",
+)
+_PROGRESSING_CONDITION = {  # phase -> status, reason, end of the message
+    _READY: ("True", "NewReplicaSetAvailable", "has successfully progressed."),
+    _FAILED: ("False", "ProgressDeadlineExceeded", "has timed out progressing."),
+    _PROGRESSING: ("True", "ReplicaSetUpdated", "is progressing."),
+}
+
+
+def _replica_count(values: JsonObject) -> int:
+    count = values.get("replicaCount", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise BackendFailure(f"replicaCount must be a whole number of 0 or more, not {count!r}")
+    return count
+
+
+def _image_tag(values: JsonObject) -> str | None:
+    image = values.get("image")
+    tag = image.get("tag") if isinstance(image, dict) else None
+    return tag if isinstance(tag, str) else None
+
+
+@dataclass(slots=True)
+class _Revision:
+    """One backend revision; ``backed``: pods of an earlier one keep serving while it rolls out."""
+
+    number: int
+    chart: ChartRef
+    values: JsonObject
+    applied_at: float
+    op: OperationType  # INSTALL, UPGRADE or ROLLBACK: the Helm command that made it
+    description: str
+    backed: bool
+    final_status: str | None = None  # once superseded: "superseded", or "failed" if it failed
+
+    @property
+    def replicas(self) -> int:
+        return _replica_count(self.values)
+
+    @property
+    def app_version(self) -> str:
+        return _image_tag(self.values) or self.chart.version
+
+    @property
+    def pod_hash(self) -> str:
+        """Stands for the pod-template hash: the same chart and values give the same one."""
+        spec = json.dumps(
+            [self.chart.name, self.chart.version, self.values], sort_keys=True, default=str
+        )
+        return hashlib.sha256(spec.encode()).hexdigest()[:15]
+
+
+@dataclass(slots=True)
+class _Release:
+    name: str
+    namespace: str
+    revisions: list[_Revision] = field(default_factory=list)
+    uninstalled_at: float | None = None
+
+    @property
+    def current(self) -> _Revision:
+        return self.revisions[-1]
+
+    def held(self, backend_ref: str | None) -> _Revision | None:
+        return next((r for r in self.revisions if str(r.number) == backend_ref), None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rollout:
+    """Where the rollout of one revision stands at one instant."""
+
+    phase: RolloutPhase
+    progress: int
+    updated: int
+    ready: int
+    restarts: int = 0
+
+
+def _rollout(rev: _Revision, elapsed: float, rollout_seconds: float) -> _Rollout:
+    desired = rev.replicas
+    if desired == 0:
+        return _Rollout(_READY, 100, 0, 0)
+    done = elapsed >= rollout_seconds
+    percent = 100 if done else int(100 * elapsed / rollout_seconds)
+    updated = min(desired, desired * 2 * percent // 100)  # new pods exist before they are ready
+    if "crash" in (_image_tag(rev.values) or ""):
+        restarts = int(4 * elapsed / rollout_seconds) if rollout_seconds > 0 else 1
+        return _Rollout(_FAILED if done else _PROGRESSING, min(percent, 50), updated, 0, restarts)
+    return _Rollout(_READY if done else _PROGRESSING, percent, updated, desired * percent // 100)
+
+
+def _conditions(release: str, rev: _Revision, now: _Rollout) -> tuple[Condition, ...]:
+    minimum = rev.replicas - rev.replicas // 4  # the default maxUnavailable of 25%
+    available = _AVAILABLE if rev.backed or now.ready >= minimum else _UNAVAILABLE
+    status, reason, says = _PROGRESSING_CONDITION[now.phase]
+    replica_set = f'ReplicaSet "{release}-{rev.pod_hash[:10]}"'
+    progressing = Condition("Progressing", status, reason, f"{replica_set} {says}")
+    if not now.restarts:
+        return available, progressing
+    pod = f"{release}-{rev.pod_hash[:10]}-{rev.pod_hash[10:]}"
+    back_off = (
+        f"back-off {min(300, 10 * 2 ** (now.restarts - 1))}s restarting failed "
+        f"container={rev.chart.name} pod={pod}; restartCount={now.restarts}"
+    )
+    return (
+        available,
+        progressing,
+        Condition("ContainersReady", "False", "CrashLoopBackOff", back_off),
+    )
+
+
+def _message(release: str, rev: _Revision, now: _Rollout) -> str:
+    desired = rev.replicas
+    if now.phase is _READY:
+        return f"All {desired} replicas ready" if desired else "Scaled to 0 replicas"
+    if now.phase is _FAILED:
+        return (
+            f"Rollout failed: pods of {release} are in CrashLoopBackOff ({now.restarts} restarts); "
+            f"0 of {desired} updated replicas are available"
+        )
+    if now.updated < desired:
+        done = f"{now.updated} out of {desired} new replicas have been updated..."
+    else:
+        done = f"{now.ready} of {desired} updated replicas are available..."
+    return f"Waiting for rollout to finish: {done}"
+
+
+def _helm_status(rev: _Revision, phase: RolloutPhase) -> str:
+    if phase is _PROGRESSING:
+        return PENDING_REVISION_STATUS[rev.op].value
+    return "deployed" if phase is _READY else "failed"
+
+
+def _describe(release: _Release, rev: _Revision, word: str) -> str:
+    if word == "failed":
+        return (
+            f'{rev.op.value.capitalize()} "{release.name}" failed: resource Deployment/'
+            f"{release.namespace}/{release.name} not ready: pods in CrashLoopBackOff"
+        )
+    return _PENDING_DESCRIPTION.get(word, rev.description)
+
+
+class LocalCluster:
+    """The state of one simulated cluster, shared by the backend views of every adapter."""
+
+    def __init__(
+        self,
+        *,
+        rollout_seconds: float = 4.0,
+        max_history: int = 10,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if rollout_seconds < 0 or max_history < 1:
+            raise ValueError("rollout_seconds must be >= 0 and max_history >= 1")
+        self.rollout_seconds = rollout_seconds
+        self.max_history = max_history
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._releases: dict[tuple[str, str], _Release] = {}
+        self._reachable = True
+
+    def backend(self, adapter: str) -> LocalBackend:
+        return LocalBackend(self, Adapter(adapter))
+
+    def set_reachable(self, flag: bool) -> None:
+        with self._lock:
+            self._reachable = flag
+
+    @contextmanager
+    def releases(self) -> Iterator[dict[tuple[str, str], _Release]]:
+        """The releases, under the lock, once the uninstalls that have finished are gone."""
+        with self._lock:
+            if not self._reachable:
+                raise BackendUnavailable("local cluster is unreachable")
+            now = self.clock()
+            for key, release in list(self._releases.items()):
+                gone_at = release.uninstalled_at
+                if gone_at is not None and now - gone_at >= self.rollout_seconds / 2:
+                    del self._releases[key]
+            yield self._releases
+
+    def rollout(self, rev: _Revision) -> _Rollout:
+        return _rollout(rev, self.clock() - rev.applied_at, self.rollout_seconds)
+
+    def helm_status(self, release: _Release) -> str:
+        """Helm's word for the release's current revision."""
+        if release.uninstalled_at is not None:
+            return _UNINSTALLING
+        return _helm_status(release.current, self.rollout(release.current).phase)
+
+
+class LocalBackend:
+    """``DeploymentBackend`` for the deployments of one adapter, on the shared ``LocalCluster``."""
+
+    kind = "local"
+
+    def __init__(self, cluster: LocalCluster, adapter: Adapter) -> None:
+        self._cluster = cluster
+        self.adapter = adapter
+
+    def install(self, target: ReleaseTarget) -> Applied:
+        with self._cluster.releases() as releases:
+            key = (target.namespace, target.release)
+            if key in releases:
+                raise ReleaseConflict(
+                    f'cannot reuse release name "{target.release}" in namespace '
+                    f"{target.namespace}: it is still in use"
+                )
+            release = _Release(target.release, target.namespace)
+            applied = self._push(
+                release, target.chart, target.values, op=_INSTALL, says="Install complete"
+            )
+            releases[key] = release
+            return applied
+
+    def upgrade(self, target: ReleaseTarget) -> Applied:
+        with self._cluster.releases() as releases:
+            release = _find(releases, target.namespace, target.release, live=True)
+            return self._push(
+                release, target.chart, target.values, op=_UPGRADE, says="Upgrade complete"
+            )
+
+    def scale(self, target: ReleaseTarget, *, replicas: int) -> Applied:
+        values = {**target.values, "replicaCount": replicas}
+        with self._cluster.releases() as releases:
+            release = _find(releases, target.namespace, target.release, live=True)
+            return self._push(release, target.chart, values, op=_UPGRADE, says="Upgrade complete")
+
+    def rollback(self, target: ReleaseTarget, *, to_backend_ref: str | None) -> Applied:
+        method = f"{self.adapter}.rollbackMethod"
+        with self._cluster.releases() as releases:
+            release = _find(releases, target.namespace, target.release, live=True)
+            kept = release.held(to_backend_ref)
+            if kept is not None:
+                says = f"Rollback to {kept.number}"
+                return self._push(
+                    release,
+                    kept.chart,
+                    kept.values,
+                    op=_ROLLBACK,
+                    says=says,
+                    rollback_method=method,
+                )
+            says = f"Redeploy of stored revision {target.revision}"
+            return self._push(
+                release, target.chart, target.values, op=_UPGRADE, says=says, rollback_method=method
+            )
+
+    def uninstall(self, ref: ReleaseRef) -> None:
+        with self._cluster.releases() as releases:
+            release = _find(releases, ref.namespace, ref.release, live=False)
+            if release.uninstalled_at is None:
+                release.uninstalled_at = self._cluster.clock()
+
+    def status(self, ref: ReleaseRef) -> BackendStatus:
+        with self._cluster.releases() as releases:
+            release = releases.get((ref.namespace, ref.release))
+            if release is None:
+                return BackendStatus(_ABSENT, 100, f'release "{ref.release}" is not installed')
+            rev = release.current
+            word = self._cluster.helm_status(release)
+            if release.uninstalled_at is not None:
+                return self._uninstall_status(release, self._extensions(rev, word))
+            now = self._cluster.rollout(rev)
+            return BackendStatus(
+                phase=now.phase,
+                progress=now.progress,
+                message=_message(release.name, rev, now),
+                conditions=_conditions(release.name, rev, now),
+                replicas=Replicas(rev.replicas, now.updated, now.ready, now.ready),
+                backend_ref=str(rev.number),
+                extensions=self._extensions(rev, word),
+            )
+
+    def history(self, ref: ReleaseRef) -> list[BackendRevision]:
+        """Oldest first, as ``helm history`` lists them."""
+        with self._cluster.releases() as releases:
+            release = _find(releases, ref.namespace, ref.release, live=False)
+            current = self._cluster.helm_status(release)
+            return [
+                BackendRevision(
+                    backend_ref=str(rev.number),
+                    status=rev.final_status or current,
+                    chart_version=rev.chart.version,
+                    app_version=rev.app_version,
+                    description=_describe(release, rev, rev.final_status or current),
+                )
+                for rev in release.revisions
+            ]
+
+    def plan(self, action: Action) -> list[PlanStep]:
+        target, kind = action.target, action.type
+        with self._cluster.releases() as releases:  # unreachable: no plan, as with a real one
+            release = releases.get((target.namespace, target.release))
+            kept = release.held(action.rollback_to_ref) if release else None
+        if kind is OperationType.TERMINATE:
+            says = f'Uninstall release "{target.release}" from namespace {target.namespace}'
+            return [PlanStep(says, ("helm", "uninstall", target.release, *_ns(target)))]
+        if kind is OperationType.ROLLBACK and kept is not None:
+            says = f'Roll release "{target.release}" back to its revision {kept.number}'
+            return [
+                PlanStep(says, ("helm", "rollback", target.release, str(kept.number), *_ns(target)))
+            ]
+        if kind is OperationType.ROLLBACK:
+            return [_values_step("upgrade", target, target.values, "redeploy the stored snapshot")]
+        if kind is OperationType.SCALE:
+            if action.replicas is None:
+                raise InvalidRequest("a scale plan needs a replica count")
+            values = {**target.values, "replicaCount": action.replicas}
+            return [_values_step("upgrade", target, values, f"scale to {action.replicas} replicas")]
+        return [_values_step(kind.value, target, target.values)]
+
+    def _push(
+        self,
+        release: _Release,
+        chart: ChartRef,
+        values: JsonObject,
+        *,
+        op: OperationType,
+        says: str,
+        rollback_method: str | None = None,
+    ) -> Applied:
+        """Add a revision that starts rolling out now; keep at most ``max_history``."""
+        _replica_count(values)
+        backed = False
+        if release.revisions:
+            previous = release.current
+            before = self._cluster.rollout(previous)
+            previous.final_status = "failed" if before.phase is _FAILED else "superseded"
+            backed = previous.replicas > 0 and (before.phase is _READY or previous.backed)
+        number = release.current.number + 1 if release.revisions else 1
+        values = copy.deepcopy(values)
+        rev = _Revision(number, chart, values, self._cluster.clock(), op, says, backed)
+        release.revisions.append(rev)
+        del release.revisions[: -self._cluster.max_history]
+        a = self.adapter
+        extensions: JsonObject = {
+            f"{a}.chartName": chart.name,
+            f"{a}.chartVersion": chart.version,
+            f"{a}.appVersion": rev.app_version,
+            f"{a}.revision": number,
+            "local.simulated": True,
+        }
+        if rollback_method:
+            extensions[rollback_method] = "rollback" if op is _ROLLBACK else "redeploy"
+        return Applied(str(number), rev.app_version, extensions)
+
+    def _extensions(self, rev: _Revision, word: str) -> JsonObject:
+        return {
+            f"{self.adapter}.revision": rev.number,
+            f"{self.adapter}.status": word,
+            "local.simulated": True,
+            "local.cluster": "in-memory",
+        }
+
+    def _uninstall_status(self, release: _Release, extensions: JsonObject) -> BackendStatus:
+        elapsed = self._cluster.clock() - (release.uninstalled_at or 0.0)
+        half = self._cluster.rollout_seconds / 2
+        percent = min(100, int(100 * elapsed / half)) if half > 0 else 100
+        left = release.current.replicas * (100 - percent) // 100
+        return BackendStatus(
+            phase=_PROGRESSING,
+            progress=percent,
+            message=f'Uninstalling release "{release.name}": {left} pods left to delete',
+            replicas=Replicas(0, 0, left, left),
+            backend_ref=str(release.current.number),
+            extensions=extensions,
+        )
+
+
+def _find(
+    releases: dict[tuple[str, str], _Release], namespace: str, name: str, *, live: bool
+) -> _Release:
+    """The release; ``live``: one that may still change (not being uninstalled)."""
+    release = releases.get((namespace, name))
+    if release is None:
+        raise ReleaseNotFound(f'release "{name}" not found in namespace {namespace}')
+    if live and release.uninstalled_at is not None:
+        raise ReleaseConflict(f'release "{name}" is being uninstalled')
+    return release
+
+
+def _ns(target: ReleaseTarget) -> tuple[str, str]:
+    return ("--namespace", target.namespace)
+
+
+def _values_step(
+    subcommand: str, target: ReleaseTarget, values: JsonObject, why: str = ""
+) -> PlanStep:
+    """A ``helm install``/``helm upgrade`` whose values would be read from stdin."""
+    chart = target.chart
+    if chart.repo_url.startswith("oci://"):
+        source: tuple[str, ...] = (f"{chart.repo_url.rstrip('/')}/{chart.name}",)
+    elif chart.repo_url.startswith("file://"):
+        source = (f"{chart.repo_url.removeprefix('file://').rstrip('/')}/{chart.name}",)
+    else:
+        source = (chart.name, "--repo", chart.repo_url)
+    create = ("--create-namespace",) if subcommand == "install" else ()
+    argv = ("helm", subcommand, target.release, *source, *_ns(target), *create)
+    says = (
+        f'{subcommand.capitalize()} release "{target.release}" with chart {chart.name} '
+        f"{chart.version}{' to ' + why if why else ''}; its values ({len(values)} top-level keys) "
+        "go on stdin, never on the command line"
+    )
+    return PlanStep(says, (*argv, "--version", chart.version, "--values", "-"))
