@@ -20,7 +20,7 @@ MAX_PAGE = 100
 
 def body(request: Request, model: type[M], *, required: bool = True) -> M:
     """The JSON body validated against ``model`` (pydantic errors become 400s)."""
-    raw = request.json_body
+    raw = request.json_body if request.raw_body else None
     if raw is None:
         if required:
             raise InvalidRequest("A JSON request body is required")

@@ -1,0 +1,120 @@
+"""The local stand-in for AWS: moto's server, plus what real AWS does that moto does not.
+
+`make run` and the integration tests need an AWS endpoint on loopback. moto's own
+`moto_server` almost fits, but it serves requests on several threads and moto's DynamoDB
+backend takes no lock, so two concurrent conditional writes on one item can both pass their
+condition. Real DynamoDB serialises them, and the product promises that exactly one of many
+concurrent upgrades of a deployment wins; the emulator has to keep that promise too.
+
+So this module serves moto's WSGI application behind `SerialDynamoDB`, a middleware that
+lets one DynamoDB request at a time through while every other service stays concurrent.
+
+Behaviour that AWS performs on its own (firing schedules, turning alarm changes into
+events, ...) belongs here as further layers composed in `build_app()`.
+
+Run it from the repository root:
+
+    python -m scripts.aws_emulator --host 127.0.0.1 --port 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterable, Sequence
+from types import FrameType
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+DYNAMODB_TARGET_PREFIX = "DynamoDB_"
+
+
+def is_dynamodb_request(environ: WSGIEnvironment) -> bool:
+    """Tell a DynamoDB API call (not a DynamoDB Streams one) by its X-Amz-Target header."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    return isinstance(target, str) and target.startswith(DYNAMODB_TARGET_PREFIX)
+
+
+class SerialDynamoDB:
+    """WSGI middleware that handles DynamoDB requests one at a time, as one critical section.
+
+    The whole response, body included, is produced while the lock is held: a lazy body
+    could otherwise do its work after another request has been let in.
+    """
+
+    def __init__(self, app: WSGIApplication, lock: threading.Lock | None = None) -> None:
+        self._app = app
+        self._lock = lock if lock is not None else threading.Lock()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if not is_dynamodb_request(environ):
+            return self._app(environ, start_response)
+        with self._lock:
+            return _drain(self._app(environ, start_response))
+
+
+def _drain(body: Iterable[bytes]) -> list[bytes]:
+    """Read a WSGI response body to the end and close it, as PEP 3333 asks of servers."""
+    try:
+        return list(body)
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+
+
+def build_app() -> WSGIApplication:
+    """Compose the emulator: moto's per-service dispatcher, then our AWS behaviour around it.
+
+    Import moto here, not at module level: it is slow to import, and `MOTO_PORT` must be set
+    before moto builds its backends.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    moto_app: WSGIApplication = DomainDispatcherApplication(create_backend_app)
+    return SerialDynamoDB(moto_app)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.aws_emulator",
+        description="Serve an AWS emulator (moto) that serialises DynamoDB requests like AWS.",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=5000, help="port to bind (default: %(default)s)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="do not log every request")
+    return parser.parse_args(argv)
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    sys.exit(0)
+
+
+def serve(app: WSGIApplication, *, host: str, port: int) -> None:
+    """Serve `app` the way `moto_server` does: threaded, with moto's request handler."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    # moto reads MOTO_PORT to reach itself (Step Functions calling other services, for one).
+    os.environ["MOTO_PORT"] = str(args.port)
+    if args.quiet:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    signal.signal(signal.SIGINT, _exit_cleanly)
+    serve(build_app(), host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()

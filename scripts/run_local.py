@@ -1,0 +1,363 @@
+"""`make run`: serve the API on this machine, against an AWS emulator, with one command.
+
+A fresh clone has no AWS account to talk to, so this launcher starts the emulator
+(`scripts/aws_emulator.py`), creates the table `infra/table.json` describes under the dev
+stage's name, then runs `chalice local` pointed at the emulator with dummy credentials. It
+owns both processes: Ctrl-C or SIGTERM stops them and exits 0; if either dies on its own,
+the other is stopped and the launcher fails, saying which one died.
+
+Ports: O2DMS_API_PORT (default 8080) and O2DMS_AWS_PORT (default 5000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+STAGE = "dev"
+API_BASE_PATH = "/o2dms/v1"
+API_PORT_VAR = "O2DMS_API_PORT"
+AWS_PORT_VAR = "O2DMS_AWS_PORT"
+DEFAULT_API_PORT = 8080
+DEFAULT_AWS_PORT = 5000
+DEFAULT_REGION = "us-east-1"
+DUMMY_CREDENTIAL = "testing"
+STARTUP_TIMEOUT_SECONDS = 60.0
+STOP_GRACE_SECONDS = 5.0
+POLL_SECONDS = 0.2
+# Settings that would send the API somewhere other than the emulator, or with other credentials.
+_MISDIRECTING_VARS = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+)
+
+
+class LaunchError(Exception):
+    """The local run cannot start or go on; the message tells the user why."""
+
+
+class ChildExitedError(LaunchError):
+    """A process the launcher started exited although nobody asked it to."""
+
+
+class StopRequestedError(Exception):
+    """Not a failure: the user asked the launcher to stop (SIGINT or SIGTERM)."""
+
+
+@dataclass(frozen=True)
+class LocalRun:
+    """Everything the launch depends on, read once from the project and the environment."""
+
+    project_dir: Path
+    api_port: int
+    aws_port: int
+    region: str
+    table_name: str
+
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://{HOST}:{self.aws_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.api_port}{API_BASE_PATH}"
+
+
+def port_from_env(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise LaunchError(f"{name}={raw!r} is not a port number (1-65535)")
+    return int(raw)
+
+
+def read_table_name(project_dir: Path) -> str:
+    config_path = project_dir / ".chalice" / "config.json"
+    try:
+        config = json.loads(config_path.read_text())
+        return str(config["stages"][STAGE]["environment_variables"]["O2DMS_TABLE_NAME"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise LaunchError(
+            f"cannot read stages.{STAGE}.environment_variables.O2DMS_TABLE_NAME "
+            f"from {config_path}: {exc}"
+        ) from exc
+
+
+def read_table_spec(project_dir: Path) -> dict[str, Any]:
+    spec_path = project_dir / "infra" / "table.json"
+    try:
+        spec: dict[str, Any] = json.loads(spec_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise LaunchError(f"cannot read the table definition {spec_path}: {exc}") from exc
+    return spec
+
+
+def configure(project_dir: Path, environ: Mapping[str, str]) -> LocalRun:
+    run = LocalRun(
+        project_dir=project_dir,
+        api_port=port_from_env(environ, API_PORT_VAR, DEFAULT_API_PORT),
+        aws_port=port_from_env(environ, AWS_PORT_VAR, DEFAULT_AWS_PORT),
+        region=environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
+        table_name=read_table_name(project_dir),
+    )
+    if run.api_port == run.aws_port:
+        raise LaunchError(f"{API_PORT_VAR} and {AWS_PORT_VAR} must differ (both {run.api_port})")
+    return run
+
+
+def ensure_port_free(port: int, env_var: str) -> None:
+    """Fail now, by name, rather than let a child die later with a bind error."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # Same option the servers use, so a port left in TIME_WAIT still counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            raise LaunchError(
+                f"port {port} on {HOST} is already in use ({exc.strerror}); "
+                f"set {env_var} to a free port"
+            ) from exc
+
+
+def port_accepts(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def emulator_argv(run: LocalRun) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "scripts.aws_emulator",
+        "--host",
+        HOST,
+        "--port",
+        str(run.aws_port),
+        "--quiet",
+    ]
+
+
+def chalice_cli() -> list[str]:
+    """The venv's `chalice` console script, or its entry point run by this interpreter."""
+    script = Path(sys.executable).with_name("chalice")
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from chalice.cli import main; sys.exit(main())"]
+
+
+def chalice_argv(run: LocalRun) -> list[str]:
+    return [
+        *chalice_cli(),
+        "--project-dir",
+        str(run.project_dir),
+        "local",
+        "--host",
+        HOST,
+        "--port",
+        str(run.api_port),
+        "--stage",
+        STAGE,
+        "--no-autoreload",
+    ]
+
+
+def chalice_environment(environ: Mapping[str, str], run: LocalRun) -> dict[str, str]:
+    """The user's environment (O2DMS_* included), with every AWS call aimed at the emulator."""
+    env = {
+        name: value
+        for name, value in environ.items()
+        if name not in _MISDIRECTING_VARS and not name.startswith("AWS_ENDPOINT_URL_")
+    }
+    env.update(
+        AWS_ENDPOINT_URL=run.aws_endpoint,
+        AWS_ACCESS_KEY_ID=DUMMY_CREDENTIAL,
+        AWS_SECRET_ACCESS_KEY=DUMMY_CREDENTIAL,
+        AWS_DEFAULT_REGION=run.region,
+        MOTO_PORT=str(run.aws_port),
+        O2DMS_LOCAL_RUN="1",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def create_table(run: LocalRun, spec: Mapping[str, Any]) -> None:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=run.aws_endpoint,
+        region_name=run.region,
+        aws_access_key_id=DUMMY_CREDENTIAL,
+        aws_secret_access_key=DUMMY_CREDENTIAL,
+        config=Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 3}),
+    )
+    try:
+        client.create_table(TableName=run.table_name, **spec)
+    except client.exceptions.ResourceInUseException:
+        return  # it already exists: keep it and its items
+    except (BotoCoreError, ClientError) as exc:
+        raise LaunchError(f"cannot create table {run.table_name} in the emulator: {exc}") from exc
+
+
+def banner(run: LocalRun) -> str:
+    return "\n".join(
+        [
+            "",
+            f"O2-DMS is running locally (stage {STAGE}).",
+            f"  API base URL:  {run.api_url}",
+            f"  AWS endpoint:  {run.aws_endpoint}  (region {run.region}, table {run.table_name})",
+            "  Look inside:   "
+            f"AWS_ACCESS_KEY_ID={DUMMY_CREDENTIAL} AWS_SECRET_ACCESS_KEY={DUMMY_CREDENTIAL} "
+            f"aws --endpoint-url {run.aws_endpoint} --region {run.region} "
+            f"dynamodb scan --table-name {run.table_name}",
+            "Ctrl-C stops everything.",
+            "",
+        ]
+    )
+
+
+class Supervisor:
+    """Starts child processes, notices when one dies or a stop is asked for, and stops them all."""
+
+    def __init__(self, *, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+        self._grace_seconds = grace_seconds
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._stop_requested = False
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGINT, self._request_stop)
+        signal.signal(signal.SIGTERM, self._request_stop)
+
+    def _request_stop(self, signum: int, frame: FrameType | None) -> None:
+        self._stop_requested = True
+
+    def start(self, name: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> None:
+        # A session of its own: the terminal's Ctrl-C reaches only us, and we stop the child.
+        self._children[name] = subprocess.Popen(
+            argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, start_new_session=True
+        )
+
+    def check(self) -> None:
+        if self._stop_requested:
+            raise StopRequestedError
+        for name, process in self._children.items():
+            code = process.poll()
+            if code is not None:
+                raise ChildExitedError(
+                    f"{name} (pid {process.pid}) exited on its own with code {code}; "
+                    "stopping the rest"
+                )
+
+    def wait_until(self, ready: Callable[[], bool], *, what: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check()
+            if ready():
+                return
+            if time.monotonic() > deadline:
+                raise LaunchError(f"{what} was not ready after {timeout:.0f} s")
+            time.sleep(POLL_SECONDS)
+
+    def watch(self) -> None:
+        """Block until a stop is requested or a child dies (both raise)."""
+        while True:
+            self.check()
+            time.sleep(POLL_SECONDS)
+
+    def stop_all(self) -> None:
+        """Terminate every live child, give them a grace period together, then kill."""
+        running = [process for process in self._children.values() if process.poll() is None]
+        for process in running:
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + self._grace_seconds
+        for process in running:
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    """Signal the child's whole process group (it leads one), reaching any helper it forked."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)
+
+
+def launch(run: LocalRun, supervisor: Supervisor, environ: Mapping[str, str]) -> None:
+    ensure_port_free(run.aws_port, AWS_PORT_VAR)
+    ensure_port_free(run.api_port, API_PORT_VAR)
+    spec = read_table_spec(run.project_dir)
+    emulator_env = {**environ, "PYTHONUNBUFFERED": "1"}
+    supervisor.start("the AWS emulator", emulator_argv(run), cwd=REPO_ROOT, env=emulator_env)
+    supervisor.wait_until(
+        lambda: port_accepts(run.aws_port),
+        what=f"the AWS emulator on port {run.aws_port}",
+        timeout=STARTUP_TIMEOUT_SECONDS,
+    )
+    create_table(run, spec)
+    chalice_env = chalice_environment(environ, run)
+    supervisor.start("chalice local", chalice_argv(run), cwd=run.project_dir, env=chalice_env)
+    supervisor.wait_until(
+        lambda: port_accepts(run.api_port),
+        what=f"chalice local on port {run.api_port}",
+        timeout=STARTUP_TIMEOUT_SECONDS,
+    )
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Serve the O2-DMS API locally against an AWS emulator; Ctrl-C stops it."
+    )
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=REPO_ROOT,
+        help="Chalice project to serve (default: this repository)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    supervisor = Supervisor()
+    supervisor.install_signal_handlers()
+    try:
+        run = configure(args.project_dir.resolve(), os.environ)
+        launch(run, supervisor, os.environ)
+        print(banner(run), flush=True)
+        supervisor.watch()
+    except StopRequestedError:
+        print("run_local: stopping", flush=True)
+    except LaunchError as exc:
+        print(f"run_local: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        supervisor.stop_all()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

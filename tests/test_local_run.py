@@ -1,0 +1,261 @@
+"""`make run` must work from a fresh clone and clean up after itself.
+
+The launcher is what a newcomer runs first, so these tests drive it the way they would: as a
+process, on its own ports, stopped with Ctrl-C. The argv and environment it hands to
+`chalice local` are checked without starting anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+
+from scripts.run_local import LocalRun, chalice_argv, chalice_environment, configure
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+STARTUP_SECONDS = 60
+SHUTDOWN_SECONDS = 15
+
+Launcher = Callable[..., subprocess.Popen[bytes]]
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct ports nothing listens on (all held at once so the kernel cannot repeat one)."""
+    probes = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind((HOST, 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+        return True
+
+
+def dev_table_name() -> str:
+    config = json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())
+    return str(config["stages"]["dev"]["environment_variables"]["O2DMS_TABLE_NAME"])
+
+
+def output_of(log_path: Path) -> str:
+    return log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def launch(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Launcher]:
+    """Start `scripts/run_local.py` with the given ports; whatever happens, stop it after."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(
+        *, api_port: int, aws_port: int, extra_args: tuple[str, ...] = ()
+    ) -> subprocess.Popen[bytes]:
+        env = {
+            **os.environ,
+            "O2DMS_API_PORT": str(api_port),
+            "O2DMS_AWS_PORT": str(aws_port),
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        with (tmp_path / "run_local.log").open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, str(REPO_ROOT / "scripts" / "run_local.py"), *extra_args],
+                cwd=REPO_ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.terminate()  # the launcher stops its children on SIGTERM
+        try:
+            process.wait(timeout=SHUTDOWN_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_for_ok(url: str, launcher: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if launcher.poll() is not None:
+            pytest.fail(f"run_local exited with {launcher.returncode}:\n{output_of(log_path)}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{url} did not answer 200 within {STARTUP_SECONDS} s:\n{output_of(log_path)}")
+
+
+def test_run_local_serves_the_api_on_the_emulator_and_stops_on_ctrl_c(
+    launch: Launcher, tmp_path: Path
+) -> None:
+    # Given the launcher started on free ports
+    api_port, aws_port = free_ports(2)
+    launcher = launch(api_port=api_port, aws_port=aws_port)
+
+    # When the API answers
+    wait_for_ok(
+        f"http://{HOST}:{api_port}/o2dms/v1/nfDeploymentDescriptors",
+        launcher,
+        tmp_path / "run_local.log",
+    )
+
+    # Then the dev table exists in the emulator
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=f"http://{HOST}:{aws_port}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    table = dynamodb.describe_table(TableName=dev_table_name())["Table"]
+    assert table.get("TableStatus") == "ACTIVE"
+
+    # And Ctrl-C stops everything, cleanly and promptly
+    launcher.send_signal(signal.SIGINT)
+    assert launcher.wait(timeout=SHUTDOWN_SECONDS) == 0, output_of(tmp_path / "run_local.log")
+    assert port_is_free(api_port)
+    assert port_is_free(aws_port)
+
+
+def test_run_local_refuses_a_busy_port_naming_the_variable(
+    launch: Launcher, tmp_path: Path
+) -> None:
+    # Given something already listening on the AWS port
+    api_port, aws_port = free_ports(2)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as squatter:
+        squatter.bind((HOST, aws_port))
+        squatter.listen()
+
+        # When the launcher starts
+        launcher = launch(api_port=api_port, aws_port=aws_port)
+
+        # Then it fails at once, saying which port and which variable
+        assert launcher.wait(timeout=SHUTDOWN_SECONDS) == 1
+    output = output_of(tmp_path / "run_local.log")
+    assert f"port {aws_port}" in output
+    assert "O2DMS_AWS_PORT" in output
+    assert port_is_free(api_port)
+
+
+def test_run_local_stops_the_emulator_when_chalice_dies(launch: Launcher, tmp_path: Path) -> None:
+    # Given a project with the repository's config and table but no app.py to serve
+    project = tmp_path / "project"
+    (project / ".chalice").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / ".chalice" / "config.json", project / ".chalice")
+    shutil.copytree(REPO_ROOT / "infra", project / "infra")
+    api_port, aws_port = free_ports(2)
+
+    # When the launcher serves it
+    launcher = launch(
+        api_port=api_port, aws_port=aws_port, extra_args=("--project-dir", str(project))
+    )
+
+    # Then it reports that chalice local died, stops the emulator, and fails
+    assert launcher.wait(timeout=STARTUP_SECONDS) == 1
+    assert "chalice local" in output_of(tmp_path / "run_local.log")
+    assert port_is_free(aws_port)
+
+
+@pytest.mark.parametrize(
+    ("user_env", "expected"),
+    [
+        ({}, (8080, 5000, "us-east-1")),
+        (
+            {"O2DMS_API_PORT": "9080", "O2DMS_AWS_PORT": "6000", "AWS_DEFAULT_REGION": "eu-west-3"},
+            (9080, 6000, "eu-west-3"),
+        ),
+    ],
+)
+def test_configure_reads_ports_and_region_from_the_environment(
+    user_env: dict[str, str], expected: tuple[int, int, str]
+) -> None:
+    run = configure(REPO_ROOT, user_env)
+
+    assert (run.api_port, run.aws_port, run.region) == expected
+    assert run.table_name == dev_table_name()
+    assert run.api_url == f"http://127.0.0.1:{expected[0]}/o2dms/v1"
+
+
+def test_chalice_argv_serves_the_dev_stage_without_autoreload() -> None:
+    run = LocalRun(
+        project_dir=Path("/project"),
+        api_port=8080,
+        aws_port=5000,
+        region="us-east-1",
+        table_name="o2dms-dev",
+    )
+
+    argv = chalice_argv(run)
+
+    assert argv[-10:] == [
+        "--project-dir",
+        "/project",
+        "local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8080",
+        "--stage",
+        "dev",
+        "--no-autoreload",
+    ]
+
+
+def test_chalice_environment_aims_at_the_emulator_and_keeps_the_users_settings() -> None:
+    # Given a user environment with a region, an O2DMS setting and a real AWS profile
+    run = LocalRun(
+        project_dir=Path("/project"),
+        api_port=8080,
+        aws_port=5123,
+        region="eu-west-3",
+        table_name="o2dms-dev",
+    )
+    user_env = {
+        "PATH": "/usr/bin",
+        "O2DMS_KUBECONFIG": "/home/me/.kube/config",
+        "AWS_PROFILE": "production",
+        "AWS_ENDPOINT_URL_DYNAMODB": "https://dynamodb.eu-west-3.amazonaws.com",
+    }
+
+    # When the launcher builds the environment for chalice local
+    env = chalice_environment(user_env, run)
+
+    # Then every AWS call goes to the emulator with dummy credentials, the rest passes through
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5123"
+    assert env["AWS_ACCESS_KEY_ID"] == env["AWS_SECRET_ACCESS_KEY"] == "testing"
+    assert env["AWS_DEFAULT_REGION"] == "eu-west-3"
+    assert env["MOTO_PORT"] == "5123"
+    assert env["O2DMS_LOCAL_RUN"] == "1"
+    assert env["O2DMS_KUBECONFIG"] == "/home/me/.kube/config"
+    assert env["PATH"] == "/usr/bin"
+    assert "AWS_PROFILE" not in env
+    assert "AWS_ENDPOINT_URL_DYNAMODB" not in env
