@@ -30,6 +30,15 @@ def _registry() -> Registry:
     return registry
 
 
+def _absolute(schema: Any) -> Any:
+    """The schema with its local ``$ref``s pointed into the registered document."""
+    if isinstance(schema, dict):
+        return {k: ("urn:o2dms" + v if k == "$ref" else _absolute(v)) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_absolute(v) for v in schema]
+    return schema
+
+
 def check_answer(method: str, url: str, status: int, body: Any) -> None:
     path = url.split("?", 1)[0]
     template = next((t for p, t in _routes() if p.match(path)), None)
@@ -42,7 +51,7 @@ def check_answer(method: str, url: str, status: int, body: Any) -> None:
     if content is None:
         assert body is None, f"{method} {template} {status} should have no body"
         return
-    schema = {"$ref": "urn:o2dms" + content["application/json"]["schema"]["$ref"]}
+    schema = _absolute(content["application/json"]["schema"])
     validator = Draft202012Validator(schema, registry=_registry())
     problems = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)]
     assert not problems, f"{method} {path} {status} does not match the document: {problems}"

@@ -67,6 +67,12 @@ def _answer(description: str, model: type[BaseModel] | None = None) -> dict[str,
     return answer
 
 
+def _change_or_plan(description: str) -> dict[str, Any]:
+    """200 of a change that is either made (the deployment) or, with dryRun, only planned."""
+    schema = {"oneOf": [_ref(s.DeploymentOut), _ref(s.PlanOut)]}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
 def _operation(
     summary: str,
     ok: dict[int, dict[str, Any]],
@@ -172,7 +178,7 @@ def _paths() -> dict[str, Any]:
             ),
             "put": _operation(
                 "Upgrade: new descriptor and/or parameters (deep-merged)",
-                {200: _answer("Upgrade started", s.DeploymentOut)},
+                {200: _change_or_plan("Upgrade started, or (dryRun) its plan")},
                 mutation,
                 body=s.DeploymentUpgrade,
                 parameters=(DRY_RUN,),
@@ -200,7 +206,7 @@ def _paths() -> dict[str, Any]:
             "parameters": [DEPLOYMENT_ID],
             "post": _operation(
                 "Roll back (revision 0: the previous good revision)",
-                {200: _answer("Rollback started", s.DeploymentOut)},
+                {200: _change_or_plan("Rollback started, or (dryRun) its plan")},
                 mutation,
                 body=s.RollbackRequest,
                 parameters=(DRY_RUN,),

@@ -1,0 +1,231 @@
+"""Rollout outcomes and the operation lease: failures, preemption by rollback, expired leases,
+termination and re-creation, dry runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api_helpers import call, create_deployment, create_descriptor
+from tests.conftest import World
+
+
+@pytest.fixture
+def running(client: Any, world: World) -> Any:
+    create_descriptor(client)
+    create_deployment(client)
+    world.settle()
+    return client
+
+
+def test_rollout_of_crashing_image_ends_failed_and_releases_lease(
+    running: Any, world: World
+) -> None:
+    upgrade = call(
+        running, "PUT", "nfDeployments/nginx-prod", {"parameters": {"image": {"tag": "crash"}}}
+    )
+
+    world.settle(8)
+
+    assert upgrade.status == 200
+    status = call(running, "GET", "nfDeployments/nginx-prod/status").body
+    assert status["status"] == "FAILED"
+    assert "CrashLoopBackOff" in status["message"]
+    assert status["operationId"] is None
+    operation = call(
+        running, "GET", f"nfDeployments/nginx-prod/operations/{upgrade.body['operationId']}"
+    ).body
+    assert operation["state"] == "FAILED"
+    assert operation["error"]["error"] == "RolloutFailed"
+    history = call(running, "GET", "nfDeployments/nginx-prod/history").body["revisions"]
+    assert [(r["revision"], r["status"]) for r in history] == [(2, "failed"), (1, "deployed")]
+    fixed = call(running, "POST", "nfDeployments/nginx-prod/rollback", {"revision": 0})
+    world.settle()
+    assert fixed.body["description"] == "Rolled back from revision 2 to revision 1"
+    assert call(running, "GET", "nfDeployments/nginx-prod/status").body["status"] == "INSTANTIATED"
+
+
+def test_rollout_that_never_becomes_ready_times_out(running: Any, world: World) -> None:
+    world.cluster.rollout_seconds = 10_000
+    call(running, "POST", "nfDeployments/nginx-prod/scale", {"replicas": 4})
+
+    world.settle(61)
+
+    status = call(running, "GET", "nfDeployments/nginx-prod/status").body
+    assert status["status"] == "FAILED"
+    assert status["message"].startswith("timed out after 60s")
+
+
+def test_rollback_preempts_a_running_upgrade(running: Any, world: World) -> None:
+    upgrade = call(
+        running, "PUT", "nfDeployments/nginx-prod", {"parameters": {"image": {"tag": "slow"}}}
+    )
+
+    rollback = call(running, "POST", "nfDeployments/nginx-prod/rollback", {"revision": 0})
+    world.settle()
+
+    assert rollback.status == 200
+    assert rollback.body["description"] == "Rolled back from revision 2 to revision 1"
+    cancelled = call(
+        running, "GET", f"nfDeployments/nginx-prod/operations/{upgrade.body['operationId']}"
+    ).body
+    assert cancelled["state"] == "CANCELLED"
+    history = call(running, "GET", "nfDeployments/nginx-prod/history").body["revisions"]
+    assert [(r["revision"], r["status"]) for r in history] == [
+        (3, "deployed"),
+        (2, "failed"),
+        (1, "superseded"),
+    ]
+    assert call(running, "GET", "nfDeployments/nginx-prod/status").body["status"] == "INSTANTIATED"
+
+
+def test_expired_lease_is_reconciled_on_read_and_can_be_taken_over(
+    running: Any, world: World
+) -> None:
+    world.cluster.rollout_seconds = 10_000
+    call(running, "POST", "nfDeployments/nginx-prod/scale", {"replicas": 3})
+    world.driver.started.clear()  # the follower dies
+    world.clock.advance(60 + 30 + 1)  # deadline and lease grace have passed
+
+    status = call(running, "GET", "nfDeployments/nginx-prod/status").body
+    again = call(running, "POST", "nfDeployments/nginx-prod/scale", {"replicas": 2})
+
+    assert status["status"] == "FAILED"
+    assert status["operationId"] is None
+    assert again.status == 204
+    operations = call(running, "GET", "nfDeployments/nginx-prod/operations").body["operations"]
+    assert [o["state"] for o in operations] == ["RUNNING", "FAILED", "COMPLETED"]
+
+
+def test_expired_lease_taken_over_by_next_operation_without_a_read(
+    running: Any, world: World
+) -> None:
+    world.cluster.rollout_seconds = 10_000
+    call(running, "POST", "nfDeployments/nginx-prod/scale", {"replicas": 3})
+    world.driver.started.clear()
+    world.clock.advance(60 + 30 + 1)
+    world.cluster.rollout_seconds = 4
+
+    again = call(running, "POST", "nfDeployments/nginx-prod/scale", {"replicas": 2})
+    world.settle()
+
+    assert again.status == 204
+    operations = call(running, "GET", "nfDeployments/nginx-prod/operations").body["operations"]
+    assert [(o["type"], o["state"]) for o in operations] == [
+        ("scale", "COMPLETED"),
+        ("scale", "FAILED"),
+        ("install", "COMPLETED"),
+    ]
+    assert "lease expired" in operations[1]["error"]["message"]
+    history = call(running, "GET", "nfDeployments/nginx-prod/history").body["revisions"]
+    assert [(r["revision"], r["status"]) for r in history] == [
+        (3, "deployed"),
+        (2, "failed"),
+        (1, "superseded"),
+    ]
+
+
+def test_terminate_keeps_history_and_recreate_continues_numbering(
+    running: Any, world: World
+) -> None:
+    deleted = call(running, "DELETE", "nfDeployments/nginx-prod")
+    deleting = call(running, "GET", "nfDeployments/nginx-prod/status").body["status"]
+    world.settle()
+
+    assert deleted.status == 202
+    assert deleting == "DELETING"
+    assert call(running, "GET", "nfDeployments/nginx-prod").status == 404
+    assert call(running, "GET", "nfDeployments").body["nfDeployments"] == []
+    history = call(running, "GET", "nfDeployments/nginx-prod/history").body["revisions"]
+    assert [(r["revision"], r["status"]) for r in history] == [(1, "uninstalled")]
+    create_deployment(running)
+    world.settle()
+    history = call(running, "GET", "nfDeployments/nginx-prod/history").body["revisions"]
+    assert [(r["revision"], r["status"]) for r in history] == [(2, "deployed"), (1, "uninstalled")]
+
+
+def test_dry_run_plans_without_changing_anything(running: Any, world: World) -> None:
+    upgrade = call(
+        running, "PUT", "nfDeployments/nginx-prod?dryRun=true", {"parameters": {"replicaCount": 9}}
+    )
+    scale = call(running, "POST", "nfDeployments/nginx-prod/scale?dryRun=true", {"replicas": 0})
+    delete = call(running, "DELETE", "nfDeployments/nginx-prod?dryRun=true")
+
+    assert upgrade.status == 200
+    assert upgrade.body["dryRun"] is True
+    assert upgrade.body["revision"] == 2
+    assert upgrade.body["plan"][0]["command"][:3] == ["helm", "upgrade", "nginx-prod"]
+    assert "9" not in upgrade.body["plan"][0]["command"]
+    assert scale.body["type"] == "scale"
+    assert delete.body["plan"][0]["command"][:2] == ["helm", "uninstall"]
+    history = call(running, "GET", "nfDeployments/nginx-prod/history").body["revisions"]
+    assert len(history) == 1
+    assert call(running, "GET", "nfDeployments/nginx-prod/status").body["status"] == "INSTANTIATED"
+
+
+def test_history_and_operations_paginate_newest_first(running: Any, world: World) -> None:
+    for replicas in range(1, 6):
+        call(running, "POST", "nfDeployments/nginx-prod/scale", {"replicas": replicas})
+        world.settle()
+
+    seen: list[int] = []
+    token = ""
+    while True:
+        page = call(running, "GET", f"nfDeployments/nginx-prod/history?limit=2{token}").body
+        seen += [r["revision"] for r in page["revisions"]]
+        assert page["currentRevision"] == 6
+        if page["nextToken"] is None:
+            break
+        token = f"&nextToken={page['nextToken']}"
+    operations = call(running, "GET", "nfDeployments/nginx-prod/operations?limit=3").body
+
+    assert seen == [6, 5, 4, 3, 2, 1]
+    assert [o["revision"] for o in operations["operations"]] == [6, 5, 4]
+    assert operations["nextToken"] is not None
+    detail = call(running, "GET", "nfDeployments/nginx-prod/history/3").body
+    assert detail["values"]["replicaCount"] == 2
+    assert detail["parameters"] == {"replicaCount": 2}
+
+
+def test_operation_records_actor_reason_and_stages(running: Any, world: World) -> None:
+    response = running.http.request(
+        "POST",
+        "/o2dms/v1/nfDeployments/nginx-prod/scale",
+        headers={"Content-Type": "application/json", "X-O2DMS-Actor": "smo-1"},
+        body='{"replicas": 3, "reason": "busy hour"}',
+    )
+    world.settle()
+
+    operation_id = response.headers["X-O2DMS-Operation-Id"]
+    operation = call(running, "GET", f"nfDeployments/nginx-prod/operations/{operation_id}").body
+    assert response.status_code == 204
+    assert (operation["actor"], operation["reason"], operation["trigger"]) == (
+        "smo-1",
+        "busy hour",
+        "api",
+    )
+    assert [s["stage"] for s in operation["stages"]] == [
+        "preparing",
+        "deploying",
+        "verifying",
+        "completed",
+    ]
+    status = call(running, "GET", "nfDeployments/nginx-prod/status").body
+    assert status["message"] == "Deployment scaled to 3 replicas"
+
+
+def test_list_filters_by_status_and_namespace(running: Any, world: World) -> None:
+    create_deployment(running, "edge-1", namespace="edge")
+    world.settle()
+    call(running, "PUT", "nfDeployments/edge-1", {"parameters": {"image": {"tag": "crash"}}})
+    world.settle(8)
+
+    failed = call(running, "GET", "nfDeployments?status=FAILED").body["nfDeployments"]
+    production = call(running, "GET", "nfDeployments?namespace=production").body["nfDeployments"]
+    everything = call(running, "GET", "nfDeployments?limit=1").body
+
+    assert [d["deploymentId"] for d in failed] == ["edge-1"]
+    assert [d["deploymentId"] for d in production] == ["nginx-prod"]
+    assert len(everything["nfDeployments"]) == 1
+    assert everything["nextToken"] is not None
