@@ -269,3 +269,15 @@ def test_install_with_cluster_unreachable_is_503_and_deployment_failed(
         (2, "deployed"),
         (1, "failed"),
     ]
+
+
+def test_store_unavailable_is_503_not_500(client: Any, dynamodb: Any) -> None:
+    from tests.conftest import TABLE
+
+    dynamodb.delete_table(TableName=TABLE)
+
+    listed = call(client, "GET", "nfDeployments")
+    created = call(client, "POST", "nfDeployments", {"name": "a", "descriptorId": "b"})
+
+    assert_error(listed, 503, "ServiceUnavailable", "store")
+    assert_error(created, 503, "ServiceUnavailable", "store")

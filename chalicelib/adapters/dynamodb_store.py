@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
+import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters import dynamodb_items as items
 from chalicelib.domain.errors import (
@@ -23,6 +27,7 @@ from chalicelib.domain.errors import (
     InvalidRequest,
     OperationNotFound,
     RevisionNotFound,
+    StoreUnavailable,
 )
 from chalicelib.domain.models import Deployment, Descriptor, Operation, Page, Revision
 from chalicelib.domain.ports import Change, DeploymentFilter
@@ -31,7 +36,28 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 T = TypeVar("T")
+P = ParamSpec("P")
 Item = dict[str, Any]
+logger = logging.getLogger(__name__)
+
+
+def _translated(method: Callable[P, T]) -> Callable[P, T]:
+    """DynamoDB failures that are not ours to handle become ``StoreUnavailable`` (503)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(*args, **kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "Unknown")
+            logger.warning("dynamodb call failed", extra={"code": code, "call": method.__name__})
+            raise StoreUnavailable(f"The deployment store is unavailable ({code})") from exc
+        except BotoCoreError as exc:
+            logger.warning("dynamodb unreachable", extra={"call": method.__name__})
+            raise StoreUnavailable("The deployment store is unreachable") from exc
+
+    return wrapper
+
 
 _FILTER_ATTRIBUTES = {
     "status": "status",
@@ -67,6 +93,7 @@ class DynamoDBStore:
 
     # ------------------------------------------------------------------ descriptors
 
+    @_translated
     def put_descriptor(self, descriptor: Descriptor) -> None:
         try:
             self._client.put_item(
@@ -77,17 +104,20 @@ class DynamoDBStore:
         except self._client.exceptions.ConditionalCheckFailedException as exc:
             raise AlreadyExists(f"Descriptor {descriptor.id} already exists") from exc
 
+    @_translated
     def get_descriptor(self, descriptor_id: str) -> Descriptor:
         item = self._get(items.descriptor_key(descriptor_id))
         if item is None or "name" not in item:
             raise DescriptorNotFound(f"Descriptor {descriptor_id} not found")
         return items.read_descriptor(item)
 
+    @_translated
     def list_descriptors(self, *, limit: int, token: str | None) -> Page[Descriptor]:
         return self._index_page(
             items.DESCRIPTORS_INDEX_PK, items.read_descriptor, limit=limit, token=token
         )
 
+    @_translated
     def delete_descriptor(self, descriptor_id: str) -> None:
         try:
             self._client.delete_item(
@@ -108,12 +138,14 @@ class DynamoDBStore:
 
     # ------------------------------------------------------------------ deployments
 
+    @_translated
     def get_deployment(self, deployment_id: str) -> Deployment:
         item = self._get(items.deployment_key(deployment_id))
         if item is None:
             raise DeploymentNotFound(f"Deployment {deployment_id} not found")
         return items.read_deployment(item)
 
+    @_translated
     def list_deployments(
         self, *, filters: DeploymentFilter, limit: int, token: str | None
     ) -> Page[Deployment]:
@@ -139,12 +171,14 @@ class DynamoDBStore:
 
     # -------------------------------------------------------------- history and ops
 
+    @_translated
     def get_revision(self, deployment_id: str, number: int) -> Revision:
         item = self._get(items.revision_key(deployment_id, number))
         if item is None:
             raise RevisionNotFound(f"Revision {number} not found in deployment history")
         return items.read_revision(item)
 
+    @_translated
     def history(
         self, deployment_id: str, *, limit: int, token: str | None
     ) -> tuple[Deployment, Page[Revision]]:
@@ -174,6 +208,7 @@ class DynamoDBStore:
         )
         return deployment, page
 
+    @_translated
     def get_operation(self, deployment_id: str, operation_id: str) -> Operation:
         item = self._get(items.operation_key(deployment_id, operation_id))
         if item is None:
@@ -182,6 +217,7 @@ class DynamoDBStore:
             )
         return items.read_operation(item)
 
+    @_translated
     def list_operations(
         self, deployment_id: str, *, limit: int, token: str | None
     ) -> Page[Operation]:
@@ -205,6 +241,7 @@ class DynamoDBStore:
 
     # ---------------------------------------------------------------------- writes
 
+    @_translated
     def commit(self, change: Change) -> Deployment:
         deployment = change.deployment
         if deployment.record_version != change.expected_version + 1:

@@ -31,6 +31,7 @@ ERROR_TABLE: tuple[tuple[type[Exception], int, str], ...] = (
     (errors.ConcurrentModification, 409, "Conflict"),
     (errors.ParameterValidationFailed, 422, "ValidationError"),
     (errors.BackendUnavailable, 503, "ServiceUnavailable"),
+    (errors.StoreUnavailable, 503, "ServiceUnavailable"),
     (errors.BackendTimeout, 500, "InternalError"),
     (errors.BackendError, 500, "InternalError"),
 )

@@ -47,9 +47,11 @@ _ERRORS = {
     404: "Deployment, descriptor, revision or operation not found",
     409: "Conflict: an operation is in progress, a rollback is running, or the target is current",
     422: "Parameters fail the descriptor's parameter schema",
-    500: "The backend failed to carry out the change",
-    503: "The deployment backend (cluster) is unavailable",
+    500: "The backend failed to carry out the change, or an unexpected error",
+    503: "The deployment backend (cluster) or the deployment store is unavailable",
 }
+# Any endpoint may meet an unexpected error or an unavailable store.
+_ALWAYS = (500, 503)
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -83,7 +85,7 @@ def _operation(
     parameters: tuple[dict[str, Any], ...] = (),
 ) -> dict[str, Any]:
     responses: dict[str, Any] = {str(code): answer for code, answer in ok.items()}
-    for code in errors:
+    for code in sorted(set(errors) | set(_ALWAYS)):
         responses[str(code)] = _answer(_ERRORS[code], s.ErrorBody)
     op: dict[str, Any] = {"summary": summary, "responses": responses}
     if parameters:

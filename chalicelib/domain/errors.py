@@ -11,6 +11,7 @@ O2DmsError
 │   └── NoPreviousRevision
 ├── ParameterValidationFailed          422
 ├── ConcurrentModification             (internal: a conditional write lost a race; retried)
+├── StoreUnavailable                   503
 └── BackendError
     ├── BackendUnavailable             503
     ├── ReleaseNotFound                404
@@ -96,6 +97,10 @@ class ParameterValidationFailed(O2DmsError):
 
 class ConcurrentModification(O2DmsError):
     """A conditional write found the item changed since it was read."""
+
+
+class StoreUnavailable(O2DmsError):
+    """The database did not answer (missing table, throttling, network)."""
 
 
 class BackendError(O2DmsError):
