@@ -157,27 +157,19 @@ def emulator_argv(run: LocalRun) -> list[str]:
     ]
 
 
-def chalice_cli() -> list[str]:
-    """The venv's `chalice` console script, or its entry point run by this interpreter."""
-    script = Path(sys.executable).with_name("chalice")
-    if script.is_file():
-        return [str(script)]
-    return [sys.executable, "-c", "import sys; from chalice.cli import main; sys.exit(main())"]
-
-
 def chalice_argv(run: LocalRun) -> list[str]:
+    """chalice local's own server, with a backlog that survives bursts (see serve_api.py)."""
     return [
-        *chalice_cli(),
+        sys.executable,
+        str(Path(__file__).with_name("serve_api.py")),
         "--project-dir",
         str(run.project_dir),
-        "local",
         "--host",
         HOST,
         "--port",
         str(run.api_port),
         "--stage",
         STAGE,
-        "--no-autoreload",
     ]
 
 

@@ -205,7 +205,7 @@ def test_configure_reads_ports_and_region_from_the_environment(
     assert run.api_url == f"http://127.0.0.1:{expected[0]}/o2dms/v1"
 
 
-def test_chalice_argv_serves_the_dev_stage_without_autoreload() -> None:
+def test_chalice_argv_serves_the_dev_stage_with_chalice_local_server() -> None:
     run = LocalRun(
         project_dir=Path("/project"),
         api_port=8080,
@@ -216,17 +216,16 @@ def test_chalice_argv_serves_the_dev_stage_without_autoreload() -> None:
 
     argv = chalice_argv(run)
 
-    assert argv[-10:] == [
+    assert argv[1].endswith("scripts/serve_api.py")
+    assert argv[2:] == [
         "--project-dir",
         "/project",
-        "local",
         "--host",
         "127.0.0.1",
         "--port",
         "8080",
         "--stage",
         "dev",
-        "--no-autoreload",
     ]
 
 

@@ -1,0 +1,192 @@
+"""Acceptance against the real local run (`scripts/run_local.py`, what `make run` starts):
+the seed document's examples over HTTP, and 20 concurrent upgrades of one deployment."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.api_helpers import NGINX_DESCRIPTOR
+from tests.test_local_run import REPO_ROOT, free_ports
+
+TRANSIENT = {"DEPLOYING", "ROLLING_BACK", "DELETING"}
+
+
+class Api:
+    def __init__(self, base: str) -> None:
+        self.base = base
+
+    def __call__(self, method: str, path: str, body: Any = None) -> requests.Response:
+        return requests.request(method, f"{self.base}/{path}", json=body, timeout=30)
+
+    def settle(self, deployment: str, timeout: float = 30) -> dict[str, Any]:
+        """Wait until the deployment's rollout has ended; its final status."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status: dict[str, Any] = self("GET", f"nfDeployments/{deployment}/status").json()
+            if status["status"] not in TRANSIENT:
+                return status
+            time.sleep(0.2)
+        raise AssertionError(f"{deployment} still {status['status']} after {timeout}s")
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    api_port, aws_port = free_ports(2)
+    log_path: Path = tmp_path_factory.mktemp("run") / "run_local.log"
+    env = {
+        **os.environ,
+        "O2DMS_API_PORT": str(api_port),
+        "O2DMS_AWS_PORT": str(aws_port),
+        "O2DMS_LOCAL_ROLLOUT_SECONDS": "1",
+        "O2DMS_ROLLOUT_POLL_SECONDS": "0.2",
+    }
+    with log_path.open("wb") as log:
+        launcher = subprocess.Popen(
+            [sys.executable, "scripts/run_local.py"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{api_port}/o2dms/v1"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert launcher.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.3)
+        yield Api(base)
+    finally:
+        launcher.send_signal(signal.SIGINT)
+        launcher.wait(timeout=20)
+
+
+def test_local_run_seed_examples_answer_as_documented(api: Api) -> None:
+    assert api("POST", "nfDeploymentDescriptors", NGINX_DESCRIPTOR).status_code == 201
+    created = api(
+        "POST",
+        "nfDeployments",
+        {"name": "nginx-prod", "descriptorId": "nginx-chart-1.2.0", "namespace": "production"},
+    )
+    assert created.status_code == 201
+    assert api.settle("nginx-prod")["status"] == "INSTANTIATED"
+
+    for replicas in (5, 1, 0):
+        scaled = api("POST", "nfDeployments/nginx-prod/scale", {"replicas": replicas})
+        assert (scaled.status_code, scaled.text) == (204, "")
+        status = api.settle("nginx-prod")
+        assert status["status"] == "INSTANTIATED"
+        assert status["progress"] == 100
+        assert status["message"] == f"Deployment scaled to {replicas} replicas"
+
+    image = api("PUT", "nfDeployments/nginx-prod", {"parameters": {"image": {"tag": "1.21.0"}}})
+    assert image.status_code == 200
+    assert set(image.json()) >= {
+        "deploymentId",
+        "name",
+        "namespace",
+        "status",
+        "version",
+        "description",
+        "extensions",
+    }
+    assert image.json()["extensions"]["helm.appVersion"] == "1.21.0"
+    api.settle("nginx-prod")
+    chart = api(
+        "PUT",
+        "nfDeployments/nginx-prod",
+        {
+            "descriptorId": "nginx-chart-1.2.0",
+            "parameters": {"replicaCount": 5, "service": {"type": "LoadBalancer"}},
+        },
+    )
+    assert chart.status_code == 200
+    assert chart.json()["description"] == "Upgraded to nginx-chart-1.2.0"
+    api.settle("nginx-prod")
+
+    previous = api("POST", "nfDeployments/nginx-prod/rollback", {"revision": 0})
+    assert previous.status_code == 200
+    assert previous.json()["description"] == "Rolled back from revision 6 to revision 5"
+    api.settle("nginx-prod")
+    specific = api("POST", "nfDeployments/nginx-prod/rollback", {"revision": 3})
+    assert specific.status_code == 200
+    assert specific.json()["extensions"]["helm.targetRevision"] == 3
+    status = api.settle("nginx-prod")
+    assert {c["type"] for c in status["conditions"]} == {"Available", "Progressing"}
+
+    history = api("GET", "nfDeployments/nginx-prod/history").json()
+    assert history["currentRevision"] == 8
+    assert [r["revision"] for r in history["revisions"]] == [8, 7, 6, 5, 4, 3, 2, 1]
+    assert set(history["revisions"][0]) >= {
+        "revision",
+        "status",
+        "chartVersion",
+        "appVersion",
+        "description",
+        "deployedAt",
+    }
+
+    negative = api("POST", "nfDeployments/nginx-prod/scale", {"replicas": -1})
+    assert negative.json() == {
+        "error": "BadRequest",
+        "message": "replicas: Replica count must be non-negative",
+        "code": 400,
+    }
+    current = api("POST", "nfDeployments/nginx-prod/rollback", {"revision": 8})
+    assert (current.status_code, current.json()["error"]) == (409, "Conflict")
+    missing = api("POST", "nfDeployments/nginx-prod/rollback", {"revision": 30})
+    assert missing.json()["message"] == "Revision 30 not found in deployment history"
+
+
+def test_local_run_twenty_concurrent_upgrades_exactly_one_wins(api: Api) -> None:
+    assert (
+        api(
+            "POST", "nfDeploymentDescriptors", {**NGINX_DESCRIPTOR, "descriptorId": "race-1.0"}
+        ).status_code
+        == 201
+    )
+    assert (
+        api("POST", "nfDeployments", {"name": "race", "descriptorId": "race-1.0"}).status_code
+        == 201
+    )
+    api.settle("race")
+    before = api("GET", "nfDeployments/race/history").json()["revisions"]
+    gate = threading.Barrier(20)
+    codes: list[int] = []
+
+    def upgrade(n: int) -> None:
+        gate.wait()
+        try:
+            answer = api("PUT", "nfDeployments/race", {"parameters": {"replicaCount": n}})
+        except requests.RequestException as exc:
+            codes.append(-1)
+            raise AssertionError(f"upgrade {n} got no answer: {exc}") from exc
+        codes.append(answer.status_code)
+
+    threads = [threading.Thread(target=upgrade, args=(n,)) for n in range(1, 21)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    api.settle("race")
+
+    after = api("GET", "nfDeployments/race/history").json()["revisions"]
+    assert sorted(codes) == [200] + [409] * 19
+    assert len(after) == len(before) + 1
+    assert [r["revision"] for r in after] == list(range(len(after), 0, -1))
