@@ -44,6 +44,16 @@ def test_scale_bad_replicas_is_400(running: Any, body: dict[str, Any], contains:
     assert_error(answer, 400, "BadRequest", contains)
 
 
+def test_scale_negative_replicas_message_is_the_seeds(running: Any) -> None:
+    answer = call(running, "POST", "nfDeployments/nginx-prod/scale", {"replicas": -1})
+
+    assert answer.body == {
+        "error": "BadRequest",
+        "message": "Replica count must be non-negative",
+        "code": 400,
+    }
+
+
 def test_scale_unknown_deployment_is_404(running: Any) -> None:
     answer = call(running, "POST", "nfDeployments/nope/scale", {"replicas": 2})
 

@@ -93,7 +93,8 @@ def test_local_run_seed_examples_answer_as_documented(api: Api) -> None:
         status = api.settle("nginx-prod")
         assert status["status"] == "INSTANTIATED"
         assert status["progress"] == 100
-        assert status["message"] == f"Deployment scaled to {replicas} replicas"
+        plural = "" if replicas == 1 else "s"
+        assert status["message"] == f"Deployment scaled to {replicas} replica{plural}"
 
     image = api("PUT", "nfDeployments/nginx-prod", {"parameters": {"image": {"tag": "1.21.0"}}})
     assert image.status_code == 200
@@ -145,7 +146,7 @@ def test_local_run_seed_examples_answer_as_documented(api: Api) -> None:
     negative = api("POST", "nfDeployments/nginx-prod/scale", {"replicas": -1})
     assert negative.json() == {
         "error": "BadRequest",
-        "message": "replicas: Replica count must be non-negative",
+        "message": "Replica count must be non-negative",
         "code": 400,
     }
     current = api("POST", "nfDeployments/nginx-prod/rollback", {"revision": 8})

@@ -101,9 +101,12 @@ class _Revision:
 
     @property
     def pod_hash(self) -> str:
-        """Stands for the pod-template hash: the same chart and values give the same one."""
+        """Stands for the pod-template hash: the same chart and values give the same one.
+
+        The replica count is not part of a pod template, so scaling keeps the hash."""
+        template = {k: v for k, v in self.values.items() if k != "replicaCount"}
         spec = json.dumps(
-            [self.chart.name, self.chart.version, self.values], sort_keys=True, default=str
+            [self.chart.name, self.chart.version, template], sort_keys=True, default=str
         )
         return hashlib.sha256(spec.encode()).hexdigest()[:15]
 

@@ -53,16 +53,20 @@ def status_for(exc: errors.O2DmsError) -> tuple[int, str]:
 
 
 def describe_validation_error(exc: ValidationError) -> str:
-    """One line naming each bad field, in the request's own (camelCase) names."""
+    """One line per bad field, in the request's own (camelCase) names.
+
+    Our own validators' messages already say what is wrong ("Replica count must be
+    non-negative", as the seed documents); pydantic's built-in ones get the field's name.
+    """
     parts = []
     for problem in exc.errors(include_url=False)[:5]:
         location = ".".join(str(p) for p in problem["loc"]) or "body"
-        message = problem["msg"]
-        if problem["type"] == "extra_forbidden":
-            message = "unknown field"
-        elif message.startswith("Value error, "):
-            message = message.removeprefix("Value error, ")
-        parts.append(f"{location}: {message}")
+        if problem["type"] == "value_error":
+            parts.append(problem["msg"].removeprefix("Value error, "))
+        elif problem["type"] == "extra_forbidden":
+            parts.append(f"{location}: unknown field")
+        else:
+            parts.append(f"{location}: {problem['msg']}")
     return "; ".join(parts)
 
 

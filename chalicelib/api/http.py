@@ -58,14 +58,14 @@ def deployment_id(value: str) -> str:
     try:
         return check_deployment_name(value)
     except ValueError as exc:
-        raise InvalidRequest(f"Invalid deployment id {value!r}: {exc}") from exc
+        raise InvalidRequest(f"Invalid deployment id: {exc}") from exc
 
 
 def descriptor_id(value: str) -> str:
     try:
         return check_descriptor_id(value)
     except ValueError as exc:
-        raise InvalidRequest(f"Invalid descriptor id {value!r}: {exc}") from exc
+        raise InvalidRequest(f"Invalid descriptor id: {exc}") from exc
 
 
 def revision_number(value: str) -> int:

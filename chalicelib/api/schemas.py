@@ -32,7 +32,7 @@ CHART_SOURCES = ("https://", "http://", "oci://", "file://")
 def check_deployment_name(value: str) -> str:
     if len(value) > 53 or not DNS_LABEL.match(value):
         raise ValueError(
-            "must be a DNS-1123 label of at most 53 characters "
+            f"name {value!r} must be a DNS-1123 label of at most 53 characters "
             "(lower-case letters, digits and '-', starting and ending alphanumeric)"
         )
     return value
@@ -40,7 +40,9 @@ def check_deployment_name(value: str) -> str:
 
 def check_descriptor_id(value: str) -> str:
     if not DESCRIPTOR_ID.match(value):
-        raise ValueError("must be 1-128 characters: letters, digits, '.', '_' or '-'")
+        raise ValueError(
+            f"descriptor id {value!r} must be 1-128 characters: letters, digits, '.', '_', '-'"
+        )
     return value
 
 
@@ -72,7 +74,7 @@ class DescriptorCreate(_Wire):
     @classmethod
     def _source(cls, value: str) -> str:
         if not value.startswith(CHART_SOURCES):
-            raise ValueError("must start with https://, http://, oci:// or file://")
+            raise ValueError("artifactRepoUrl must start with https://, http://, oci:// or file://")
         return value
 
 
@@ -92,7 +94,9 @@ class DeploymentCreate(_Wire):
     @classmethod
     def _namespace(cls, value: str | None) -> str | None:
         if value is not None and (len(value) > 63 or not DNS_LABEL.match(value)):
-            raise ValueError("must be a DNS-1123 label of at most 63 characters")
+            raise ValueError(
+                f"namespace {value!r} must be a DNS-1123 label of at most 63 characters"
+            )
         return value
 
 

@@ -216,7 +216,7 @@ def _scale_proposal(deps: Deps, replicas: int) -> Prepare:
             chart = current.chart
         return Proposal(
             type=OperationType.SCALE,
-            description=f"Scaled to {replicas} replicas",
+            description=f"Scaled to {replicas} replica{'' if replicas == 1 else 's'}",
             descriptor_id=current.descriptor_id,
             chart=chart,
             parameters=merged,

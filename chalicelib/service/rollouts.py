@@ -179,7 +179,8 @@ def _completed(
 
 def _success_message(op: Operation, revision: Revision, status: BackendStatus | None) -> str:
     if op.type is OperationType.SCALE:
-        return f"Deployment scaled to {revision.values.get('replicaCount')} replicas"
+        count = revision.values.get("replicaCount")
+        return f"Deployment scaled to {count} replica{'' if count == 1 else 's'}"
     if op.type is OperationType.ROLLBACK:
         return f"Rolled back to revision {revision.rollback_to} (now revision {revision.number})"
     return status.message if status else "Deployment ready"
