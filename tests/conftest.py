@@ -105,3 +105,14 @@ def client(world: World) -> Iterator[Any]:
 
     with Client(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def running(client: Any, world: World) -> Any:
+    """The client, with a descriptor and an INSTANTIATED nginx-prod, as the seed assumes."""
+    from tests.api_helpers import create_deployment, create_descriptor
+
+    create_descriptor(client)
+    create_deployment(client)
+    world.settle()
+    return client

@@ -11,15 +11,6 @@ from tests.api_helpers import call, create_deployment, create_descriptor
 from tests.conftest import World
 
 
-@pytest.fixture
-def running(client: Any, world: World) -> Any:
-    """A descriptor and an INSTANTIATED nginx-prod, as the seed's examples assume."""
-    create_descriptor(client)
-    create_deployment(client)
-    world.settle()
-    return client
-
-
 def assert_error(answer: Any, code: int, error: str, contains: str = "") -> None:
     assert answer.status == code, answer.body
     assert answer.body["code"] == code

@@ -5,18 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from tests.api_helpers import call, create_deployment, create_descriptor
+from tests.api_helpers import call, create_deployment
 from tests.conftest import World
-
-
-@pytest.fixture
-def running(client: Any, world: World) -> Any:
-    create_descriptor(client)
-    create_deployment(client)
-    world.settle()
-    return client
 
 
 def test_rollout_of_crashing_image_ends_failed_and_releases_lease(
