@@ -205,6 +205,29 @@ class DeploymentBackend(Protocol):
     def plan(self, action: Action) -> list[PlanStep]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ClusterCredentials:
+    """How to reach one cluster's API server, for helm (as a kubeconfig) and for the
+    Kubernetes client. Either ``kubeconfig`` (a whole kubeconfig document, for clusters
+    registered by kubeconfig) or ``server`` with a bearer ``token`` (EKS: the presigned STS
+    token) and the cluster's CA (base64 PEM, as in a kubeconfig)."""
+
+    server: str | None = None
+    certificate_authority_data: str | None = None
+    token: str | None = None
+    kubeconfig: str | None = None
+    context: str | None = None
+
+    def __repr__(self) -> str:  # never print a token or a kubeconfig
+        return f"ClusterCredentials(server={self.server!r}, context={self.context!r})"
+
+
+class CredentialsProvider(Protocol):
+    """Fresh credentials for one cluster (EKS tokens expire: ask again for every call)."""
+
+    def __call__(self, *, operation_id: str | None = None) -> ClusterCredentials: ...
+
+
 class BackendResolver(Protocol):
     def __call__(self, *, adapter: str, deployment_manager_id: str) -> DeploymentBackend: ...
 
