@@ -52,10 +52,11 @@ def build(settings: Settings) -> Deps:
     import boto3
 
     from chalicelib.adapters.dynamodb_store import DynamoDBStore
+    from chalicelib.adapters.eventbridge import EventBridgePublisher
     from chalicelib.adapters.local_cluster import LocalCluster
 
-    client = boto3.client("dynamodb", endpoint_url=settings.endpoint_url)
-    store = DynamoDBStore(client, settings.table_name)
+    dynamodb = boto3.client("dynamodb", endpoint_url=settings.endpoint_url)
+    events = boto3.client("events", endpoint_url=settings.endpoint_url)
     cluster = LocalCluster(
         rollout_seconds=settings.local_rollout_seconds, max_history=settings.helm_max_history
     )
@@ -66,12 +67,12 @@ def build(settings: Settings) -> Deps:
         return cluster.backend(adapter)
 
     holder: list[Deps] = []
-    driver = _driver(settings, holder)
     built = Deps(
-        store=store,
+        store=DynamoDBStore(dynamodb, settings.table_name),
         backends=backends,
         managers=StaticManagers(default_id=LOCAL_MANAGER, known=frozenset({LOCAL_MANAGER})),
-        driver=driver,
+        driver=_driver(settings, holder),
+        events=EventBridgePublisher(events, settings.event_bus_name),
         settings=settings,
     )
     holder.append(built)
@@ -79,13 +80,26 @@ def build(settings: Settings) -> Deps:
 
 
 def _driver(settings: Settings, holder: list[Deps]) -> RolloutDriver:
+    """Step Functions in AWS; a background thread running the same steps locally."""
+    if settings.rollout_driver == "stepfunctions":
+        import boto3
+
+        from chalicelib.adapters.rollout_stepfunctions import StepFunctionsDriver
+
+        if not settings.state_machine_arn:
+            raise ValueError("O2DMS_ROLLOUT_STATE_MACHINE_ARN must be set for Step Functions")
+        return StepFunctionsDriver(
+            boto3.client("stepfunctions", endpoint_url=settings.endpoint_url),
+            settings.state_machine_arn,
+            poll_seconds=max(1, round(settings.rollout_poll_seconds)),
+        )
+    if settings.rollout_driver != "thread":
+        raise ValueError(
+            f"O2DMS_ROLLOUT_DRIVER={settings.rollout_driver!r}: use 'stepfunctions' or 'thread'"
+        )
     from chalicelib.adapters.rollout_thread import ThreadRolloutDriver
     from chalicelib.service.rollouts import follow
 
-    if settings.rollout_driver != "thread":
-        raise ValueError(
-            f"O2DMS_ROLLOUT_DRIVER={settings.rollout_driver!r} is not available; use 'thread'"
-        )
     return ThreadRolloutDriver(
         lambda deployment_id, operation_id: follow(holder[0], deployment_id, operation_id),
         interval_seconds=settings.rollout_poll_seconds,

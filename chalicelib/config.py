@@ -45,6 +45,8 @@ class Settings:
     rollout_poll_seconds: float = 1.0
     local_rollout_seconds: float = 4.0
     endpoint_url: str | None = None
+    event_bus_name: str = "default"
+    state_machine_arn: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -67,4 +69,6 @@ class Settings:
             rollout_poll_seconds=float(e.get("O2DMS_ROLLOUT_POLL_SECONDS", "1")),
             local_rollout_seconds=float(e.get("O2DMS_LOCAL_ROLLOUT_SECONDS", "4")),
             endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
+            event_bus_name=e.get("O2DMS_EVENT_BUS", "default"),
+            state_machine_arn=e.get("O2DMS_ROLLOUT_STATE_MACHINE_ARN") or None,
         )

@@ -20,7 +20,7 @@ from chalicelib.adapters.local_cluster import LocalCluster
 from chalicelib.config import Settings
 from chalicelib.domain.ports import DeploymentBackend
 from chalicelib.service.context import Deps
-from tests.fakes import FakeClock, IdSequence, ManualDriver
+from tests.fakes import FakeClock, IdSequence, ManualDriver, RecordingEvents
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = "o2dms-test"
@@ -58,6 +58,7 @@ class World:
     cluster: LocalCluster
     driver: ManualDriver
     store: DynamoDBStore
+    events: RecordingEvents
 
     def settle(self, seconds: float = ROLLOUT_SECONDS, polls: int = 3) -> None:
         """Let time pass and follow every running rollout."""
@@ -74,6 +75,7 @@ def world(dynamodb: Any) -> Iterator[World]:
     cluster = LocalCluster(rollout_seconds=ROLLOUT_SECONDS, clock=clock.seconds)
     store = DynamoDBStore(dynamodb, TABLE)
     driver = ManualDriver()
+    events = RecordingEvents()
 
     def backends(*, adapter: str, deployment_manager_id: str) -> DeploymentBackend:
         from chalicelib.domain.errors import DeploymentManagerNotFound
@@ -87,13 +89,14 @@ def world(dynamodb: Any) -> Iterator[World]:
         backends=backends,
         managers=composition.StaticManagers("local", frozenset({"local"})),
         driver=driver,
+        events=events,
         settings=Settings(table_name=TABLE, operation_timeout_seconds=60, lease_grace_seconds=30),
         clock=clock.now,
         new_id=IdSequence(),
     )
     driver.deps = deps
     composition.use(deps)
-    yield World(deps, clock, cluster, driver, store)
+    yield World(deps, clock, cluster, driver, store, events)
     composition.use(None)
 
 

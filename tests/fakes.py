@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from chalicelib.domain.models import Deployment, Operation
 from chalicelib.service.context import Deps
 from chalicelib.service.rollouts import follow
 
@@ -55,3 +56,13 @@ class IdSequence:
     def __call__(self) -> str:
         self.n += 1
         return f"op-{self.n:012x}00000000"
+
+
+@dataclass
+class RecordingEvents:
+    """Keeps every "operation ended" event instead of sending it."""
+
+    ended: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def operation_ended(self, operation: Operation, deployment: Deployment) -> None:
+        self.ended.append((operation.id, operation.type.value, operation.state.value))

@@ -3,29 +3,68 @@ termination and re-creation, dry runs."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from tests.api_helpers import call, create_deployment
+from chalicelib import composition
+from tests.api_helpers import call, create_deployment, create_descriptor
 from tests.conftest import World
 
 
-def test_rollout_of_crashing_image_ends_failed_and_releases_lease(
+def _without_rollback_on_failure(world: World) -> None:
+    settings = replace(world.deps.settings, helm_atomic=False)
+    world.deps = replace(world.deps, settings=settings)
+    world.driver.deps = world.deps
+    composition.use(world.deps)
+
+
+def test_rollout_of_crashing_image_rolls_back_by_itself(running: Any, world: World) -> None:
+    upgrade = call(
+        running, "PUT", "nfDeployments/nginx-prod", {"parameters": {"image": {"tag": "crash"}}}
+    )
+    world.settle(4)
+    midway = call(running, "GET", "nfDeployments/nginx-prod/status").body
+
+    world.settle(5)
+
+    assert midway["status"] == "ROLLING_BACK"
+    assert "CrashLoopBackOff" in midway["message"]
+    status = call(running, "GET", "nfDeployments/nginx-prod/status").body
+    assert status["status"] == "INSTANTIATED"
+    assert status["revision"] == 3
+    assert status["operationId"] is None
+    operation_id = upgrade.body["operationId"]
+    operation = call(running, "GET", f"nfDeployments/nginx-prod/operations/{operation_id}").body
+    assert operation["state"] == "ROLLED_BACK"
+    assert "CrashLoopBackOff" in operation["error"]["message"]
+    assert [s["stage"] for s in operation["stages"]][-2:] == ["rolling-back", "completed"]
+    history = call(running, "GET", "nfDeployments/nginx-prod/history").body["revisions"]
+    assert [(r["revision"], r["status"]) for r in history] == [
+        (3, "deployed"),
+        (2, "failed"),
+        (1, "superseded"),
+    ]
+    assert history[0]["description"].startswith("Rolled back from revision 2 to revision 1")
+    assert history[0]["appVersion"] == "1.20.0"
+    assert (operation_id, "upgrade", "ROLLED_BACK") in world.events.ended
+
+
+def test_rollout_of_crashing_image_without_rollback_on_failure_ends_failed(
     running: Any, world: World
 ) -> None:
+    _without_rollback_on_failure(world)
     upgrade = call(
         running, "PUT", "nfDeployments/nginx-prod", {"parameters": {"image": {"tag": "crash"}}}
     )
 
     world.settle(8)
 
-    assert upgrade.status == 200
     status = call(running, "GET", "nfDeployments/nginx-prod/status").body
     assert status["status"] == "FAILED"
     assert "CrashLoopBackOff" in status["message"]
     assert status["operationId"] is None
-    operation = call(
-        running, "GET", f"nfDeployments/nginx-prod/operations/{upgrade.body['operationId']}"
-    ).body
+    operation_id = upgrade.body["operationId"]
+    operation = call(running, "GET", f"nfDeployments/nginx-prod/operations/{operation_id}").body
     assert operation["state"] == "FAILED"
     assert operation["error"]["error"] == "RolloutFailed"
     history = call(running, "GET", "nfDeployments/nginx-prod/history").body["revisions"]
@@ -36,7 +75,64 @@ def test_rollout_of_crashing_image_ends_failed_and_releases_lease(
     assert call(running, "GET", "nfDeployments/nginx-prod/status").body["status"] == "INSTANTIATED"
 
 
+def test_failed_install_has_nothing_to_roll_back_to(client: Any, world: World) -> None:
+    create_descriptor(client)
+    create_deployment(client, parameters={"image": {"tag": "crash"}})
+
+    world.settle(8)
+
+    status = call(client, "GET", "nfDeployments/nginx-prod/status").body
+    assert status["status"] == "FAILED"
+    assert status["operationId"] is None
+
+
+def test_timed_out_rollout_rolls_back_with_its_own_time_budget(running: Any, world: World) -> None:
+    world.cluster.rollout_seconds = 50  # the upgrade needs 50 s of a 60 s budget: fine
+    call(running, "POST", "nfDeployments/nginx-prod/scale", {"replicas": 4})
+    world.settle(40)
+    assert call(running, "GET", "nfDeployments/nginx-prod/status").body["status"] == "DEPLOYING"
+    world.cluster.rollout_seconds = 10_000  # from now on it will never be ready
+    world.settle(21)  # past the 60 s deadline: rollback starts, with a fresh 60 s
+    rolling = call(running, "GET", "nfDeployments/nginx-prod/status").body
+    world.cluster.rollout_seconds = 50  # the rollback needs 50 s: more than the upgrade had left
+
+    world.settle(55)
+
+    assert rolling["status"] == "ROLLING_BACK"
+    assert "rolling back after: timed out after 60s" in rolling["message"]
+    status = call(running, "GET", "nfDeployments/nginx-prod/status").body
+    assert status["status"] == "INSTANTIATED"
+    operations = call(running, "GET", "nfDeployments/nginx-prod/operations").body["operations"]
+    assert operations[0]["state"] == "ROLLED_BACK"
+
+
+def test_rollback_that_fails_too_ends_failed_and_releases_the_lease(
+    running: Any, world: World
+) -> None:
+    call(running, "PUT", "nfDeployments/nginx-prod", {"parameters": {"image": {"tag": "crash"}}})
+    world.settle(4)
+    assert call(running, "GET", "nfDeployments/nginx-prod/status").body["status"] == "ROLLING_BACK"
+    world.cluster.rollout_seconds = 10_000
+
+    world.settle(61)
+
+    status = call(running, "GET", "nfDeployments/nginx-prod/status").body
+    assert status["status"] == "FAILED"
+    assert status["operationId"] is None
+    assert status["message"].startswith("automatic rollback failed: timed out")
+    operation = call(running, "GET", "nfDeployments/nginx-prod/operations").body["operations"][0]
+    assert operation["state"] == "FAILED"
+    history = call(running, "GET", "nfDeployments/nginx-prod/history").body["revisions"]
+    assert [(r["revision"], r["status"]) for r in history] == [
+        (3, "failed"),
+        (2, "failed"),
+        (1, "deployed"),
+    ]
+    assert call(running, "POST", "nfDeployments/nginx-prod/scale", {"replicas": 1}).status == 204
+
+
 def test_rollout_that_never_becomes_ready_times_out(running: Any, world: World) -> None:
+    _without_rollback_on_failure(world)
     world.cluster.rollout_seconds = 10_000
     call(running, "POST", "nfDeployments/nginx-prod/scale", {"replicas": 4})
 
@@ -206,9 +302,7 @@ def test_operation_records_actor_reason_and_stages(running: Any, world: World) -
 
 
 def test_list_filters_by_status_and_namespace(running: Any, world: World) -> None:
-    create_deployment(running, "edge-1", namespace="edge")
-    world.settle()
-    call(running, "PUT", "nfDeployments/edge-1", {"parameters": {"image": {"tag": "crash"}}})
+    create_deployment(running, "edge-1", namespace="edge", parameters={"image": {"tag": "crash"}})
     world.settle(8)
 
     failed = call(running, "GET", "nfDeployments?status=FAILED").body["nfDeployments"]

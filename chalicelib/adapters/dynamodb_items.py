@@ -194,6 +194,8 @@ def deployment_item(deployment: Deployment) -> Item:
                 "expiresAt": _time(d.lease.expires_at),
             }
         }
+        if d.lease.execution_id:
+            item["lease"]["M"]["executionId"] = _s(d.lease.execution_id)
     return item
 
 
@@ -214,6 +216,7 @@ def read_deployment(item: Item) -> Deployment:
             operation_id=_get_s(m, "operationId"),
             operation_type=OperationType(_get_s(m, "operationType")),
             expires_at=_get_time(m, "expiresAt"),
+            execution_id=_get_opt_s(m, "executionId"),
         )
     return Deployment(
         id=_get_s(item, "id"),
@@ -317,6 +320,10 @@ def operation_item(operation: Operation) -> Item:
     _put_optional(item, "finishedAt", _time(o.finished_at) if o.finished_at else None)
     _put_optional(item, "executionId", _s(o.execution_id) if o.execution_id else None)
     _put_optional(item, "descriptorRef", _s(o.descriptor_ref) if o.descriptor_ref else None)
+    _put_optional(
+        item, "rollbackRevision", _n(o.rollback_revision) if o.rollback_revision else None
+    )
+    _put_optional(item, "failure", _s(o.failure) if o.failure else None)
     if o.error is not None:
         item["error"] = _json({"error": o.error.error, "message": o.error.message})
     return item
@@ -348,4 +355,6 @@ def read_operation(item: Item) -> Operation:
         error=OperationError(error["error"], error["message"]) if error else None,
         execution_id=_get_opt_s(item, "executionId"),
         descriptor_ref=_get_opt_s(item, "descriptorRef"),
+        rollback_revision=_get_opt_n(item, "rollbackRevision"),
+        failure=_get_opt_s(item, "failure"),
     )

@@ -60,6 +60,7 @@ class Lease:
     operation_id: str
     operation_type: OperationType
     expires_at: datetime
+    execution_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +144,12 @@ class OperationError:
 
 @dataclass(frozen=True, slots=True)
 class Operation:
-    """The record of one mutating request (or schedule, or alarm), from start to outcome."""
+    """The record of one mutating request (or schedule, or alarm), from start to outcome.
+
+    When its rollout fails and rollback on failure is on, the same operation rolls the
+    deployment back: ``rollback_revision`` is the revision it created for that, and
+    ``failure`` says why the rollout failed; it then ends ``ROLLED_BACK`` (or ``FAILED``).
+    """
 
     id: str
     deployment_id: str
@@ -165,6 +171,13 @@ class Operation:
     error: OperationError | None = None
     execution_id: str | None = None
     descriptor_ref: str | None = None
+    rollback_revision: int | None = None
+    failure: str | None = None
+
+    @property
+    def watched_revision(self) -> int | None:
+        """The revision being rolled out now: the automatic rollback's, once one started."""
+        return self.rollback_revision or self.revision
 
 
 @dataclass(frozen=True, slots=True)

@@ -244,6 +244,13 @@ class DeploymentManagers(Protocol):
 # ------------------------------------------------------------------------- rollouts
 
 
+class EventPublisher(Protocol):
+    """Tells the world an operation ended (EventBridge in AWS and in the local run)."""
+
+    def operation_ended(self, operation: Operation, deployment: Deployment) -> None:
+        """Best effort: a failure to publish is logged, never raised."""
+
+
 class RolloutDriver(Protocol):
     """Follows an applied change to its end (Step Functions in AWS, a thread locally)."""
 

@@ -54,6 +54,7 @@ class Stage(StrEnum):
     PREPARING = "preparing"
     DEPLOYING = "deploying"
     VERIFYING = "verifying"
+    ROLLING_BACK = "rolling-back"
     COMPLETED = "completed"
     FAILED = "failed"
 

@@ -9,7 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from chalicelib.config import Settings
-from chalicelib.domain.ports import BackendResolver, DeploymentManagers, RolloutDriver, Store
+from chalicelib.domain.ports import (
+    BackendResolver,
+    DeploymentManagers,
+    EventPublisher,
+    RolloutDriver,
+    Store,
+)
 from chalicelib.domain.states import Trigger
 
 
@@ -28,6 +34,7 @@ class Deps:
     backends: BackendResolver
     managers: DeploymentManagers
     driver: RolloutDriver
+    events: EventPublisher
     settings: Settings
     clock: Callable[[], datetime] = utc_now
     new_id: Callable[[], str] = new_operation_id

@@ -260,7 +260,7 @@ def _terminate_proposal(current: Deployment) -> Proposal:
 
 def _rollback_target(deps: Deps, current: Deployment, requested: int) -> Revision:
     if requested == 0:
-        return _previous_good_revision(deps, current)
+        return previous_good_revision(deps, current)
     if requested == current.revision:
         raise RollbackToCurrentRevision(
             f"Revision {requested} is the current revision; choose a different revision"
@@ -270,7 +270,7 @@ def _rollback_target(deps: Deps, current: Deployment, requested: int) -> Revisio
     return deps.store.get_revision(current.id, requested)
 
 
-def _previous_good_revision(deps: Deps, current: Deployment) -> Revision:
+def previous_good_revision(deps: Deps, current: Deployment) -> Revision:
     token: str | None = None
     while True:
         _, page = deps.store.history(current.id, limit=50, token=token)

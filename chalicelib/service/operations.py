@@ -126,11 +126,13 @@ def start(deps: Deps, deployment: Deployment, prepare: Prepare, caller: Caller) 
         proposal = prepare(current)
         try:
             change, started = _begin(deps, current, proposal, caller)
-            stored = deps.store.commit(change)
+            stored = commit(deps, change)
         except ConcurrentModification:
             current = _reread(deps, current)
             continue
-        return _apply(deps, replace(started, deployment=stored), proposal)
+        applied = apply_change(deps, replace(started, deployment=stored), proposal)
+        _start_follower(deps, applied)
+        return applied
     raise OperationInProgress(
         f"Deployment {deployment.id} is being changed by other requests; retry shortly"
     )
@@ -290,9 +292,12 @@ def _closed_operation(
 # ---------------------------------------------------------------------------- apply
 
 
-def _apply(deps: Deps, started: Started, proposal: Proposal) -> Started:
-    deployment, operation = started.deployment, started.operation
-    backend = backend_for(deps, deployment)
+def apply_change(deps: Deps, started: Started, proposal: Proposal) -> Started:
+    """Make the backend apply a recorded change, and record that it did (or did not).
+
+    A backend error ends the operation as failed (lease released) and is raised again.
+    """
+    backend = backend_for(deps, started.deployment)
     try:
         applied = _call_backend(deps, backend, started, proposal)
     except ReleaseNotFound:
@@ -303,13 +308,33 @@ def _apply(deps: Deps, started: Started, proposal: Proposal) -> Started:
     except BackendError as exc:
         _record_apply_failure(deps, started, type(exc).__name__, exc.message)
         raise
-    recorded = _record_applied(deps, started, proposal, applied)
-    execution_id = deps.driver.start(deployment_id=deployment.id, operation_id=operation.id)
+    return _record_applied(deps, started, proposal, applied)
+
+
+def _start_follower(deps: Deps, started: Started) -> None:
+    deployment_id, operation_id = started.deployment.id, started.operation.id
+    execution_id = deps.driver.start(deployment_id=deployment_id, operation_id=operation_id)
     logger.info(
-        "operation applied",
-        extra={"deployment": deployment.id, "operation": operation.id, "execution": execution_id},
+        "rollout follower started",
+        extra={"deployment": deployment_id, "operation": operation_id, "execution": execution_id},
     )
-    return recorded
+    if execution_id is None:
+        return
+
+    def change(current: Deployment, operation: Operation, now: datetime) -> Change | None:
+        if current.lease is None or operation.execution_id == execution_id:
+            return None
+        return Change(
+            deployment=replace(
+                current,
+                lease=replace(current.lease, execution_id=execution_id),
+                record_version=current.record_version + 1,
+            ),
+            expected_version=current.record_version,
+            operations=(replace(operation, execution_id=execution_id),),
+        )
+
+    update_owned(deps, deployment_id, operation_id, change)
 
 
 def _call_backend(
@@ -363,12 +388,13 @@ def _record_applied(
     outcome: dict[str, Started] = {}
 
     def change(current: Deployment, operation: Operation, now: datetime) -> Change:
-        op = replace(
-            operation,
-            stage=Stage.DEPLOYING,
-            stages=(*operation.stages, StageEntry(Stage.DEPLOYING, now)),
-            updated_at=now,
-        )
+        op = replace(operation, updated_at=now)
+        if operation.rollback_revision is None:
+            op = replace(
+                op,
+                stage=Stage.DEPLOYING,
+                stages=(*operation.stages, StageEntry(Stage.DEPLOYING, now)),
+            )
         revision = started.revision
         deployment = replace(current, updated_at=now, record_version=current.record_version + 1)
         refs: dict[str, int] = {}
@@ -463,11 +489,20 @@ def update_owned(deps: Deps, deployment_id: str, operation_id: str, build: Owned
         if change is None:
             return True
         try:
-            deps.store.commit(change)
+            commit(deps, change)
         except ConcurrentModification:
             continue
         return True
     raise OperationInProgress(f"Deployment {deployment_id} keeps changing; retry shortly")
+
+
+def commit(deps: Deps, change: Change) -> Deployment:
+    """Store ``change``; then announce every operation it ended."""
+    stored = deps.store.commit(change)
+    for operation in change.operations:
+        if operation.state.finished:
+            deps.events.operation_ended(operation, stored)
+    return stored
 
 
 def finish_operation(
@@ -478,13 +513,14 @@ def finish_operation(
     error: tuple[str, str] | None = None,
     message: str | None = None,
 ) -> Operation:
-    stage = Stage.COMPLETED if state is OperationState.COMPLETED else Stage.FAILED
+    succeeded = state in {OperationState.COMPLETED, OperationState.ROLLED_BACK}
+    stage = Stage.COMPLETED if succeeded else Stage.FAILED
     return replace(
         operation,
         state=state,
         stage=stage,
         stages=(*operation.stages, StageEntry(stage, now)),
-        progress=100 if state is OperationState.COMPLETED else operation.progress,
+        progress=100 if succeeded else operation.progress,
         message=message if message is not None else (error[1] if error else operation.message),
         updated_at=now,
         finished_at=now,

@@ -13,13 +13,13 @@ from chalicelib.domain.ports import DeploymentFilter
 from chalicelib.service.context import Deps
 from chalicelib.service.lifecycle import live_deployment
 from chalicelib.service.operations import lease_is_live
-from chalicelib.service.rollouts import follow
+from chalicelib.service.rollouts import reconcile
 
 
 def deployment(deps: Deps, deployment_id: str) -> Deployment:
     current = live_deployment(deps, deployment_id)
     if current.lease is not None and not lease_is_live(current, deps.clock()):
-        follow(deps, current.id, current.lease.operation_id)
+        reconcile(deps, current.id, current.lease.operation_id)
         current = live_deployment(deps, deployment_id)
     return current
 

@@ -32,11 +32,18 @@ from chalicelib.service.operations import (
     release_ref,
     update_owned,
 )
+from chalicelib.service.recovery import may_roll_back, roll_back
 
 logger = logging.getLogger(__name__)
 
 
-def follow(deps: Deps, deployment_id: str, operation_id: str) -> bool:
+def reconcile(deps: Deps, deployment_id: str, operation_id: str) -> bool:
+    """End an operation whose follower died (its lease expired): judge it once, and never
+    start an automatic rollback that nobody would follow."""
+    return follow(deps, deployment_id, operation_id, may_recover=False)
+
+
+def follow(deps: Deps, deployment_id: str, operation_id: str, *, may_recover: bool = True) -> bool:
     """Poll once; True when the operation has ended (or is no longer this follower's)."""
     operation = deps.store.get_operation(deployment_id, operation_id)
     if operation.state.finished:
@@ -53,30 +60,49 @@ def follow(deps: Deps, deployment_id: str, operation_id: str) -> bool:
                 "status poll failed", extra={"deployment": deployment_id, "error": exc.message}
             )
             return False
-        return _end(deps, operation, failure=f"timed out; last status poll failed: {exc.message}")
-    return _judge(deps, operation, status, now)
+        failure = f"timed out; last status poll failed: {exc.message}"
+        return _fail(deps, operation, failure, may_recover=may_recover)
+    return _judge(deps, operation, status, now, may_recover=may_recover)
 
 
-def _judge(deps: Deps, operation: Operation, status: BackendStatus, now: datetime) -> bool:
+def _judge(
+    deps: Deps, operation: Operation, status: BackendStatus, now: datetime, *, may_recover: bool
+) -> bool:
     terminating = operation.type is OperationType.TERMINATE
     if terminating and status.phase is RolloutPhase.ABSENT:
         return _end(deps, operation, status=status)
     if not terminating and status.phase is RolloutPhase.READY:
         return _end(deps, operation, status=status)
+    failure = None
     if not terminating and status.phase is RolloutPhase.FAILED:
-        return _end(deps, operation, status=status, failure=status.message)
-    if not terminating and status.phase is RolloutPhase.ABSENT:
-        return _end(deps, operation, failure="the release is no longer on the cluster")
-    if now >= operation.deadline:
-        waited = deps.settings.operation_timeout_seconds
-        return _end(
-            deps, operation, status=status, failure=f"timed out after {waited}s: {status.message}"
-        )
+        failure = status.message
+    elif not terminating and status.phase is RolloutPhase.ABSENT:
+        failure = "the release is no longer on the cluster"
+    elif now >= operation.deadline:
+        failure = f"timed out after {deps.settings.operation_timeout_seconds}s: {status.message}"
+    if failure is not None:
+        return _fail(deps, operation, failure, status, may_recover=may_recover)
     _record_progress(deps, operation, status)
     return False
 
 
-def _stage_for(status: BackendStatus) -> Stage:
+def _fail(
+    deps: Deps,
+    operation: Operation,
+    failure: str,
+    status: BackendStatus | None = None,
+    *,
+    may_recover: bool,
+) -> bool:
+    """End the operation as failed, unless rollback on failure takes it back (not done yet)."""
+    if may_recover and may_roll_back(deps, operation) and roll_back(deps, operation, failure):
+        return False
+    return _end(deps, operation, status=status, failure=failure)
+
+
+def _stage_for(operation: Operation, status: BackendStatus) -> Stage:
+    if operation.rollback_revision is not None:
+        return Stage.ROLLING_BACK
     replicas = status.replicas
     if replicas is not None and replicas.updated >= replicas.desired:
         return Stage.VERIFYING
@@ -85,8 +111,11 @@ def _stage_for(status: BackendStatus) -> Stage:
 
 def _record_progress(deps: Deps, operation: Operation, status: BackendStatus) -> None:
     def change(current: Deployment, op: Operation, now: datetime) -> Change | None:
-        stage = _stage_for(status)
-        if (op.progress, op.stage, op.message) == (status.progress, stage, status.message):
+        stage = _stage_for(op, status)
+        message = status.message
+        if op.rollback_revision is not None:
+            message = f"{message} (rolling back after: {op.failure})"
+        if (op.progress, op.stage, op.message) == (status.progress, stage, message):
             return None
         stages = op.stages if stage is op.stage else (*op.stages, StageEntry(stage, now))
         new_op = replace(
@@ -94,13 +123,13 @@ def _record_progress(deps: Deps, operation: Operation, status: BackendStatus) ->
             progress=status.progress,
             stage=stage,
             stages=stages,
-            message=status.message,
+            message=message,
             updated_at=now,
         )
         deployment = replace(
             current,
             progress=status.progress,
-            message=status.message,
+            message=message,
             conditions=status.conditions,
             extensions={**current.extensions, **status.extensions},
             updated_at=now,
@@ -146,9 +175,10 @@ def _completed(
     status: BackendStatus | None,
     now: datetime,
 ) -> Change:
-    assert op.revision is not None
+    watched = op.watched_revision
+    assert watched is not None
     revisions: list[Revision] = []
-    revision = deps.store.get_revision(current.id, op.revision)
+    revision = deps.store.get_revision(current.id, watched)
     revisions.append(replace(revision, status=RevisionStatus.DEPLOYED, updated_at=now))
     previous = current.deployed_revision
     if previous and previous != revision.number:
@@ -168,7 +198,13 @@ def _completed(
         updated_at=now,
         record_version=current.record_version + 1,
     )
-    done = finish_operation(op, OperationState.COMPLETED, now, message=message)
+    if op.rollback_revision is not None:
+        done = finish_operation(
+            op, OperationState.ROLLED_BACK, now, error=("RolloutFailed", op.failure or "")
+        )
+        done = replace(done, message=message)
+    else:
+        done = finish_operation(op, OperationState.COMPLETED, now, message=message)
     return Change(
         deployment=deployment,
         expected_version=current.record_version,
@@ -178,6 +214,11 @@ def _completed(
 
 
 def _success_message(op: Operation, revision: Revision, status: BackendStatus | None) -> str:
+    if op.rollback_revision is not None:
+        return (
+            f"Rolled back to revision {revision.rollback_to} (now revision {revision.number}) "
+            f"after: {op.failure}"
+        )
     if op.type is OperationType.SCALE:
         count = revision.values.get("replicaCount")
         return f"Deployment scaled to {count} replica{'' if count == 1 else 's'}"
@@ -196,9 +237,11 @@ def _failed(
     now: datetime,
 ) -> Change:
     revisions: tuple[Revision, ...] = ()
-    if op.revision:
-        revision = deps.store.get_revision(current.id, op.revision)
+    if op.watched_revision:
+        revision = deps.store.get_revision(current.id, op.watched_revision)
         revisions = (failed_revision(revision, failure, now),)
+    if op.rollback_revision is not None:
+        failure = f"automatic rollback failed: {failure} (the rollout had failed: {op.failure})"
     deployment = replace(
         current,
         status=DeploymentStatus.FAILED,
