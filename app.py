@@ -5,8 +5,13 @@ from __future__ import annotations
 from chalice.app import Chalice
 
 from chalicelib.api import deployments, descriptors, meta
+from chalicelib.events import rollout
 
 app = Chalice(app_name="o2dms")
 app.register_blueprint(descriptors.bp)
 app.register_blueprint(deployments.bp)
 app.register_blueprint(meta.bp)
+
+# Tasks of the rollout state machine (infra/rollout.asl.json).
+rollout_follow = app.lambda_function(name="rollout_follow")(rollout.follow)
+rollout_abort = app.lambda_function(name="rollout_abort")(rollout.abort)

@@ -43,6 +43,13 @@ def reconcile(deps: Deps, deployment_id: str, operation_id: str) -> bool:
     return follow(deps, deployment_id, operation_id, may_recover=False)
 
 
+def abort(deps: Deps, deployment_id: str, operation_id: str, *, reason: str) -> None:
+    """End an operation whose follower keeps failing: FAILED, lease released."""
+    operation = deps.store.get_operation(deployment_id, operation_id)
+    if not operation.state.finished:
+        _end(deps, operation, failure=f"the rollout follower failed: {reason}")
+
+
 def follow(deps: Deps, deployment_id: str, operation_id: str, *, may_recover: bool = True) -> bool:
     """Poll once; True when the operation has ended (or is no longer this follower's)."""
     operation = deps.store.get_operation(deployment_id, operation_id)

@@ -1,0 +1,37 @@
+"""The Lambda tasks of the rollout state machine (``infra/rollout.asl.json``).
+
+``follow`` polls once and says whether the operation has ended; ``abort`` ends an
+operation whose follower kept failing, so its lease is released. Both run the same
+service code as the local run's thread driver.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.composition import deps
+from chalicelib.service import rollouts
+
+
+def _ids(event: dict[str, Any]) -> tuple[str, str]:
+    deployment_id, operation_id = event.get("deploymentId"), event.get("operationId")
+    if not isinstance(deployment_id, str) or not isinstance(operation_id, str):
+        raise ValueError(f"event needs deploymentId and operationId: {json.dumps(event)[:300]}")
+    return deployment_id, operation_id
+
+
+def follow(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    deployment_id, operation_id = _ids(event)
+    wiring = deps()
+    done = rollouts.follow(wiring, deployment_id, operation_id)
+    deployment = wiring.store.get_deployment(deployment_id)
+    return {"done": done, "status": deployment.status.value, "progress": deployment.progress}
+
+
+def abort(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    deployment_id, operation_id = _ids(event)
+    failure = event.get("failure") or {}
+    reason = f"{failure.get('Error', 'Error')}: {failure.get('Cause', 'unknown')}"[:1000]
+    rollouts.abort(deps(), deployment_id, operation_id, reason=reason)
+    return {"aborted": operation_id}
