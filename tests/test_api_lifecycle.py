@@ -21,10 +21,14 @@ def test_lifecycle_create_rolls_out_to_instantiated(client: Any, world: World) -
     midway = call(client, "GET", "nfDeployments/nginx-prod/status").body
     assert midway["status"] == "DEPLOYING"
     assert 0 < midway["progress"] < 100
+    assert midway["estimatedSecondsRemaining"] == 2  # half done after 2 s
+    assert midway["executionId"] == f"manual:{created.body['operationId']}"
     world.settle()
     done = call(client, "GET", "nfDeployments/nginx-prod/status").body
     assert done["status"] == "INSTANTIATED"
     assert done["progress"] == 100
+    assert done["estimatedSecondsRemaining"] is None
+    assert done["executionId"] is None
     assert {c["type"] for c in done["conditions"]} == {"Available", "Progressing"}
     assert done["extensions"]["local.simulated"] is True
 

@@ -191,3 +191,38 @@ def test_local_run_twenty_concurrent_upgrades_exactly_one_wins(api: Api) -> None
     assert sorted(codes) == [200] + [409] * 19
     assert len(after) == len(before) + 1
     assert [r["revision"] for r in after] == list(range(len(after), 0, -1))
+
+
+def test_local_run_crashing_upgrade_rolls_back_by_itself(api: Api) -> None:
+    body = {**NGINX_DESCRIPTOR, "descriptorId": "crashy-1.0"}
+    assert api("POST", "nfDeploymentDescriptors", body).status_code == 201
+    assert (
+        api("POST", "nfDeployments", {"name": "crashy", "descriptorId": "crashy-1.0"}).status_code
+        == 201
+    )
+    api.settle("crashy")
+    upgrade = api("PUT", "nfDeployments/crashy", {"parameters": {"image": {"tag": "crash"}}})
+    seen = set()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = api("GET", "nfDeployments/crashy/status").json()
+        seen.add(status["status"])
+        if status["status"] not in TRANSIENT:
+            break
+        time.sleep(0.1)
+
+    assert upgrade.status_code == 200
+    assert {"DEPLOYING", "ROLLING_BACK"} <= seen
+    assert status["status"] == "INSTANTIATED"
+    assert status["revision"] == 3
+    history = api("GET", "nfDeployments/crashy/history").json()["revisions"]
+    assert [(r["revision"], r["status"]) for r in history] == [
+        (3, "deployed"),
+        (2, "failed"),
+        (1, "superseded"),
+    ]
+    assert history[0]["description"].startswith("Rolled back from revision 2 to revision 1")
+    operation_id = upgrade.json()["operationId"]
+    operation = api("GET", f"nfDeployments/crashy/operations/{operation_id}").json()
+    assert operation["state"] == "ROLLED_BACK"
+    assert "CrashLoopBackOff" in operation["failure"]

@@ -184,6 +184,7 @@ def deployment_item(deployment: Deployment) -> Item:
         item["GSI1SK"] = _s(d.id)
     _put_optional(item, "appVersion", _s(d.app_version) if d.app_version is not None else None)
     _put_optional(item, "replicas", _n(d.replicas) if d.replicas is not None else None)
+    _put_optional(item, "etaSeconds", _n(d.eta_seconds) if d.eta_seconds is not None else None)
     _put_optional(item, "terminatedAt", _time(d.terminated_at) if d.terminated_at else None)
     _put_optional(item, "descriptorRef", _s(d.descriptor_ref) if d.descriptor_ref else None)
     if d.lease is not None:
@@ -234,6 +235,7 @@ def read_deployment(item: Item) -> Deployment:
         updated_at=_get_time(item, "updatedAt"),
         app_version=_get_opt_s(item, "appVersion"),
         replicas=_get_opt_n(item, "replicas"),
+        eta_seconds=_get_opt_n(item, "etaSeconds"),
         message=_get_s(item, "message"),
         progress=_get_n(item, "progress"),
         conditions=tuple(Condition(**c) for c in _get_json(item, "conditions")),
@@ -315,6 +317,7 @@ def operation_item(operation: Operation) -> Item:
         "message": _s(o.message),
     }
     _put_optional(item, "revision", _n(o.revision) if o.revision is not None else None)
+    _put_optional(item, "etaSeconds", _n(o.eta_seconds) if o.eta_seconds is not None else None)
     _put_optional(item, "fromRevision", _n(o.from_revision) if o.from_revision else None)
     _put_optional(item, "reason", _s(o.reason) if o.reason else None)
     _put_optional(item, "finishedAt", _time(o.finished_at) if o.finished_at else None)
@@ -350,6 +353,7 @@ def read_operation(item: Item) -> Operation:
         from_revision=_get_opt_n(item, "fromRevision"),
         reason=_get_opt_s(item, "reason"),
         progress=_get_n(item, "progress"),
+        eta_seconds=_get_opt_n(item, "etaSeconds"),
         message=_get_s(item, "message"),
         finished_at=_get_opt_time(item, "finishedAt"),
         error=OperationError(error["error"], error["message"]) if error else None,

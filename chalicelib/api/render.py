@@ -77,6 +77,8 @@ def status(d: Deployment) -> s.StatusOut:
         status=d.status,
         message=d.message,
         progress=d.progress,
+        estimated_seconds_remaining=d.eta_seconds if d.lease else None,
+        execution_id=d.lease.execution_id if d.lease else None,
         conditions=[
             s.ConditionOut(type=c.type, status=c.status, reason=c.reason, message=c.message)
             for c in d.conditions
@@ -125,12 +127,15 @@ def operation(o: Operation) -> s.OperationOut:
         stage=o.stage,
         stages=[s.StageOut(stage=e.stage, at=e.at) for e in o.stages],
         progress=o.progress,
+        estimated_seconds_remaining=o.eta_seconds,
         message=o.message,
         actor=o.actor,
         reason=o.reason,
         trigger=o.trigger,
         revision=o.revision,
         from_revision=o.from_revision,
+        rollback_revision=o.rollback_revision,
+        failure=o.failure,
         started_at=o.started_at,
         updated_at=o.updated_at,
         deadline=o.deadline,

@@ -208,6 +208,8 @@ class StatusOut(_Wire):
     status: DeploymentStatus
     message: str
     progress: int
+    estimated_seconds_remaining: int | None
+    execution_id: str | None
     conditions: list[ConditionOut]
     revision: int
     operation_id: str | None
@@ -263,12 +265,15 @@ class OperationOut(_Wire):
     stage: Stage
     stages: list[StageOut]
     progress: int
+    estimated_seconds_remaining: int | None
     message: str
     actor: str
     reason: str | None
     trigger: Trigger
     revision: int | None
     from_revision: int | None
+    rollback_revision: int | None
+    failure: str | None
     started_at: datetime
     updated_at: datetime
     deadline: datetime

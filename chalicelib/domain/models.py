@@ -92,6 +92,7 @@ class Deployment:
     replicas: int | None = None
     message: str = ""
     progress: int = 0
+    eta_seconds: int | None = None
     conditions: tuple[Condition, ...] = ()
     extensions: JsonObject = field(default_factory=dict)
     lease: Lease | None = None
@@ -166,6 +167,7 @@ class Operation:
     from_revision: int | None = None
     reason: str | None = None
     progress: int = 0
+    eta_seconds: int | None = None
     message: str = ""
     finished_at: datetime | None = None
     error: OperationError | None = None

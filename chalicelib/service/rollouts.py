@@ -125,9 +125,11 @@ def _record_progress(deps: Deps, operation: Operation, status: BackendStatus) ->
         if (op.progress, op.stage, op.message) == (status.progress, stage, message):
             return None
         stages = op.stages if stage is op.stage else (*op.stages, StageEntry(stage, now))
+        eta = _eta_seconds(op, status.progress, now)
         new_op = replace(
             op,
             progress=status.progress,
+            eta_seconds=eta,
             stage=stage,
             stages=stages,
             message=message,
@@ -136,6 +138,7 @@ def _record_progress(deps: Deps, operation: Operation, status: BackendStatus) ->
         deployment = replace(
             current,
             progress=status.progress,
+            eta_seconds=eta,
             message=message,
             conditions=status.conditions,
             extensions={**current.extensions, **status.extensions},
@@ -147,6 +150,16 @@ def _record_progress(deps: Deps, operation: Operation, status: BackendStatus) ->
         )
 
     update_owned(deps, operation.deployment_id, operation.id, change)
+
+
+def _eta_seconds(op: Operation, progress: int, now: datetime) -> int | None:
+    """Time left at the pace seen so far in this rollout (since it was applied or since the
+    automatic rollback began); unknown before any progress."""
+    starts = [e.at for e in op.stages if e.stage in {Stage.DEPLOYING, Stage.ROLLING_BACK}]
+    if not starts or progress <= 0:
+        return None
+    elapsed = (now - starts[-1]).total_seconds()
+    return max(0, round(elapsed * (100 - progress) / progress))
 
 
 def _end(
@@ -198,6 +211,7 @@ def _completed(
         status=DeploymentStatus.INSTANTIATED,
         deployed_revision=revision.number,
         lease=None,
+        eta_seconds=None,
         progress=100,
         message=message,
         conditions=status.conditions if status else current.conditions,
@@ -253,6 +267,7 @@ def _failed(
         current,
         status=DeploymentStatus.FAILED,
         lease=None,
+        eta_seconds=None,
         message=failure,
         conditions=status.conditions if status else current.conditions,
         updated_at=now,
@@ -277,6 +292,7 @@ def _terminated(deps: Deps, current: Deployment, op: Operation, now: datetime) -
         status=DeploymentStatus.NOT_INSTANTIATED,
         deployed_revision=0,
         lease=None,
+        eta_seconds=None,
         progress=100,
         message="Deployment terminated",
         conditions=(),
