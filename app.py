@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from chalice.app import Chalice
 
-from chalicelib.api import deployments, descriptors, meta
+from chalicelib.api import deployments, descriptors, managers, meta
 from chalicelib.events import rollout
 
 app = Chalice(app_name="o2dms")
 app.register_blueprint(descriptors.bp)
 app.register_blueprint(deployments.bp)
+app.register_blueprint(managers.bp)
 app.register_blueprint(meta.bp)
 
 # Tasks of the rollout state machine (infra/rollout.asl.json).

@@ -8,29 +8,16 @@ when the first request needs the store. Tests replace the whole wiring with
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 from chalicelib.config import Settings
-from chalicelib.domain.errors import DeploymentManagerNotFound
+from chalicelib.domain.errors import BackendUnavailable
+from chalicelib.domain.models import DeploymentManager
 from chalicelib.domain.ports import DeploymentBackend, RolloutDriver
+from chalicelib.domain.states import ClusterKind
 from chalicelib.service.context import Deps
 
 _lock = threading.Lock()
 _deps: Deps | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StaticManagers:
-    """The deployment managers (clusters) known without a registry: the local cluster."""
-
-    default_id: str
-    known: frozenset[str]
-
-    def exists(self, deployment_manager_id: str) -> bool:
-        return deployment_manager_id in self.known
-
-
-LOCAL_MANAGER = "local"
 
 
 def deps() -> Deps:
@@ -61,16 +48,18 @@ def build(settings: Settings) -> Deps:
         rollout_seconds=settings.local_rollout_seconds, max_history=settings.helm_max_history
     )
 
-    def backends(*, adapter: str, deployment_manager_id: str) -> DeploymentBackend:
-        if deployment_manager_id != LOCAL_MANAGER:
-            raise DeploymentManagerNotFound(f"Deployment manager {deployment_manager_id} not found")
-        return cluster.backend(adapter)
+    def backends(*, adapter: str, manager: DeploymentManager) -> DeploymentBackend:
+        if manager.kind is ClusterKind.LOCAL:
+            return cluster.backend(adapter)
+        raise BackendUnavailable(
+            f"Deployment manager {manager.id} ({manager.kind.value}) has no {adapter} adapter "
+            "in this build"
+        )
 
     holder: list[Deps] = []
     built = Deps(
         store=DynamoDBStore(dynamodb, settings.table_name),
         backends=backends,
-        managers=StaticManagers(default_id=LOCAL_MANAGER, known=frozenset({LOCAL_MANAGER})),
         driver=_driver(settings, holder),
         events=EventBridgePublisher(events, settings.event_bus_name),
         settings=settings,

@@ -46,6 +46,8 @@ class Settings:
     local_rollout_seconds: float = 4.0
     endpoint_url: str | None = None
     event_bus_name: str = "default"
+    local_cluster: bool = True
+    default_deployment_manager: str | None = None
     state_machine_arn: str | None = None
 
     @classmethod
@@ -70,5 +72,7 @@ class Settings:
             local_rollout_seconds=float(e.get("O2DMS_LOCAL_ROLLOUT_SECONDS", "4")),
             endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
             event_bus_name=e.get("O2DMS_EVENT_BUS", "default"),
+            local_cluster=_flag(e.get("O2DMS_LOCAL_CLUSTER", "false" if in_lambda else "true")),
+            default_deployment_manager=e.get("O2DMS_DEFAULT_DEPLOYMENT_MANAGER") or None,
             state_machine_arn=e.get("O2DMS_ROLLOUT_STATE_MACHINE_ARN") or None,
         )

@@ -18,7 +18,10 @@ from chalicelib import composition
 from chalicelib.adapters.dynamodb_store import DynamoDBStore
 from chalicelib.adapters.local_cluster import LocalCluster
 from chalicelib.config import Settings
+from chalicelib.domain.errors import BackendUnavailable
+from chalicelib.domain.models import DeploymentManager
 from chalicelib.domain.ports import DeploymentBackend
+from chalicelib.domain.states import ClusterKind
 from chalicelib.service.context import Deps
 from tests.fakes import FakeClock, IdSequence, ManualDriver, RecordingEvents
 
@@ -77,17 +80,14 @@ def world(dynamodb: Any) -> Iterator[World]:
     driver = ManualDriver()
     events = RecordingEvents()
 
-    def backends(*, adapter: str, deployment_manager_id: str) -> DeploymentBackend:
-        from chalicelib.domain.errors import DeploymentManagerNotFound
-
-        if deployment_manager_id != "local":
-            raise DeploymentManagerNotFound(f"Deployment manager {deployment_manager_id} not found")
+    def backends(*, adapter: str, manager: DeploymentManager) -> DeploymentBackend:
+        if manager.kind is not ClusterKind.LOCAL:
+            raise BackendUnavailable(f"no test backend for {manager.kind.value} clusters")
         return cluster.backend(adapter)
 
     deps = Deps(
         store=store,
         backends=backends,
-        managers=composition.StaticManagers("local", frozenset({"local"})),
         driver=driver,
         events=events,
         settings=Settings(table_name=TABLE, operation_timeout_seconds=60, lease_grace_seconds=30),

@@ -24,7 +24,7 @@ from chalicelib.adapters.dynamodb_store import DynamoDBStore
 from chalicelib.adapters.local_cluster import LocalCluster
 from chalicelib.adapters.rollout_stepfunctions import StepFunctionsDriver
 from chalicelib.config import Settings
-from chalicelib.domain.models import Deployment
+from chalicelib.domain.models import Deployment, DeploymentManager
 from chalicelib.domain.ports import DeploymentBackend
 from chalicelib.service.context import Deps
 from tests.api_helpers import call, create_deployment, create_descriptor
@@ -153,7 +153,7 @@ def machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Machine]:
         cluster = LocalCluster(rollout_seconds=0.5)
         store = DynamoDBStore(dynamodb, TABLE)
 
-        def backends(*, adapter: str, deployment_manager_id: str) -> DeploymentBackend:
+        def backends(*, adapter: str, manager: DeploymentManager) -> DeploymentBackend:
             return cluster.backend(adapter)
 
         settings = Settings(table_name=TABLE, operation_timeout_seconds=2, lease_grace_seconds=30)
@@ -161,7 +161,6 @@ def machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Machine]:
             Deps(
                 store=store,
                 backends=backends,
-                managers=composition.StaticManagers("local", frozenset({"local"})),
                 driver=StepFunctionsDriver(sfn, arn, poll_seconds=1),
                 events=RecordingEvents(),
                 settings=settings,

@@ -15,6 +15,7 @@ from chalicelib.domain.models import (
     ChartRef,
     Condition,
     Deployment,
+    DeploymentManager,
     Descriptor,
     Lease,
     Operation,
@@ -24,6 +25,7 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.states import (
     Adapter,
+    ClusterKind,
     DeploymentStatus,
     OperationState,
     OperationType,
@@ -38,6 +40,9 @@ DEPLOYMENT_SK = "REV~"
 DESCRIPTOR_SK = "DESC"
 DEPLOYMENTS_INDEX_PK = "DEPLOYMENTS"
 DESCRIPTORS_INDEX_PK = "DESCRIPTORS"
+MANAGERS_INDEX_PK = "MANAGERS"
+MANAGER_SK = "DM"
+DEFAULT_MANAGER_KEY = {"PK": {"S": "DM~DEFAULT"}, "SK": {"S": MANAGER_SK}}
 
 
 def deployment_key(deployment_id: str) -> Item:
@@ -54,6 +59,10 @@ def operation_key(deployment_id: str, operation_id: str) -> Item:
 
 def descriptor_key(descriptor_id: str) -> Item:
     return {"PK": {"S": f"DESC#{descriptor_id}"}, "SK": {"S": DESCRIPTOR_SK}}
+
+
+def manager_key(manager_id: str) -> Item:
+    return {"PK": {"S": f"DM#{manager_id}"}, "SK": {"S": MANAGER_SK}}
 
 
 # ----------------------------------------------------------------- attribute values
@@ -150,6 +159,49 @@ def read_descriptor(item: Item) -> Descriptor:
         adapters=tuple(Adapter(a) for a in _get_json(item, "adapters")),
         created_at=_get_time(item, "createdAt"),
         deployment_count=_get_opt_n(item, "deploymentCount") or 0,
+    )
+
+
+# ------------------------------------------------------------------------- managers
+
+_MANAGER_OPTIONAL = ("cluster_name", "region", "role_arn", "kubeconfig_source", "context")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def manager_item(manager: DeploymentManager) -> Item:
+    item: Item = {
+        **manager_key(manager.id),
+        "GSI1PK": _s(MANAGERS_INDEX_PK),
+        "GSI1SK": _s(manager.id),
+        "id": _s(manager.id),
+        "kind": _s(manager.kind.value),
+        "name": _s(manager.name),
+        "defaultNamespace": _s(manager.default_namespace),
+        "createdAt": _time(manager.created_at),
+        "deploymentCount": _n(manager.deployment_count),
+    }
+    for field_name in _MANAGER_OPTIONAL:
+        value = getattr(manager, field_name)
+        _put_optional(item, _camel(field_name), _s(value) if value else None)
+    return item
+
+
+def read_manager(item: Item, *, default_id: str | None = None) -> DeploymentManager:
+    optional = {name: _get_opt_s(item, _camel(name)) for name in _MANAGER_OPTIONAL}
+    manager_id = _get_s(item, "id")
+    return DeploymentManager(
+        id=manager_id,
+        kind=ClusterKind(_get_s(item, "kind")),
+        name=_get_s(item, "name"),
+        default_namespace=_get_s(item, "defaultNamespace"),
+        created_at=_get_time(item, "createdAt"),
+        is_default=manager_id == default_id,
+        deployment_count=_get_opt_n(item, "deploymentCount") or 0,
+        **optional,
     )
 
 

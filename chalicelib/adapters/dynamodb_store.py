@@ -21,6 +21,8 @@ from chalicelib.adapters import dynamodb_items as items
 from chalicelib.domain.errors import (
     AlreadyExists,
     ConcurrentModification,
+    DeploymentManagerInUse,
+    DeploymentManagerNotFound,
     DeploymentNotFound,
     DescriptorInUse,
     DescriptorNotFound,
@@ -29,7 +31,14 @@ from chalicelib.domain.errors import (
     RevisionNotFound,
     StoreUnavailable,
 )
-from chalicelib.domain.models import Deployment, Descriptor, Operation, Page, Revision
+from chalicelib.domain.models import (
+    Deployment,
+    DeploymentManager,
+    Descriptor,
+    Operation,
+    Page,
+    Revision,
+)
 from chalicelib.domain.ports import Change, DeploymentFilter
 
 if TYPE_CHECKING:
@@ -134,6 +143,86 @@ class DynamoDBStore:
             raise DescriptorInUse(
                 f"Descriptor {descriptor_id} is used by {descriptor.deployment_count} "
                 "deployment(s); terminate them or upgrade them to another descriptor first"
+            ) from exc
+
+    # ------------------------------------------------------------------- managers
+
+    @_translated
+    def put_manager(self, manager: DeploymentManager) -> None:
+        writes: list[Any] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": items.manager_item(manager),
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            }
+        ]
+        if manager.is_default:
+            pointer = {**items.DEFAULT_MANAGER_KEY, "managerId": {"S": manager.id}}
+            writes.append({"Put": {"TableName": self._table, "Item": pointer}})
+        try:
+            self._client.transact_write_items(TransactItems=writes)
+        except self._client.exceptions.TransactionCanceledException as exc:
+            raise AlreadyExists(f"Deployment manager {manager.id} already exists") from exc
+
+    @_translated
+    def get_manager(self, manager_id: str) -> DeploymentManager:
+        found = self._client.batch_get_item(
+            RequestItems={
+                self._table: {
+                    "Keys": [items.manager_key(manager_id), items.DEFAULT_MANAGER_KEY],
+                    "ConsistentRead": True,
+                }
+            }
+        )["Responses"].get(self._table, [])
+        by_pk = {i["PK"]["S"]: i for i in found}
+        item = by_pk.get(f"DM#{manager_id}")
+        if item is None:
+            raise DeploymentManagerNotFound(f"Deployment manager {manager_id} not found")
+        pointer = by_pk.get(items.DEFAULT_MANAGER_KEY["PK"]["S"])
+        default_id = pointer["managerId"]["S"] if pointer else None
+        return items.read_manager(item, default_id=default_id)
+
+    @_translated
+    def default_manager_id(self) -> str | None:
+        pointer = self._get(items.DEFAULT_MANAGER_KEY)
+        return str(pointer["managerId"]["S"]) if pointer else None
+
+    @_translated
+    def list_managers(self, *, limit: int, token: str | None) -> Page[DeploymentManager]:
+        default_id = self.default_manager_id()
+        return self._index_page(
+            items.MANAGERS_INDEX_PK,
+            lambda i: items.read_manager(i, default_id=default_id),
+            limit=limit,
+            token=token,
+        )
+
+    @_translated
+    def delete_manager(self, manager_id: str) -> None:
+        manager = self.get_manager(manager_id)
+        writes: list[Any] = [
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": items.manager_key(manager_id),
+                    "ConditionExpression": (
+                        "attribute_exists(PK) AND "
+                        "(attribute_not_exists(deploymentCount) OR deploymentCount <= :zero)"
+                    ),
+                    "ExpressionAttributeValues": {":zero": {"N": "0"}},
+                }
+            }
+        ]
+        if manager.is_default:
+            writes.append({"Delete": {"TableName": self._table, "Key": items.DEFAULT_MANAGER_KEY}})
+        try:
+            self._client.transact_write_items(TransactItems=writes)
+        except self._client.exceptions.TransactionCanceledException as exc:
+            raise DeploymentManagerInUse(
+                f"Deployment manager {manager_id} is used by {manager.deployment_count} "
+                "deployment(s); terminate them first"
             ) from exc
 
     # ------------------------------------------------------------------ deployments
@@ -266,11 +355,18 @@ class DynamoDBStore:
             for o in change.operations
         ]
         descriptor_ids = [d for d, delta in change.descriptor_refs.items() if delta]
-        writes += [self._descriptor_ref(d, change.descriptor_refs[d]) for d in descriptor_ids]
+        writes += [
+            self._use_count(items.descriptor_key(d), change.descriptor_refs[d])
+            for d in descriptor_ids
+        ]
+        manager_ids = [m for m, delta in change.manager_refs.items() if delta]
+        writes += [
+            self._use_count(items.manager_key(m), change.manager_refs[m]) for m in manager_ids
+        ]
         try:
             self._client.transact_write_items(TransactItems=writes)
         except self._client.exceptions.TransactionCanceledException as exc:
-            raise self._cancellation(exc, change, descriptor_ids) from exc
+            raise self._cancellation(exc, change, descriptor_ids + manager_ids) from exc
         return deployment
 
     def _deployment_put(self, change: Change) -> Item:
@@ -282,10 +378,10 @@ class DynamoDBStore:
             put["ExpressionAttributeValues"] = {":expected": {"N": str(change.expected_version)}}
         return {"Put": put}
 
-    def _descriptor_ref(self, descriptor_id: str, delta: int) -> Item:
+    def _use_count(self, key: Item, delta: int) -> Item:
         update: Item = {
             "TableName": self._table,
-            "Key": items.descriptor_key(descriptor_id),
+            "Key": key,
             "UpdateExpression": "ADD deploymentCount :delta",
             "ExpressionAttributeValues": {":delta": {"N": str(delta)}},
         }
@@ -294,7 +390,7 @@ class DynamoDBStore:
         return {"Update": update}
 
     @staticmethod
-    def _cancellation(exc: Any, change: Change, descriptor_ids: list[str]) -> Exception:
+    def _cancellation(exc: Any, change: Change, counted: list[str]) -> Exception:
         reasons = exc.response.get("CancellationReasons") or []
         first_descriptor = (
             1 + len(change.new_revisions) + len(change.revisions) + len(change.operations)
@@ -302,8 +398,12 @@ class DynamoDBStore:
         for index, reason in enumerate(reasons):
             if reason.get("Code") != "ConditionalCheckFailed":
                 continue
+            descriptors = sum(1 for delta in change.descriptor_refs.values() if delta)
+            if index >= first_descriptor + descriptors:
+                missing = counted[index - first_descriptor]
+                return DeploymentManagerNotFound(f"Deployment manager {missing} not found")
             if index >= first_descriptor:
-                missing = descriptor_ids[index - first_descriptor]
+                missing = counted[index - first_descriptor]
                 return DescriptorNotFound(f"Descriptor {missing} not found")
         return ConcurrentModification(f"deployment {change.deployment.id} changed meanwhile")
 

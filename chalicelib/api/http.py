@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from chalice.app import Request, Response
 from pydantic import BaseModel
 
-from chalicelib.api.schemas import _Wire, check_deployment_name, check_descriptor_id
+from chalicelib.api.schemas import DNS_LABEL, _Wire, check_deployment_name, check_descriptor_id
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.service.context import Caller
 
@@ -66,6 +66,12 @@ def descriptor_id(value: str) -> str:
         return check_descriptor_id(value)
     except ValueError as exc:
         raise InvalidRequest(f"Invalid descriptor id: {exc}") from exc
+
+
+def manager_id(value: str) -> str:
+    if len(value) > 63 or not DNS_LABEL.match(value):
+        raise InvalidRequest(f"Invalid deployment manager id {value!r}: must be a DNS-1123 label")
+    return value
 
 
 def revision_number(value: str) -> int:

@@ -18,9 +18,11 @@ from chalicelib.api import schemas as s
 REF = "#/components/schemas/{model}"
 DEPLOYMENTS = "/o2dms/v1/nfDeployments"
 DESCRIPTORS = "/o2dms/v1/nfDeploymentDescriptors"
+MANAGERS = "/o2dms/v1/deploymentManagers"
 ONE = DEPLOYMENTS + "/{deploymentId}"
 
 _REQUESTS: tuple[type[BaseModel], ...] = (
+    s.ManagerCreate,
     s.DescriptorCreate,
     s.DeploymentCreate,
     s.DeploymentUpgrade,
@@ -30,6 +32,8 @@ _REQUESTS: tuple[type[BaseModel], ...] = (
 )
 _RESPONSES: tuple[type[BaseModel], ...] = (
     s.ErrorBody,
+    s.ManagerOut,
+    s.ManagerList,
     s.DescriptorOut,
     s.DescriptorList,
     s.DeploymentOut,
@@ -108,6 +112,7 @@ def _param(name: str, where: str, description: str, schema: dict[str, Any]) -> d
 _STR = {"type": "string"}
 DEPLOYMENT_ID = _param("deploymentId", "path", "The deployment's id (its name)", _STR)
 DESCRIPTOR_ID = _param("descriptorId", "path", "The descriptor's id", _STR)
+MANAGER_ID = _param("deploymentManagerId", "path", "The deployment manager's id", _STR)
 LIMIT = _param("limit", "query", "Page size", {"type": "integer", "minimum": 1, "maximum": 100})
 TOKEN = _param("nextToken", "query", "Token from the previous page", _STR)
 DRY_RUN = _param("dryRun", "query", "Answer with the plan; change nothing", {"type": "boolean"})
@@ -117,6 +122,31 @@ _PLAN = _answer("dryRun=true: what the backend would run", s.PlanOut)
 def _paths() -> dict[str, Any]:
     mutation = (400, 404, 409, 422, 500, 503)
     return {
+        MANAGERS: {
+            "post": _operation(
+                "Register a target cluster (eks or kubeconfig)",
+                {201: _answer("Registered", s.ManagerOut)},
+                (400, 409),
+                body=s.ManagerCreate,
+            ),
+            "get": _operation(
+                "List target clusters",
+                {200: _answer("A page", s.ManagerList)},
+                (400,),
+                parameters=(LIMIT, TOKEN),
+            ),
+        },
+        MANAGERS + "/{deploymentManagerId}": {
+            "parameters": [MANAGER_ID],
+            "get": _operation(
+                "Get a target cluster", {200: _answer("Found", s.ManagerOut)}, (400, 404)
+            ),
+            "delete": _operation(
+                "Unregister a target cluster (409 while deployments use it)",
+                {204: _answer("Deleted")},
+                (400, 404, 409),
+            ),
+        },
         DESCRIPTORS: {
             "post": _operation(
                 "Create a descriptor",

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.api import schemas as s
-from chalicelib.domain.models import Deployment, Descriptor, Operation, Revision
+from chalicelib.domain.models import (
+    Deployment,
+    DeploymentManager,
+    Descriptor,
+    Operation,
+    Revision,
+)
 from chalicelib.domain.states import OperationType
 from chalicelib.service.lifecycle import Planned
 from chalicelib.service.operations import Started
@@ -27,6 +33,23 @@ def descriptor(d: Descriptor) -> s.DescriptorOut:
         supported_adapters=list(d.adapters),
         deployment_count=d.deployment_count,
         created_at=d.created_at,
+    )
+
+
+def manager(m: DeploymentManager) -> s.ManagerOut:
+    return s.ManagerOut(
+        deployment_manager_id=m.id,
+        name=m.name,
+        kind=m.kind,
+        default_namespace=m.default_namespace,
+        cluster_name=m.cluster_name,
+        region=m.region,
+        role_arn=m.role_arn,
+        kubeconfig_source=m.kubeconfig_source,
+        context=m.context,
+        default=m.is_default,
+        deployment_count=m.deployment_count,
+        created_at=m.created_at,
     )
 
 

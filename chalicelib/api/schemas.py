@@ -11,11 +11,12 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from chalicelib.domain.states import (
     Adapter,
+    ClusterKind,
     DeploymentStatus,
     OperationState,
     OperationType,
@@ -141,6 +142,57 @@ class TerminateRequest(_Wire):
     reason: Reason
 
 
+ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$"
+REGION = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]{1,2}$"
+EKS_NAME = r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$"
+KUBECONFIG_SOURCE = r"^(ssm:|secretsmanager:|file:)\S+$"
+
+
+class ManagerCreate(_Wire):
+    deployment_manager_id: str
+    kind: Annotated[str, Field(pattern=r"^(eks|kubeconfig)$")]
+    name: Annotated[str | None, Field(default=None, max_length=253)]
+    default_namespace: str | None = None
+    cluster_name: Annotated[str | None, Field(default=None, pattern=EKS_NAME)]
+    region: Annotated[str | None, Field(default=None, pattern=REGION)]
+    role_arn: Annotated[str | None, Field(default=None, max_length=2048, pattern=ROLE_ARN)]
+    kubeconfig_source: Annotated[
+        str | None, Field(default=None, max_length=2048, pattern=KUBECONFIG_SOURCE)
+    ]
+    context: Annotated[str | None, Field(default=None, max_length=253)]
+    default: bool = False
+
+    @field_validator("deployment_manager_id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if len(value) > 63 or not DNS_LABEL.match(value):
+            raise ValueError(
+                f"deploymentManagerId {value!r} must be a DNS-1123 label of at most 63 characters"
+            )
+        return value
+
+    @field_validator("default_namespace")
+    @classmethod
+    def _namespace(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 63 or not DNS_LABEL.match(value)):
+            raise ValueError(f"defaultNamespace {value!r} must be a DNS-1123 label")
+        return value
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> ManagerCreate:
+        if self.kind == "eks":
+            if not self.cluster_name or not self.region:
+                raise ValueError("an eks deployment manager needs clusterName and region")
+            if self.kubeconfig_source or self.context:
+                raise ValueError("kubeconfigSource and context are for kubeconfig managers")
+        else:
+            if not self.kubeconfig_source:
+                raise ValueError("a kubeconfig deployment manager needs kubeconfigSource")
+            if self.cluster_name or self.region or self.role_arn:
+                raise ValueError("clusterName, region and roleArn are for eks managers")
+        return self
+
+
 # ------------------------------------------------------------------------- responses
 
 
@@ -161,6 +213,26 @@ class DescriptorOut(_Wire):
     supported_adapters: list[Adapter]
     deployment_count: int
     created_at: datetime
+
+
+class ManagerOut(_Wire):
+    deployment_manager_id: str
+    name: str
+    kind: ClusterKind
+    default_namespace: str
+    cluster_name: str | None
+    region: str | None
+    role_arn: str | None
+    kubeconfig_source: str | None
+    context: str | None
+    default: bool
+    deployment_count: int
+    created_at: datetime
+
+
+class ManagerList(_Wire):
+    deployment_managers: list[ManagerOut]
+    next_token: str | None
 
 
 class DescriptorList(_Wire):

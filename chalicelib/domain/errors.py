@@ -6,7 +6,7 @@ O2DmsError
 │   ├── DeploymentNotFound, DescriptorNotFound, RevisionNotFound,
 │   └── OperationNotFound, DeploymentManagerNotFound
 ├── Conflict                           409
-│   ├── AlreadyExists, DescriptorInUse, IllegalTransition
+│   ├── AlreadyExists, DescriptorInUse, DeploymentManagerInUse, IllegalTransition
 │   ├── OperationInProgress, RollbackInProgress, RollbackToCurrentRevision
 │   └── NoPreviousRevision
 ├── ParameterValidationFailed          422
@@ -68,6 +68,10 @@ class AlreadyExists(Conflict):
 
 
 class DescriptorInUse(Conflict):
+    pass
+
+
+class DeploymentManagerInUse(Conflict):
     pass
 
 

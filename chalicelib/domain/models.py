@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from chalicelib.domain.states import (
     Adapter,
+    ClusterKind,
     DeploymentStatus,
     OperationState,
     OperationType,
@@ -42,6 +43,31 @@ class Descriptor:
     parameter_schema: JsonObject | None
     adapters: tuple[Adapter, ...]
     created_at: datetime
+    deployment_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentManager:
+    """A target cluster (O2 calls a cluster's DMS a deployment manager).
+
+    ``eks``: reached with STS AssumeRole of ``role_arn`` (or the service's own role), EKS
+    DescribeCluster and a presigned STS token. ``kubeconfig``: any conformant cluster, its
+    kubeconfig kept in ``kubeconfig_source`` (``ssm:NAME``, ``secretsmanager:ID``, or
+    ``file:PATH`` where the stage allows local files). ``local``: the built-in simulated
+    cluster of the local run.
+    """
+
+    id: str
+    kind: ClusterKind
+    name: str
+    default_namespace: str
+    created_at: datetime
+    cluster_name: str | None = None
+    region: str | None = None
+    role_arn: str | None = None
+    kubeconfig_source: str | None = None
+    context: str | None = None
+    is_default: bool = False
     deployment_count: int = 0
 
 

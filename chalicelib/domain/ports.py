@@ -15,6 +15,7 @@ from chalicelib.domain.models import (
     ChartRef,
     Condition,
     Deployment,
+    DeploymentManager,
     Descriptor,
     JsonObject,
     Operation,
@@ -42,8 +43,9 @@ class Change:
     ``deployment`` is written whole, on condition that the stored item still has
     ``expected_version`` (0: the item must not exist yet); the written item carries
     ``expected_version + 1``. ``new_revisions`` must not exist yet; ``revisions`` and
-    ``operations`` are overwritten. ``descriptor_refs`` adds to descriptors' use counts;
-    a positive delta requires the descriptor to exist.
+    ``operations`` are overwritten. ``descriptor_refs`` and ``manager_refs`` add to
+    descriptors' and deployment managers' use counts; a positive delta requires the item
+    to exist.
     """
 
     deployment: Deployment
@@ -52,6 +54,7 @@ class Change:
     revisions: tuple[Revision, ...] = ()
     operations: tuple[Operation, ...] = ()
     descriptor_refs: Mapping[str, int] = field(default_factory=dict)
+    manager_refs: Mapping[str, int] = field(default_factory=dict)
 
 
 class Store(Protocol):
@@ -64,6 +67,19 @@ class Store(Protocol):
 
     def delete_descriptor(self, descriptor_id: str) -> None:
         """``DescriptorInUse`` while deployments use it; ``DescriptorNotFound``."""
+
+    def put_manager(self, manager: DeploymentManager) -> None:
+        """Register; ``AlreadyExists`` if the id is taken. A manager marked default becomes
+        the default (in the same transaction)."""
+
+    def get_manager(self, manager_id: str) -> DeploymentManager: ...
+
+    def default_manager_id(self) -> str | None: ...
+
+    def list_managers(self, *, limit: int, token: str | None) -> Page[DeploymentManager]: ...
+
+    def delete_manager(self, manager_id: str) -> None:
+        """``DeploymentManagerInUse`` while deployments use it; ``DeploymentManagerNotFound``."""
 
     def get_deployment(self, deployment_id: str) -> Deployment:
         """The stored item, terminated or not; ``DeploymentNotFound`` if never created."""
@@ -229,16 +245,9 @@ class CredentialsProvider(Protocol):
 
 
 class BackendResolver(Protocol):
-    def __call__(self, *, adapter: str, deployment_manager_id: str) -> DeploymentBackend: ...
+    """The backend that deploys with ``adapter`` onto the cluster ``manager`` names."""
 
-
-class DeploymentManagers(Protocol):
-    """Which clusters (O2 deployment managers) exist; grows into the cluster registry."""
-
-    @property
-    def default_id(self) -> str: ...
-
-    def exists(self, deployment_manager_id: str) -> bool: ...
+    def __call__(self, *, adapter: str, manager: DeploymentManager) -> DeploymentBackend: ...
 
 
 # ------------------------------------------------------------------------- rollouts

@@ -65,6 +65,12 @@ class Trigger(StrEnum):
     ALARM = "alarm"
 
 
+class ClusterKind(StrEnum):
+    LOCAL = "local"
+    EKS = "eks"
+    KUBECONFIG = "kubeconfig"
+
+
 class Adapter(StrEnum):
     HELM = "helm"
     ARGOCD = "argocd"

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from chalicelib.config import Settings
 from chalicelib.domain.ports import (
     BackendResolver,
-    DeploymentManagers,
     EventPublisher,
     RolloutDriver,
     Store,
@@ -32,7 +31,6 @@ def new_operation_id() -> str:
 class Deps:
     store: Store
     backends: BackendResolver
-    managers: DeploymentManagers
     driver: RolloutDriver
     events: EventPublisher
     settings: Settings

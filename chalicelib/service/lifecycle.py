@@ -14,7 +14,6 @@ from typing import Any
 
 from chalicelib.domain.errors import (
     AlreadyExists,
-    DeploymentManagerNotFound,
     DeploymentNotFound,
     DescriptorNotFound,
     InvalidRequest,
@@ -30,12 +29,13 @@ from chalicelib.domain.states import (
     DeploymentStatus,
     OperationType,
 )
+from chalicelib.service import managers
 from chalicelib.service.context import Caller, Deps
+from chalicelib.service.managers import backend_for
 from chalicelib.service.operations import (
     Prepare,
     Proposal,
     Started,
-    backend_for,
     start,
 )
 from chalicelib.service.parameters import deep_merge, leaf_paths, validate_parameters
@@ -298,9 +298,7 @@ def live_deployment(deps: Deps, deployment_id: str) -> Deployment:
 
 
 def _new_or_terminated(deps: Deps, request: Instantiate) -> Deployment:
-    manager = request.deployment_manager_id or deps.managers.default_id
-    if not deps.managers.exists(manager):
-        raise DeploymentManagerNotFound(f"Deployment manager {manager} not found")
+    manager = managers.resolve(deps, request.deployment_manager_id)
     now = deps.clock()
     try:
         existing = deps.store.get_deployment(request.name)
@@ -311,9 +309,9 @@ def _new_or_terminated(deps: Deps, request: Instantiate) -> Deployment:
     descriptor = deps.store.get_descriptor(request.descriptor_id)
     fresh = Deployment(
         id=request.name,
-        namespace=request.namespace or deps.settings.default_namespace,
+        namespace=request.namespace or manager.default_namespace,
         adapter=request.adapter,
-        deployment_manager_id=manager,
+        deployment_manager_id=manager.id,
         descriptor_id=descriptor.id,
         chart=descriptor.chart,
         parameters={},

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from chalicelib.domain.errors import (
-    BackendError,
     ConcurrentModification,
     DeploymentNotFound,
+    O2DmsError,
     OperationInProgress,
     ReleaseNotFound,
     RollbackInProgress,
@@ -58,6 +58,7 @@ from chalicelib.domain.states import (
     check_transition,
 )
 from chalicelib.service.context import Caller, Deps
+from chalicelib.service.managers import LOCAL_ID, backend_for
 
 logger = logging.getLogger(__name__)
 
@@ -95,10 +96,12 @@ def release_ref(deployment: Deployment) -> ReleaseRef:
     return ReleaseRef(release=deployment.id, namespace=deployment.namespace)
 
 
-def backend_for(deps: Deps, deployment: Deployment) -> DeploymentBackend:
-    return deps.backends(
-        adapter=deployment.adapter, deployment_manager_id=deployment.deployment_manager_id
-    )
+def manager_use(deployment: Deployment, delta: int) -> dict[str, int]:
+    """A deployment holds a use count on its cluster from creation to termination (the
+    built-in local cluster is not stored, so it counts nothing)."""
+    if deployment.deployment_manager_id == LOCAL_ID:
+        return {}
+    return {deployment.deployment_manager_id: delta}
 
 
 def lease_is_live(deployment: Deployment, now: datetime) -> bool:
@@ -194,6 +197,7 @@ def _begin(
         revisions=closing.revisions,
         operations=(*closing.operations, operation),
         descriptor_refs=refs,
+        manager_refs=manager_use(current, +1) if proposal.type is OperationType.INSTALL else {},
     )
     return change, Started(deployment, operation, revision)
 
@@ -295,18 +299,21 @@ def _closed_operation(
 def apply_change(deps: Deps, started: Started, proposal: Proposal) -> Started:
     """Make the backend apply a recorded change, and record that it did (or did not).
 
-    A backend error ends the operation as failed (lease released) and is raised again.
+    Any error ends the operation as failed (lease released) and is raised again: not even
+    a bug may leave a deployment stuck behind its lease.
     """
-    backend = backend_for(deps, started.deployment)
     try:
-        applied = _call_backend(deps, backend, started, proposal)
+        applied = _call_backend(deps, started, proposal)
     except ReleaseNotFound:
         if proposal.type is not OperationType.TERMINATE:
             _record_apply_failure(deps, started, "ReleaseNotFound", "release not found")
             raise
         applied = None  # already gone: the follower will find it absent
-    except BackendError as exc:
+    except O2DmsError as exc:
         _record_apply_failure(deps, started, type(exc).__name__, exc.message)
+        raise
+    except Exception as exc:
+        _record_apply_failure(deps, started, "InternalError", f"unexpected {type(exc).__name__}")
         raise
     return _record_applied(deps, started, proposal, applied)
 
@@ -337,12 +344,11 @@ def _start_follower(deps: Deps, started: Started) -> None:
     update_owned(deps, deployment_id, operation_id, change)
 
 
-def _call_backend(
-    deps: Deps, backend: DeploymentBackend, started: Started, proposal: Proposal
-) -> Applied | None:
+def _call_backend(deps: Deps, started: Started, proposal: Proposal) -> Applied | None:
     deployment, revision = started.deployment, started.revision
     if proposal.type is OperationType.TERMINATE:
-        backend.uninstall(release_ref(deployment))
+        if deployment.revision:  # else nothing ever reached the cluster
+            backend_for(deps, deployment).uninstall(release_ref(deployment))
         return None
     assert revision is not None
     # Nothing was ever applied (the install failed before reaching the cluster): install.
@@ -353,7 +359,7 @@ def _call_backend(
         replicas=proposal.replicas,
         rollback_to_ref=proposal.rollback_to_ref,
     )
-    return apply_action(backend, action)
+    return apply_action(backend_for(deps, deployment), action)
 
 
 def release_target(

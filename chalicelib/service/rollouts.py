@@ -24,11 +24,12 @@ from chalicelib.domain.states import (
     Stage,
 )
 from chalicelib.service.context import Deps
+from chalicelib.service.managers import backend_for
 from chalicelib.service.operations import (
-    backend_for,
     failed_revision,
     finish_operation,
     holds_lease,
+    manager_use,
     release_ref,
     update_owned,
 )
@@ -58,6 +59,8 @@ def follow(deps: Deps, deployment_id: str, operation_id: str, *, may_recover: bo
     deployment = deps.store.get_deployment(deployment_id)
     if not holds_lease(deployment, operation_id):
         return True
+    if operation.type is OperationType.TERMINATE and not deployment.revision:
+        return _end(deps, operation)  # nothing ever reached the cluster: nothing to wait for
     now = deps.clock()
     try:
         status = backend_for(deps, deployment).status(release_ref(deployment))
@@ -309,4 +312,5 @@ def _terminated(deps: Deps, current: Deployment, op: Operation, now: datetime) -
         revisions=revisions,
         operations=(done,),
         descriptor_refs=refs,
+        manager_refs=manager_use(current, -1),
     )

@@ -1,0 +1,65 @@
+"""Routes for ``/o2dms/v1/deploymentManagers``: the registry of target clusters."""
+
+from __future__ import annotations
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.api import http, render
+from chalicelib.api import schemas as s
+from chalicelib.api.errors import handle_errors
+from chalicelib.composition import deps
+from chalicelib.domain.models import DeploymentManager
+from chalicelib.domain.states import ClusterKind
+from chalicelib.service import managers
+
+bp = Blueprint(__name__)
+BASE = "/o2dms/v1/deploymentManagers"
+
+
+@bp.route(BASE, methods=["POST"])
+@handle_errors
+def register_manager() -> Response:
+    body = http.body(bp.current_request, s.ManagerCreate)
+    d = deps()
+    manager = DeploymentManager(
+        id=body.deployment_manager_id,
+        kind=ClusterKind(body.kind),
+        name=body.name or body.deployment_manager_id,
+        default_namespace=body.default_namespace or d.settings.default_namespace,
+        created_at=d.clock(),
+        cluster_name=body.cluster_name,
+        region=body.region,
+        role_arn=body.role_arn,
+        kubeconfig_source=body.kubeconfig_source,
+        context=body.context,
+        is_default=body.default,
+    )
+    registered = managers.register(d, manager)
+    return http.json(render.manager(registered), 201, {"Location": f"{BASE}/{registered.id}"})
+
+
+@bp.route(BASE, methods=["GET"])
+@handle_errors
+def list_managers() -> Response:
+    limit, token = http.page_args(http.query(bp.current_request, {"limit", "nextToken"}))
+    page = managers.list_page(deps(), limit=limit, token=token)
+    return http.json(
+        s.ManagerList(
+            deployment_managers=[render.manager(m) for m in page.items],
+            next_token=page.next_token,
+        )
+    )
+
+
+@bp.route(BASE + "/{manager_id}", methods=["GET"])
+@handle_errors
+def get_manager(manager_id: str) -> Response:
+    http.query(bp.current_request, ())
+    return http.json(render.manager(managers.get(deps(), http.manager_id(manager_id))))
+
+
+@bp.route(BASE + "/{manager_id}", methods=["DELETE"])
+@handle_errors
+def delete_manager(manager_id: str) -> Response:
+    managers.delete(deps(), http.manager_id(manager_id))
+    return http.no_content()

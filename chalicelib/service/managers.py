@@ -1,0 +1,75 @@
+"""Deployment managers (target clusters): registering them and resolving which one a
+deployment uses. The local run and the tests also have a built-in simulated cluster,
+``local``, which is never stored."""
+
+from __future__ import annotations
+
+from chalicelib.domain.errors import DeploymentManagerNotFound, InvalidRequest
+from chalicelib.domain.models import Deployment, DeploymentManager, Page
+from chalicelib.domain.ports import DeploymentBackend
+from chalicelib.domain.states import ClusterKind
+from chalicelib.service.context import Deps
+
+LOCAL_ID = "local"
+
+
+def local_manager(deps: Deps) -> DeploymentManager:
+    return DeploymentManager(
+        id=LOCAL_ID,
+        kind=ClusterKind.LOCAL,
+        name="Simulated local cluster",
+        default_namespace=deps.settings.default_namespace,
+        created_at=deps.clock(),
+        is_default=deps.store.default_manager_id() is None,
+    )
+
+
+def register(deps: Deps, manager: DeploymentManager) -> DeploymentManager:
+    if manager.id == LOCAL_ID:
+        raise InvalidRequest(f"{LOCAL_ID!r} is the built-in simulated cluster's id")
+    if manager.kind is ClusterKind.LOCAL:
+        raise InvalidRequest("kind must be eks or kubeconfig")
+    source = manager.kubeconfig_source or ""
+    if source.startswith("file:") and not deps.settings.allow_local_charts:
+        raise InvalidRequest("file: kubeconfig sources are not allowed in this stage")
+    deps.store.put_manager(manager)
+    return manager
+
+
+def get(deps: Deps, manager_id: str) -> DeploymentManager:
+    if manager_id == LOCAL_ID and deps.settings.local_cluster:
+        return local_manager(deps)
+    return deps.store.get_manager(manager_id)
+
+
+def list_page(deps: Deps, *, limit: int, token: str | None) -> Page[DeploymentManager]:
+    page = deps.store.list_managers(limit=limit, token=token)
+    if token is None and deps.settings.local_cluster:
+        return Page((local_manager(deps), *page.items), page.next_token)
+    return page
+
+
+def delete(deps: Deps, manager_id: str) -> None:
+    if manager_id == LOCAL_ID and deps.settings.local_cluster:
+        raise InvalidRequest("the built-in local cluster cannot be deleted")
+    deps.store.delete_manager(manager_id)
+
+
+def resolve(deps: Deps, requested: str | None) -> DeploymentManager:
+    """The manager a new deployment goes to: the one named, else the default."""
+    if requested is not None:
+        return get(deps, requested)
+    default = deps.settings.default_deployment_manager or deps.store.default_manager_id()
+    if default is not None:
+        return get(deps, default)
+    if deps.settings.local_cluster:
+        return local_manager(deps)
+    raise DeploymentManagerNotFound(
+        "No deployment manager named and no default registered; register one with "
+        "POST /o2dms/v1/deploymentManagers"
+    )
+
+
+def backend_for(deps: Deps, deployment: Deployment) -> DeploymentBackend:
+    manager = get(deps, deployment.deployment_manager_id)
+    return deps.backends(adapter=deployment.adapter, manager=manager)
