@@ -1,0 +1,1 @@
+"""Credentials for target clusters: EKS (assumed role + presigned STS token) and kubeconfig."""
