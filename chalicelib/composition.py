@@ -10,10 +10,7 @@ from __future__ import annotations
 import threading
 
 from chalicelib.config import Settings
-from chalicelib.domain.errors import BackendUnavailable
-from chalicelib.domain.models import DeploymentManager
-from chalicelib.domain.ports import DeploymentBackend, RolloutDriver
-from chalicelib.domain.states import ClusterKind
+from chalicelib.domain.ports import RolloutDriver
 from chalicelib.service.context import Deps
 
 _lock = threading.Lock()
@@ -38,6 +35,7 @@ def use(replacement: Deps | None) -> None:
 def build(settings: Settings) -> Deps:
     import boto3
 
+    from chalicelib.adapters.backends import Backends
     from chalicelib.adapters.dynamodb_store import DynamoDBStore
     from chalicelib.adapters.eventbridge import EventBridgePublisher
     from chalicelib.adapters.local_cluster import LocalCluster
@@ -48,18 +46,10 @@ def build(settings: Settings) -> Deps:
         rollout_seconds=settings.local_rollout_seconds, max_history=settings.helm_max_history
     )
 
-    def backends(*, adapter: str, manager: DeploymentManager) -> DeploymentBackend:
-        if manager.kind is ClusterKind.LOCAL:
-            return cluster.backend(adapter)
-        raise BackendUnavailable(
-            f"Deployment manager {manager.id} ({manager.kind.value}) has no {adapter} adapter "
-            "in this build"
-        )
-
     holder: list[Deps] = []
     built = Deps(
         store=DynamoDBStore(dynamodb, settings.table_name),
-        backends=backends,
+        backends=Backends(settings, cluster),
         driver=_driver(settings, holder),
         events=EventBridgePublisher(events, settings.event_bus_name),
         settings=settings,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.api_helpers import call, create_deployment, create_descriptor
+from tests.api_helpers import call, create_descriptor
 from tests.conftest import World
 
 EKS = {

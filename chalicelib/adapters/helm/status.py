@@ -1,0 +1,141 @@
+"""Map one ``helm status -o json`` to the port's ``BackendStatus``: the follower's verdict.
+
+Two sources decide the phase. Helm's word for the release says whether helm is done with
+it: ``failed`` is FAILED (helm's description is the message), ``pending-*`` and
+``uninstalling`` are still PROGRESSING, ``uninstalled`` is ABSENT. Once it says
+``deployed``, the live workloads decide (``workloads.py``): with ``wait`` (the seed's
+``wait: true``) the release is READY only when every Deployment, StatefulSet and DaemonSet is
+rolled out, and with ``wait_for_jobs`` when its Jobs have completed too; a Deployment past its
+progress deadline or a failed Job is FAILED. This is the waiting ``helm --wait`` would do,
+moved out of the request so the API can answer at once.
+"""
+
+from __future__ import annotations
+
+from chalicelib.adapters.helm.models import Release
+from chalicelib.adapters.helm.workloads import PodProblem, Readiness, Workload, read
+from chalicelib.domain.models import Condition, JsonObject
+from chalicelib.domain.ports import BackendStatus, Replicas, RolloutPhase
+
+
+def extensions_of(release: Release) -> JsonObject:
+    """``helm.*`` extensions, as the seed's status example shows them."""
+    found: JsonObject = {
+        "helm.revision": release.revision,
+        "helm.status": release.status,
+        "helm.notes": release.notes,
+    }
+    if release.chart_name:  # install/upgrade output has the chart; status output has not
+        found["helm.chartName"] = release.chart_name
+        found["helm.chartVersion"] = release.chart_version
+        found["helm.appVersion"] = release.app_version
+    return found
+
+
+def _replicas(workloads: tuple[Workload, ...]) -> Replicas | None:
+    if not workloads:
+        return None
+    return Replicas(
+        desired=sum(w.desired for w in workloads),
+        updated=sum(w.updated for w in workloads),
+        ready=sum(w.ready for w in workloads),
+        available=sum(w.available for w in workloads),
+    )
+
+
+def _problem_condition(problem: PodProblem) -> Condition:
+    detail = problem.message or f"container {problem.container} of pod {problem.pod}"
+    return Condition(
+        "ContainersReady", "False", problem.reason, f"{detail}; restartCount={problem.restarts}"
+    )
+
+
+def _conditions(
+    units: tuple[Workload, ...], problems: tuple[PodProblem, ...]
+) -> tuple[Condition, ...]:
+    named = len(units) > 1
+    found = [
+        Condition(
+            c.type, c.status, c.reason, f"{u.kind} {u.name}: {c.message}" if named else c.message
+        )
+        for u in units
+        for c in u.conditions
+    ]
+    found.extend(_problem_condition(p) for p in problems[:3])
+    return tuple(found)
+
+
+def _progress(units: tuple[Workload, ...], *, empty: int) -> int:
+    if not units:
+        return empty
+    return min(99, sum(u.progress for u in units) // len(units))
+
+
+def _why(problems: tuple[PodProblem, ...]) -> str:
+    return f" ({problems[0].describe()})" if problems else ""
+
+
+def _deployed(
+    release: Release, seen: Readiness, units: tuple[Workload, ...], *, wait: bool
+) -> tuple[RolloutPhase, int, str]:
+    if not wait:
+        return (
+            RolloutPhase.READY,
+            100,
+            f'Release "{release.name}" revision {release.revision} deployed',
+        )
+    failed = [u.failed for u in units if u.failed]
+    if failed:
+        return (
+            RolloutPhase.FAILED,
+            _progress(units, empty=0),
+            "; ".join(failed) + _why(seen.pod_problems),
+        )
+    waiting = [u.waiting for u in units if u.waiting]
+    if waiting:
+        return (
+            RolloutPhase.PROGRESSING,
+            _progress(units, empty=0),
+            waiting[0] + _why(seen.pod_problems),
+        )
+    desired = sum(w.desired for w in seen.workloads)
+    if not seen.workloads:
+        message = f'Release "{release.name}" revision {release.revision} deployed'
+    elif desired:
+        message = f"All {desired} replicas ready"
+    else:
+        message = "Scaled to 0 replicas"
+    return RolloutPhase.READY, 100, message
+
+
+def backend_status(release: Release, *, wait: bool, wait_for_jobs: bool) -> BackendStatus:
+    seen = read(release.resources)
+    units = seen.workloads + (seen.jobs if wait_for_jobs else ())
+    word, name = release.status, release.name
+    if word == "deployed":
+        phase, progress, message = _deployed(release, seen, units, wait=wait)
+    elif word == "failed":
+        phase, progress = RolloutPhase.FAILED, _progress(units, empty=0)
+        message = release.description or f'release "{name}" failed'
+    elif word == "uninstalled":
+        phase, progress, message = RolloutPhase.ABSENT, 100, f'release "{name}" is uninstalled'
+    elif word == "uninstalling":
+        phase, progress = RolloutPhase.PROGRESSING, 50
+        message = f'Uninstalling release "{name}"'
+    else:  # pending-install, pending-upgrade, pending-rollback (or a word helm adds later)
+        phase, progress = RolloutPhase.PROGRESSING, _progress(units, empty=0)
+        waiting = next((u.waiting for u in units if u.waiting), "")
+        message = (
+            f'Release "{name}" revision {release.revision} is {word}'
+            + (f": {waiting}" if waiting else "")
+            + _why(seen.pod_problems)
+        )
+    return BackendStatus(
+        phase=phase,
+        progress=progress,
+        message=message,
+        conditions=_conditions(units, seen.pod_problems),
+        replicas=_replicas(seen.workloads),
+        backend_ref=str(release.revision),
+        extensions=extensions_of(release),
+    )
