@@ -20,6 +20,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -316,6 +318,54 @@ def launch(run: LocalRun, supervisor: Supervisor, environ: Mapping[str, str]) ->
         lambda: port_accepts(run.api_port),
         what=f"chalice local on port {run.api_port}",
         timeout=STARTUP_TIMEOUT_SECONDS,
+    )
+    kubeconfig = environ.get(KUBECONFIG_VAR)
+    if kubeconfig:
+        register_cluster(run, kubeconfig, environ.get(KUBE_CONTEXT_VAR) or None)
+
+
+KUBECONFIG_VAR = "O2DMS_KUBECONFIG"
+KUBE_CONTEXT_VAR = "O2DMS_KUBE_CONTEXT"
+CLUSTER_ID = "kubeconfig"
+
+
+def cluster_registration(path: str, context: str | None) -> dict[str, Any]:
+    """The deployment manager that makes the cluster in ``path`` the default target."""
+    kubeconfig = Path(path).expanduser().resolve()
+    if not kubeconfig.is_file():
+        raise LaunchError(f"{KUBECONFIG_VAR}={path}: no such file")
+    body: dict[str, Any] = {
+        "deploymentManagerId": CLUSTER_ID,
+        "kind": "kubeconfig",
+        "name": f"cluster of {kubeconfig.name}",
+        "kubeconfigSource": f"file:{kubeconfig}",
+        "default": True,
+    }
+    if context:
+        body["context"] = context
+    return body
+
+
+def register_cluster(run: LocalRun, path: str, context: str | None) -> None:
+    """Register the user's cluster as the default deployment manager: new deployments go
+    there through the Helm adapter (or the adapter they name) instead of the simulation."""
+    body = json.dumps(cluster_registration(path, context)).encode()
+    request = urllib.request.Request(
+        f"{run.api_url}/deploymentManagers",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            answer.read()
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")
+        raise LaunchError(f"could not register the cluster in {path}: {detail}") from exc
+    print(
+        f"run_local: deployments go to the cluster in {path} (deployment manager "
+        f"{CLUSTER_ID!r}); the simulated cluster stays available as 'local'",
+        flush=True,
     )
 
 

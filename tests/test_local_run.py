@@ -22,7 +22,14 @@ import boto3
 import pytest
 import requests
 
-from scripts.run_local import LocalRun, chalice_argv, chalice_environment, configure
+from scripts.run_local import (
+    LaunchError,
+    LocalRun,
+    chalice_argv,
+    chalice_environment,
+    cluster_registration,
+    configure,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -69,10 +76,15 @@ def launch(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Launcher]
     started: list[subprocess.Popen[bytes]] = []
 
     def start(
-        *, api_port: int, aws_port: int, extra_args: tuple[str, ...] = ()
+        *,
+        api_port: int,
+        aws_port: int,
+        extra_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
         env = {
             **os.environ,
+            **(env or {}),
             "O2DMS_API_PORT": str(api_port),
             "O2DMS_AWS_PORT": str(aws_port),
             "AWS_DEFAULT_REGION": "us-east-1",
@@ -258,3 +270,50 @@ def test_chalice_environment_aims_at_the_emulator_and_keeps_the_users_settings()
     assert env["PATH"] == "/usr/bin"
     assert "AWS_PROFILE" not in env
     assert "AWS_ENDPOINT_URL_DYNAMODB" not in env
+
+
+def test_cluster_registration_makes_the_kubeconfig_the_default(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "config"
+    kubeconfig.write_text("{}")
+
+    body = cluster_registration(str(kubeconfig), "kind-o2dms")
+
+    assert body == {
+        "deploymentManagerId": "kubeconfig",
+        "kind": "kubeconfig",
+        "name": "cluster of config",
+        "kubeconfigSource": f"file:{kubeconfig}",
+        "default": True,
+        "context": "kind-o2dms",
+    }
+
+
+def test_cluster_registration_refuses_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(LaunchError, match="no such file"):
+        cluster_registration(str(tmp_path / "missing"), None)
+
+
+def test_run_local_with_a_kubeconfig_registers_it_as_the_default(
+    launch: Launcher, tmp_path: Path
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig.json"
+    kubeconfig.write_text('{"apiVersion": "v1", "clusters": [], "contexts": []}')
+    api_port, aws_port = free_ports(2)
+    launcher = launch(
+        api_port=api_port, aws_port=aws_port, env={"O2DMS_KUBECONFIG": str(kubeconfig)}
+    )
+    log_path = tmp_path / "run_local.log"
+    base = f"http://{HOST}:{api_port}/o2dms/v1"
+    wait_for_ok(f"{base}/nfDeploymentDescriptors", launcher, log_path)
+
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while "deployments go to the cluster" not in output_of(log_path):
+        assert time.monotonic() < deadline, output_of(log_path)
+        time.sleep(0.2)
+    managers = requests.get(f"{base}/deploymentManagers", timeout=10).json()["deploymentManagers"]
+
+    assert [(m["deploymentManagerId"], m["default"]) for m in managers] == [
+        ("local", False),
+        ("kubeconfig", True),
+    ]
+    assert managers[1]["kubeconfigSource"] == f"file:{kubeconfig}"
