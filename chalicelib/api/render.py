@@ -128,6 +128,7 @@ def revision(r: Revision) -> s.RevisionOut:
         updated_at=r.updated_at,
         rollback_from=r.rollback_from,
         rollback_to=r.rollback_to,
+        backend_ref=r.backend_ref,
     )
 
 

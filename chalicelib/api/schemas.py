@@ -303,6 +303,7 @@ class RevisionOut(_Wire):
     updated_at: datetime
     rollback_from: int | None = None
     rollback_to: int | None = None
+    backend_ref: str | None = None
 
 
 class RevisionDetail(RevisionOut):
