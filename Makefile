@@ -29,7 +29,7 @@ run: setup
 test: setup lint typecheck pytest
 
 pytest: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 lint: setup
 	$(BIN)/ruff check .
