@@ -131,6 +131,23 @@ def test_status_crash_looping_rollout_says_why_it_waits() -> None:
     assert any(c.reason == "CrashLoopBackOff" for c in status.conditions)
 
 
+def test_status_crash_looping_past_the_limit_fails_without_waiting_for_the_timeout() -> None:
+    pod = _k8s("pod-crashloopbackoff.json")
+    pod["status"]["containerStatuses"][0]["restartCount"] = 3
+    doc = _with_deployment(_k8s("deployment-progressing-crash.json"), pods=[pod])
+
+    status = _judge(doc)
+    patient = backend_status(
+        parse_release(json.dumps(doc)), wait=True, wait_for_jobs=True, crash_loop_restarts=0
+    )
+
+    assert status.phase is RolloutPhase.FAILED
+    assert status.message.endswith(
+        "pod demo-5b8c6d6cbc-bth4q: CrashLoopBackOff (3 restarts); the new pods keep crashing"
+    )
+    assert patient.phase is RolloutPhase.PROGRESSING
+
+
 def test_status_progress_deadline_exceeded_is_failed() -> None:
     deployment = _k8s("deployment-progressing-crash.json")
     progressing = deployment["status"]["conditions"][1]

@@ -138,6 +138,7 @@ class HelmBackend:
             parse_release(done.stdout),
             wait=self.settings.wait,
             wait_for_jobs=self.settings.wait_for_jobs,
+            crash_loop_restarts=self.settings.crash_loop_restarts,
         )
 
     def history(self, ref: ReleaseRef) -> list[BackendRevision]:

@@ -22,6 +22,9 @@ change and answers within seconds; a follower polls ``helm status`` until ready 
 - ``timeout``: ``--timeout`` bounds what helm itself waits for (hooks, and the uninstall wait);
   the subprocess gets ``grace_seconds`` more before it is killed.
 - ``maxHistory``: ``--history-max`` on upgrade and rollback (install starts at revision 1).
+- ``crash_loop_restarts`` (ours): a rollout whose new pods crash-loop that many times has
+  failed; waiting out the whole timeout (helm's behaviour) would only delay the rollback.
+  0 turns it off.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ class HelmSettings:
     allow_local_charts: bool = False
     read_timeout_seconds: int = 30
     grace_seconds: int = 30
+    crash_loop_restarts: int = 3
 
     def __post_init__(self) -> None:
         if self.timeout_seconds < 1 or self.read_timeout_seconds < 1 or self.grace_seconds < 0:

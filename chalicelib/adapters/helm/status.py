@@ -75,8 +75,20 @@ def _why(problems: tuple[PodProblem, ...]) -> str:
     return f" ({problems[0].describe()})" if problems else ""
 
 
+def _crash_looping(problems: tuple[PodProblem, ...], limit: int) -> PodProblem | None:
+    return next(
+        (p for p in problems if limit and p.reason == "CrashLoopBackOff" and p.restarts >= limit),
+        None,
+    )
+
+
 def _deployed(
-    release: Release, seen: Readiness, units: tuple[Workload, ...], *, wait: bool
+    release: Release,
+    seen: Readiness,
+    units: tuple[Workload, ...],
+    *,
+    wait: bool,
+    crash_loop_restarts: int,
 ) -> tuple[RolloutPhase, int, str]:
     if not wait:
         return (
@@ -92,6 +104,13 @@ def _deployed(
             "; ".join(failed) + _why(seen.pod_problems),
         )
     waiting = [u.waiting for u in units if u.waiting]
+    crashing = _crash_looping(seen.pod_problems, crash_loop_restarts) if waiting else None
+    if crashing is not None:
+        return (
+            RolloutPhase.FAILED,
+            _progress(units, empty=0),
+            f"{waiting[0]}: {crashing.describe()}; the new pods keep crashing",
+        )
     if waiting:
         return (
             RolloutPhase.PROGRESSING,
@@ -108,12 +127,16 @@ def _deployed(
     return RolloutPhase.READY, 100, message
 
 
-def backend_status(release: Release, *, wait: bool, wait_for_jobs: bool) -> BackendStatus:
+def backend_status(
+    release: Release, *, wait: bool, wait_for_jobs: bool, crash_loop_restarts: int = 3
+) -> BackendStatus:
     seen = read(release.resources)
     units = seen.workloads + (seen.jobs if wait_for_jobs else ())
     word, name = release.status, release.name
     if word == "deployed":
-        phase, progress, message = _deployed(release, seen, units, wait=wait)
+        phase, progress, message = _deployed(
+            release, seen, units, wait=wait, crash_loop_restarts=crash_loop_restarts
+        )
     elif word == "failed":
         phase, progress = RolloutPhase.FAILED, _progress(units, empty=0)
         message = release.description or f'release "{name}" failed'
