@@ -1,16 +1,21 @@
-"""The GitOps backends against a real API server, when ``O2DMS_TEST_KUBECONFIG`` names one.
+"""The Argo CD and Flux adapters through the HTTP API, against a real API server.
 
-With the Argo CD and Flux CRDs applied (applied here from ``../shared/crds`` when missing)
-and no controllers running, every step's objects must be accepted by the real API server
-(its schema validation, CEL rules and JSON Patch handling) and hold the expected fields.
-Everything happens in a namespace of its own, deleted at the end. Skipped without a cluster.
+Runs only when ``O2DMS_TEST_KUBECONFIG`` names a kubeconfig. The Argo CD and Flux CRDs from
+``../shared/crds`` are created first when the cluster lacks them. No Argo CD or Flux
+controller is expected to run, so no rollout ever becomes ready: after each call the test
+reads the objects back with kubectl and checks their fields (so the real API server's schema
+validation, CEL rules and JSON Patch handling have accepted them), then lets the operation
+end by its short timeout, which frees the deployment for the next step. Each test works in a
+namespace of its own, also used as Argo CD's and Flux's namespace, and deletes it (with the
+objects in it) at the end.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import time
-import uuid
+import secrets
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,146 +23,341 @@ from typing import Any
 import pytest
 import yaml
 
-from chalicelib.adapters.gitops.argocd import ArgoCDBackend
-from chalicelib.adapters.gitops.flux import FluxBackend
-from chalicelib.adapters.gitops.kube import (
-    APPLICATION,
-    HELM_RELEASE,
-    HELM_REPOSITORY,
-    KubeApi,
-    Resource,
-    merge_patch,
-)
-from chalicelib.adapters.gitops.settings import ArgoCDSettings, FluxSettings
-from chalicelib.domain.models import ChartRef
-from chalicelib.domain.ports import ClusterCredentials, ReleaseRef, ReleaseTarget, RolloutPhase
-from tests.crd_schema import CRDS
+from tests.api_helpers import Answer, call
+from tests.real_cluster import ROOT, follow_all, real_adapters
 
 KUBECONFIG = os.environ.get("O2DMS_TEST_KUBECONFIG", "")
 pytestmark = [
     pytest.mark.realcluster,
-    pytest.mark.skipif(not KUBECONFIG, reason="set O2DMS_TEST_KUBECONFIG to a kubeconfig file"),
+    pytest.mark.skipif(
+        not KUBECONFIG, reason="set O2DMS_TEST_KUBECONFIG to a kubeconfig file to run it"
+    ),
 ]
-V1 = ChartRef("https://charts.example.com/stable", "demo", "0.1.0")
-V2 = ChartRef("oci://registry.example.com/charts", "demo", "0.2.0")
+KUBECTL = ROOT / ".local" / "bin" / "kubectl"
+CRDS = Path(__file__).resolve().parents[2] / "shared" / "crds"
+APPLICATIONS = "applications.argoproj.io"
+HELM_RELEASES = "helmreleases.helm.toolkit.fluxcd.io"
+HELM_REPOSITORIES = "helmrepositories.source.toolkit.fluxcd.io"
+HTTPS_REPO = "https://charts.example.com/stable"  # never fetched: no controller runs
+OCI_REPO = "oci://registry.example.com/charts"
+OPERATION_TIMEOUT = 5  # seconds; every rollout ends by it, as nothing ever becomes ready
+REVISION = "o2dms.o-ran.org/revision"
+OPERATION = "o2dms.o-ran.org/operation-id"
+PINNED = "o2dms.o-ran.org/pinned"
+REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
+AUTOMATED = {"prune": True, "selfHeal": True}
 
 
-def _credentials(*, operation_id: str | None = None) -> ClusterCredentials:
-    return ClusterCredentials(kubeconfig=Path(KUBECONFIG).read_text())
+def _kubectl(*args: str, check: bool = True) -> str:
+    done = subprocess.run(
+        [str(KUBECTL), "--kubeconfig", KUBECONFIG, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def _read(kind: str, namespace: str) -> dict[str, Any] | None:
+    """The object ``demo`` of ``kind`` as the API server stores it, or None."""
+    out = _kubectl("get", kind, "demo", "-n", namespace, "-o", "json", "--ignore-not-found")
+    found: dict[str, Any] | None = json.loads(out) if out.strip() else None
+    return found
+
+
+def _stored(kind: str, namespace: str) -> dict[str, Any]:
+    found = _read(kind, namespace)
+    assert found is not None, f"{kind} {namespace}/demo is not on the cluster"
+    return found
 
 
 @pytest.fixture(scope="module")
-def namespace() -> Iterator[str]:
-    from kubernetes import client
+def crds() -> None:
+    """Create the shared CRDs the cluster lacks, and wait until all are established."""
+    names = []
+    for path in sorted(CRDS.glob("*.yaml")):
+        name = yaml.safe_load(path.read_text())["metadata"]["name"]
+        if not _kubectl("get", "crd", name, "-o", "name", "--ignore-not-found").strip():
+            # create, not a client-side apply: the Application CRD is larger than the
+            # last-applied annotation that apply would store may be
+            _kubectl("create", "-f", str(path))
+        names.append(f"crd/{name}")
+    _kubectl("wait", "--for=condition=Established", "--timeout=60s", *names)
 
-    from chalicelib.adapters.gitops.kube import api_client
 
-    api = api_client(_credentials())
-    _apply_crds(client.CustomObjectsApi(api))
-    name = f"o2dms-test-{uuid.uuid4().hex[:8]}"
-    core = client.CoreV1Api(api)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+@pytest.fixture
+def namespace(crds: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh namespace for the deployment, its Application or HelmRelease and repository."""
+    name = f"o2dms-test-{secrets.token_hex(3)}"
+    _kubectl("create", "namespace", name)
+    monkeypatch.setenv("O2DMS_ARGOCD_NAMESPACE", name)
+    monkeypatch.setenv("O2DMS_FLUX_NAMESPACE", name)
     try:
         yield name
     finally:
-        core.delete_namespace(name)
-        api.close()  # type: ignore[no-untyped-call]
+        _remove(name)
 
 
-def _apply_crds(api: Any) -> None:
-    """Create the shared CRDs that are missing, then wait until they are served."""
-    from kubernetes.client.exceptions import ApiException
-
-    for path in sorted(CRDS.glob("*.yaml")):
-        try:
-            api.create_cluster_custom_object(
-                "apiextensions.k8s.io",
-                "v1",
-                "customresourcedefinitions",
-                yaml.safe_load(path.read_text()),
-            )
-        except ApiException as exc:
-            if exc.status != 409:  # 409: already applied
-                raise
-    for resource in (APPLICATION, HELM_RELEASE, HELM_REPOSITORY):
-        for _ in range(30):
-            try:
-                api.list_namespaced_custom_object(
-                    resource.group, resource.version, "default", resource.plural
-                )
-                break
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise
-                time.sleep(1)
+def _remove(namespace: str) -> None:
+    """Delete what a test left behind; Argo CD's finalizer would hold an Application forever."""
+    left = _kubectl("get", APPLICATIONS, "-n", namespace, "-o", "name", check=False).split()
+    for application in left:
+        unhold = '{"metadata": {"finalizers": null}}'
+        _kubectl("patch", application, "-n", namespace, "--type=merge", "-p", unhold, check=False)
+    kinds = f"{APPLICATIONS},{HELM_RELEASES},{HELM_REPOSITORIES}"
+    _kubectl("delete", kinds, "--all", "-n", namespace, "--wait=false", check=False)
+    _kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=false", check=False)
 
 
-def target(revision: int, chart: ChartRef = V1, **values: Any) -> ReleaseTarget:
-    return ReleaseTarget(
-        release="demo",
-        namespace="apps",
-        chart=chart,
-        values={"replicaCount": 2, **values},
-        revision=revision,
-        operation_id=f"op-{revision}",
-        timeout_seconds=300,
-    )
+def _register(client: Any, namespace: str) -> None:
+    manager = {
+        "deploymentManagerId": "test-cluster",
+        "kind": "kubeconfig",
+        "kubeconfigSource": f"file:{KUBECONFIG}",
+        "defaultNamespace": namespace,
+        "default": True,
+    }
+    assert call(client, "POST", "deploymentManagers", manager).status == 201
+    for version, repository in (("0.1.0", HTTPS_REPO), ("0.2.0", OCI_REPO)):
+        descriptor = {
+            "descriptorId": f"demo-{version}",
+            "name": "demo",
+            "artifactRepoUrl": repository,
+            "artifactName": "demo",
+            "artifactVersion": version,
+            "defaultParameters": {"replicaCount": 1},
+            "supportedAdapters": ["argocd", "flux"],
+        }
+        answer = call(client, "POST", "nfDeploymentDescriptors", descriptor)
+        assert answer.status == 201, answer.body
 
 
-def read(resource: Resource, namespace: str) -> dict[str, Any] | None:
-    with KubeApi(_credentials).session() as kube:
-        return kube.get(resource, namespace, "demo")
+def _accepted(answer: Answer, status: int) -> str:
+    """The operation id of a change the API accepted with ``status``."""
+    assert answer.status == status, answer.body
+    operation_id = answer.headers["X-O2DMS-Operation-Id"]
+    assert operation_id
+    return operation_id
 
 
-def test_realcluster_argocd_steps_are_accepted_and_rollback_suspends_auto_sync(
-    namespace: str,
-) -> None:
-    argocd = ArgoCDBackend(_credentials, ArgoCDSettings(namespace=namespace))
-    ref = ReleaseRef("demo", "apps")
-
-    argocd.install(target(1))
-    assert argocd.status(ref).phase is RolloutPhase.PROGRESSING  # no controller runs
-    argocd.upgrade(target(2, V2, debug=True))
-    app = read(APPLICATION, namespace)
-    assert app is not None
-    assert app["spec"]["source"]["targetRevision"] == "0.2.0"
-    assert app["spec"]["source"]["helm"]["valuesObject"] == {"replicaCount": 2, "debug": True}
-    argocd.scale(target(3, V2), replicas=4)
-    argocd.rollback(target(1), to_backend_ref=None)
-    app = read(APPLICATION, namespace)
-    assert app is not None
-    assert "automated" not in app["spec"]["syncPolicy"]
-    assert app["spec"]["source"]["targetRevision"] == "0.1.0"
-    assert app["operation"]["sync"]["revision"] == "0.1.0"
-    argocd.upgrade(target(5, V2))
-    app = read(APPLICATION, namespace)
-    assert app is not None
-    assert app["spec"]["syncPolicy"]["automated"] == {"prune": True, "selfHeal": True}
-
-    argocd.uninstall(ref)
-    app = read(APPLICATION, namespace)
-    assert app is not None
-    assert app["metadata"]["deletionTimestamp"]  # Argo CD's finalizer holds it: no controller
-    with KubeApi(_credentials).session() as kube:
-        kube.send(merge_patch(APPLICATION, namespace, "demo", {"metadata": {"finalizers": None}}))
-    assert argocd.status(ref).phase is RolloutPhase.ABSENT
+def _settle(client: Any, driver: Any, operation_id: str) -> dict[str, Any]:
+    """Follow the operation to its end (a timeout: nothing becomes ready) and the free lease."""
+    follow_all(driver, interval=1)
+    operation = call(client, "GET", f"nfDeployments/demo/operations/{operation_id}").body
+    assert operation["state"] in ("COMPLETED", "FAILED"), operation
+    status: dict[str, Any] = call(client, "GET", "nfDeployments/demo/status").body
+    assert status["operationId"] is None  # the lease is free for the next step
+    return status
 
 
-def test_realcluster_flux_steps_are_accepted(namespace: str) -> None:
-    flux = FluxBackend(_credentials, FluxSettings(namespace=namespace))
-    ref = ReleaseRef("demo", "apps")
+def _history(client: Any) -> list[tuple[int, str]]:
+    revisions = call(client, "GET", "nfDeployments/demo/history").body["revisions"]
+    return [(r["revision"], r["chartVersion"]) for r in revisions]
 
-    flux.install(target(1))
-    assert flux.status(ref).phase is RolloutPhase.PROGRESSING
-    flux.upgrade(target(2, V2, debug=True))
-    flux.scale(target(3, V2), replicas=4)
-    flux.rollback(target(1), to_backend_ref=None)
-    release = read(HELM_RELEASE, namespace)
-    assert release is not None
-    assert release["spec"]["chart"]["spec"]["version"] == "0.1.0"
-    assert release["spec"]["values"] == {"replicaCount": 2}
-    assert release["metadata"]["annotations"]["o2dms.o-ran.org/pinned"] == "true"
-    assert "reconcile.fluxcd.io/requestedAt" in release["metadata"]["annotations"]
 
-    flux.uninstall(ref)
-    assert flux.status(ref).phase is RolloutPhase.ABSENT  # no controller, so no finalizer
+def _part(spec: dict[str, Any], *keys: str) -> tuple[Any, ...]:
+    """Some fields of a spec: the API server adds the CRD's defaults (e.g. ``provider``)."""
+    return tuple(spec.get(key) for key in keys)
+
+
+def _notes(obj: dict[str, Any]) -> tuple[str, str, str]:
+    """Our revision, operation and pin annotations on an object."""
+    notes = obj["metadata"]["annotations"]
+    return notes[REVISION], notes[OPERATION], notes[PINNED]
+
+
+def test_realcluster_argocd_lifecycle_and_rollback_suspends_auto_sync(namespace: str) -> None:
+    with real_adapters(operation_timeout_seconds=OPERATION_TIMEOUT, helm_atomic=False) as (
+        client,
+        driver,
+    ):
+        _register(client, namespace)
+        body = {
+            "name": "demo",
+            "descriptorId": "demo-0.1.0",
+            "adapter": "argocd",
+            "parameters": {"replicaCount": 2},
+        }
+        op = _accepted(call(client, "POST", "nfDeployments", body), 201)
+        app = _stored(APPLICATIONS, namespace)
+        assert app["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "o2dms"
+        assert "resources-finalizer.argocd.argoproj.io" in app["metadata"]["finalizers"]
+        assert _notes(app) == ("1", op, "false")
+        assert app["spec"]["source"] == {
+            "repoURL": HTTPS_REPO,
+            "chart": "demo",
+            "targetRevision": "0.1.0",
+            "helm": {"releaseName": "demo", "valuesObject": {"replicaCount": 2}},
+        }
+        assert app["spec"]["destination"] == {
+            "server": "https://kubernetes.default.svc",
+            "namespace": namespace,
+        }
+        policy = app["spec"]["syncPolicy"]
+        assert policy["automated"] == AUTOMATED
+        assert policy["syncOptions"] == ["CreateNamespace=true"]
+        assert policy["retry"]["backoff"] == {"duration": "5s", "factor": 2, "maxDuration": "3m"}
+        assert app["operation"]["sync"]["revision"] == "0.1.0"
+        assert {"name": "o2dms.operationId", "value": op} in app["operation"]["info"]
+        _settle(client, driver, op)
+
+        upgrade = {"descriptorId": "demo-0.2.0", "parameters": {"debug": True}}
+        op = _accepted(call(client, "PUT", "nfDeployments/demo", upgrade), 200)
+        app = _stored(APPLICATIONS, namespace)
+        assert _notes(app) == ("2", op, "false")
+        source = app["spec"]["source"]
+        assert (source["repoURL"], source["targetRevision"]) == (
+            "registry.example.com/charts",
+            "0.2.0",
+        )
+        assert source["helm"]["valuesObject"] == {"replicaCount": 2, "debug": True}
+        assert app["spec"]["syncPolicy"]["automated"] == AUTOMATED
+        assert app["operation"]["sync"]["revision"] == "0.2.0"
+        _settle(client, driver, op)
+
+        op = _accepted(call(client, "POST", "nfDeployments/demo/scale", {"replicas": 4}), 204)
+        app = _stored(APPLICATIONS, namespace)
+        assert _notes(app) == ("3", op, "false")
+        assert app["spec"]["source"]["targetRevision"] == "0.2.0"
+        assert app["spec"]["source"]["helm"]["valuesObject"] == {"replicaCount": 4, "debug": True}
+        assert app["spec"]["syncPolicy"]["automated"] == AUTOMATED
+        _settle(client, driver, op)
+
+        rollback = call(client, "POST", "nfDeployments/demo/rollback", {"revision": 1})
+        op = _accepted(rollback, 200)
+        app = _stored(APPLICATIONS, namespace)
+        assert _notes(app) == ("4", op, "true")
+        assert app["spec"]["source"]["repoURL"] == HTTPS_REPO
+        assert app["spec"]["source"]["targetRevision"] == "0.1.0"
+        assert app["spec"]["source"]["helm"]["valuesObject"] == {"replicaCount": 2}
+        policy = app["spec"]["syncPolicy"]
+        assert "automated" not in policy  # suspended: Argo CD must not undo the rollback
+        assert policy["syncOptions"] == ["CreateNamespace=true"]
+        assert app["operation"]["sync"]["revision"] == "0.1.0"
+        status = _settle(client, driver, op)
+        assert status["extensions"]["argocd.autoSyncSuspended"] is True
+        assert status["extensions"]["argocd.pinnedRevision"] == 4
+
+        upgrade = {"parameters": {"debug": False}}
+        op = _accepted(call(client, "PUT", "nfDeployments/demo", upgrade), 200)
+        app = _stored(APPLICATIONS, namespace)
+        assert _notes(app) == ("5", op, "false")
+        assert app["spec"]["syncPolicy"]["automated"] == AUTOMATED  # resumed by the upgrade
+        assert app["spec"]["source"]["targetRevision"] == "0.1.0"
+        assert app["spec"]["source"]["helm"]["valuesObject"] == {"replicaCount": 2, "debug": False}
+        status = _settle(client, driver, op)
+        assert status["extensions"]["argocd.autoSyncSuspended"] is False
+
+        assert _history(client) == [
+            (5, "0.1.0"),
+            (4, "0.1.0"),
+            (3, "0.2.0"),
+            (2, "0.2.0"),
+            (1, "0.1.0"),
+        ]
+
+        op = _accepted(call(client, "DELETE", "nfDeployments/demo"), 202)
+        app = _stored(APPLICATIONS, namespace)
+        assert app["metadata"]["deletionTimestamp"]  # held by Argo CD's finalizer
+        # Argo CD would delete the workload, then drop its finalizer; do the latter for it
+        unhold = '{"metadata": {"finalizers": null}}'
+        _kubectl("patch", APPLICATIONS, "demo", "-n", namespace, "--type=merge", "-p", unhold)
+        follow_all(driver, interval=1)
+        assert _read(APPLICATIONS, namespace) is None
+        assert call(client, "GET", f"nfDeployments/demo/operations/{op}").body["state"] == (
+            "COMPLETED"
+        )
+        assert call(client, "GET", "nfDeployments/demo").status == 404
+        assert [number for number, _ in _history(client)] == [5, 4, 3, 2, 1]
+
+
+def test_realcluster_flux_lifecycle_and_rollback_pins_the_release(namespace: str) -> None:
+    with real_adapters(operation_timeout_seconds=OPERATION_TIMEOUT, helm_atomic=False) as (
+        client,
+        driver,
+    ):
+        _register(client, namespace)
+        body = {
+            "name": "demo",
+            "descriptorId": "demo-0.1.0",
+            "adapter": "flux",
+            "parameters": {"replicaCount": 2},
+        }
+        op = _accepted(call(client, "POST", "nfDeployments", body), 201)
+        repository = _stored(HELM_REPOSITORIES, namespace)
+        assert _part(repository["spec"], "interval", "url", "type") == ("5m", HTTPS_REPO, "default")
+        release = _stored(HELM_RELEASES, namespace)
+        assert _notes(release) == ("1", op, "false")
+        spec = release["spec"]
+        assert _part(spec["chart"]["spec"], "chart", "version", "sourceRef") == (
+            "demo",
+            "0.1.0",
+            {"kind": "HelmRepository", "name": "demo", "namespace": namespace},
+        )
+        assert spec["values"] == {"replicaCount": 2}
+        assert (spec["releaseName"], spec["targetNamespace"]) == ("demo", namespace)
+        assert (spec["interval"], spec["timeout"]) == ("5m", "10m")
+        assert spec["install"]["remediation"] == {"retries": 3}
+        assert spec["upgrade"]["remediation"] == {"retries": 3, "remediateLastFailure": True}
+        _settle(client, driver, op)
+
+        upgrade = {"descriptorId": "demo-0.2.0", "parameters": {"debug": True}}
+        op = _accepted(call(client, "PUT", "nfDeployments/demo", upgrade), 200)
+        repository = _stored(HELM_REPOSITORIES, namespace)
+        assert (repository["spec"]["url"], repository["spec"]["type"]) == (OCI_REPO, "oci")
+        release = _stored(HELM_RELEASES, namespace)
+        assert _notes(release) == ("2", op, "false")
+        assert release["spec"]["chart"]["spec"]["version"] == "0.2.0"
+        assert release["spec"]["values"] == {"replicaCount": 2, "debug": True}
+        requested = release["metadata"]["annotations"][REQUESTED_AT]
+        _settle(client, driver, op)
+
+        op = _accepted(call(client, "POST", "nfDeployments/demo/scale", {"replicas": 4}), 204)
+        release = _stored(HELM_RELEASES, namespace)
+        assert _notes(release) == ("3", op, "false")
+        assert release["spec"]["chart"]["spec"]["version"] == "0.2.0"
+        assert release["spec"]["values"] == {"replicaCount": 4, "debug": True}
+        assert release["metadata"]["annotations"][REQUESTED_AT] != requested
+        requested = release["metadata"]["annotations"][REQUESTED_AT]
+        _settle(client, driver, op)
+
+        rollback = call(client, "POST", "nfDeployments/demo/rollback", {"revision": 1})
+        op = _accepted(rollback, 200)
+        repository = _stored(HELM_REPOSITORIES, namespace)
+        assert (repository["spec"]["url"], repository["spec"]["type"]) == (HTTPS_REPO, "default")
+        release = _stored(HELM_RELEASES, namespace)
+        assert _notes(release) == ("4", op, "true")
+        assert release["spec"]["chart"]["spec"]["version"] == "0.1.0"
+        assert release["spec"]["values"] == {"replicaCount": 2}
+        assert release["metadata"]["annotations"][REQUESTED_AT] != requested
+        status = _settle(client, driver, op)
+        assert status["extensions"]["flux.pinnedRevision"] == 4
+
+        upgrade = {"parameters": {"debug": False}}
+        op = _accepted(call(client, "PUT", "nfDeployments/demo", upgrade), 200)
+        release = _stored(HELM_RELEASES, namespace)
+        assert _notes(release) == ("5", op, "false")
+        assert release["spec"]["chart"]["spec"]["version"] == "0.1.0"
+        assert release["spec"]["values"] == {"replicaCount": 2, "debug": False}
+        _settle(client, driver, op)
+
+        assert _history(client) == [
+            (5, "0.1.0"),
+            (4, "0.1.0"),
+            (3, "0.2.0"),
+            (2, "0.2.0"),
+            (1, "0.1.0"),
+        ]
+
+        op = _accepted(call(client, "DELETE", "nfDeployments/demo"), 202)
+        assert _read(HELM_RELEASES, namespace) is None  # no helm-controller, so no finalizer
+        assert _read(HELM_REPOSITORIES, namespace) is None
+        follow_all(driver, interval=1)
+        assert call(client, "GET", f"nfDeployments/demo/operations/{op}").body["state"] == (
+            "COMPLETED"
+        )
+        assert call(client, "GET", "nfDeployments/demo").status == 404
+        assert [number for number, _ in _history(client)] == [5, 4, 3, 2, 1]
