@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -24,6 +24,9 @@ from chalicelib.domain.ports import DeploymentBackend
 from chalicelib.domain.states import ClusterKind
 from chalicelib.service.context import Deps
 from tests.fakes import FakeClock, IdSequence, ManualDriver, RecordingEvents
+
+if TYPE_CHECKING:
+    from tests.kube_emulator import EmulatedCluster
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = "o2dms-test"
@@ -119,3 +122,12 @@ def running(client: Any, world: World) -> Any:
     create_deployment(client)
     world.settle()
     return client
+
+
+@pytest.fixture
+def cluster() -> Iterator[EmulatedCluster]:
+    """A Kubernetes API emulator serving HTTP for the length of one test."""
+    from tests.kube_emulator import EmulatedCluster
+
+    with EmulatedCluster() as emulated:
+        yield emulated

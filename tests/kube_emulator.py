@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 import kmock
 
 from chalicelib.adapters.gitops.kube import Resource
-from chalicelib.domain.ports import ClusterCredentials
+from chalicelib.domain.models import ChartRef, JsonObject
+from chalicelib.domain.ports import ClusterCredentials, ReleaseRef, ReleaseTarget
 
 T = TypeVar("T")
 TOKEN = "k8s-aws-v1.emulator-token"
@@ -187,3 +188,17 @@ current-context: emulated
             "code": status,
         }
         self._kmock[criteria] << status << body
+
+
+def nginx_target(ref: ReleaseRef, revision: int, chart: ChartRef, **values: Any) -> ReleaseTarget:
+    """What the service would hand an adapter for revision ``revision`` of an nginx release."""
+    base: JsonObject = {"replicaCount": 2, "image": {"repository": "nginx", "tag": "1.20.0"}}
+    return ReleaseTarget(
+        release=ref.release,
+        namespace=ref.namespace,
+        chart=chart,
+        values={**base, **values},
+        revision=revision,
+        operation_id=f"op-{revision}",
+        timeout_seconds=300,
+    )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from chalicelib.domain.ports import (
 )
 from chalicelib.domain.states import OperationType
 from tests.crd_schema import FIXTURES, assert_valid
-from tests.kube_emulator import TOKEN, Credentials, EmulatedCluster
+from tests.kube_emulator import TOKEN, Credentials, EmulatedCluster, nginx_target
 
 ROOT = Path(__file__).resolve().parents[1]
 NS = "argocd"
@@ -45,22 +44,7 @@ RETRY = {"limit": 5, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "
 
 
 def target(revision: int, chart: ChartRef = V1, **values: Any) -> ReleaseTarget:
-    base: JsonObject = {"replicaCount": 2, "image": {"repository": "nginx", "tag": "1.20.0"}}
-    return ReleaseTarget(
-        release=REF.release,
-        namespace=REF.namespace,
-        chart=chart,
-        values={**base, **values},
-        revision=revision,
-        operation_id=f"op-{revision}",
-        timeout_seconds=300,
-    )
-
-
-@pytest.fixture
-def cluster() -> Iterator[EmulatedCluster]:
-    with EmulatedCluster() as emulated:
-        yield emulated
+    return nginx_target(REF, revision, chart, **values)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ the HelmRelease and HelmRepository it writes at each step, and the status it rea
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +17,7 @@ from chalicelib.domain.models import ChartRef, Condition, JsonObject
 from chalicelib.domain.ports import Action, BackendStatus, ReleaseRef, ReleaseTarget, RolloutPhase
 from chalicelib.domain.states import OperationType
 from tests.crd_schema import FIXTURES, assert_valid
-from tests.kube_emulator import TOKEN, EmulatedCluster
+from tests.kube_emulator import TOKEN, EmulatedCluster, nginx_target
 
 NS = "flux-system"
 REF = ReleaseRef(release="nginx-prod", namespace="production")
@@ -37,22 +36,7 @@ class Clock:
 
 
 def target(revision: int, chart: ChartRef = V1, **values: Any) -> ReleaseTarget:
-    base: JsonObject = {"replicaCount": 2, "image": {"repository": "nginx", "tag": "1.20.0"}}
-    return ReleaseTarget(
-        release=REF.release,
-        namespace=REF.namespace,
-        chart=chart,
-        values={**base, **values},
-        revision=revision,
-        operation_id=f"op-{revision}",
-        timeout_seconds=300,
-    )
-
-
-@pytest.fixture
-def cluster() -> Iterator[EmulatedCluster]:
-    with EmulatedCluster() as emulated:
-        yield emulated
+    return nginx_target(REF, revision, chart, **values)
 
 
 @pytest.fixture
