@@ -16,7 +16,7 @@ from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.ports import DeploymentFilter
 from chalicelib.domain.states import Adapter, DeploymentStatus
 from chalicelib.service import lifecycle, queries
-from chalicelib.service.operations import Started
+from chalicelib.service.records import Started
 
 E = TypeVar("E", bound=StrEnum)
 

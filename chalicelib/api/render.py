@@ -14,7 +14,7 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.states import OperationType
 from chalicelib.service.lifecycle import Planned
-from chalicelib.service.operations import Started
+from chalicelib.service.records import Started
 
 
 def dump(model: s._Wire) -> dict[str, Any]:

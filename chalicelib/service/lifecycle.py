@@ -32,13 +32,9 @@ from chalicelib.domain.states import (
 from chalicelib.service import managers
 from chalicelib.service.context import Caller, Deps
 from chalicelib.service.managers import backend_for
-from chalicelib.service.operations import (
-    Prepare,
-    Proposal,
-    Started,
-    start,
-)
+from chalicelib.service.operations import start
 from chalicelib.service.parameters import deep_merge, leaf_paths, validate_parameters
+from chalicelib.service.records import Prepare, Proposal, Started
 
 
 @dataclass(frozen=True, slots=True)

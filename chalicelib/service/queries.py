@@ -12,7 +12,7 @@ from chalicelib.domain.models import Deployment, Operation, Page, Revision
 from chalicelib.domain.ports import DeploymentFilter
 from chalicelib.service.context import Deps
 from chalicelib.service.lifecycle import live_deployment
-from chalicelib.service.operations import lease_is_live
+from chalicelib.service.records import lease_is_live
 from chalicelib.service.rollouts import reconcile
 
 

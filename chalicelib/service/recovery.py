@@ -24,15 +24,10 @@ from chalicelib.domain.states import (
     RevisionStatus,
     Stage,
 )
+from chalicelib.service.applying import apply_change
 from chalicelib.service.context import Deps
 from chalicelib.service.lifecycle import previous_good_revision
-from chalicelib.service.operations import (
-    Proposal,
-    Started,
-    apply_change,
-    failed_revision,
-    update_owned,
-)
+from chalicelib.service.records import Proposal, Started, failed_revision, update_owned
 
 logger = logging.getLogger(__name__)
 

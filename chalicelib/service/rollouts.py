@@ -25,7 +25,7 @@ from chalicelib.domain.states import (
 )
 from chalicelib.service.context import Deps
 from chalicelib.service.managers import backend_for
-from chalicelib.service.operations import (
+from chalicelib.service.records import (
     failed_revision,
     finish_operation,
     holds_lease,

@@ -1,0 +1,164 @@
+"""What every operation step shares: the proposal it deploys, and the way it records what
+happens. Every write after an operation has begun goes through ``update_owned``, which
+commits only while the operation still holds the deployment's lease, and ``commit``
+announces every operation a change ends.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from chalicelib.domain.errors import (
+    ConcurrentModification,
+    OperationInProgress,
+)
+from chalicelib.domain.models import (
+    ChartRef,
+    Deployment,
+    JsonObject,
+    Operation,
+    OperationError,
+    Revision,
+    StageEntry,
+)
+from chalicelib.domain.ports import (
+    Change,
+    ReleaseRef,
+)
+from chalicelib.domain.states import (
+    DeploymentStatus,
+    OperationState,
+    OperationType,
+    RevisionStatus,
+    Stage,
+)
+from chalicelib.service.context import Deps
+from chalicelib.service.managers import LOCAL_ID
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """What an operation will deploy, computed from the deployment as read."""
+
+    type: OperationType
+    description: str
+    descriptor_id: str = ""
+    chart: ChartRef | None = None
+    parameters: JsonObject | None = None
+    values: JsonObject | None = None
+    hold_descriptor: bool = False
+    replicas: int | None = None
+    rollback_from: int | None = None
+    rollback_to: int | None = None
+    rollback_to_ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    deployment: Deployment
+    operation: Operation
+    revision: Revision | None
+
+
+Prepare = Callable[[Deployment], Proposal]
+
+
+def release_ref(deployment: Deployment) -> ReleaseRef:
+    return ReleaseRef(release=deployment.id, namespace=deployment.namespace)
+
+
+def manager_use(deployment: Deployment, delta: int) -> dict[str, int]:
+    """A deployment holds a use count on its cluster from creation to termination (the
+    built-in local cluster is not stored, so it counts nothing)."""
+    if deployment.deployment_manager_id == LOCAL_ID:
+        return {}
+    return {deployment.deployment_manager_id: delta}
+
+
+def lease_is_live(deployment: Deployment, now: datetime) -> bool:
+    return deployment.lease is not None and deployment.lease.expires_at > now
+
+
+def holds_lease(deployment: Deployment, operation_id: str) -> bool:
+    return deployment.lease is not None and deployment.lease.operation_id == operation_id
+
+
+def stable_status(deployment: Deployment) -> DeploymentStatus:
+    """The status a deployment falls back to when an operation ends without changing it."""
+    if deployment.revision and deployment.revision == deployment.deployed_revision:
+        return DeploymentStatus.INSTANTIATED
+    return DeploymentStatus.FAILED
+
+
+OwnedChange = Callable[[Deployment, Operation, datetime], Change | None]
+
+
+def update_owned(deps: Deps, deployment_id: str, operation_id: str, build: OwnedChange) -> bool:
+    """Commit ``build``'s change while ``operation_id`` still holds the lease.
+
+    Returns False (and writes nothing) once the operation has lost its lease: it was
+    preempted by a rollback or taken over after expiry, and the new holder recorded it.
+    """
+    for _ in range(MAX_ATTEMPTS):
+        current = deps.store.get_deployment(deployment_id)
+        if not holds_lease(current, operation_id):
+            return False
+        operation = deps.store.get_operation(deployment_id, operation_id)
+        change = build(current, operation, deps.clock())
+        if change is None:
+            return True
+        try:
+            commit(deps, change)
+        except ConcurrentModification:
+            continue
+        return True
+    raise OperationInProgress(f"Deployment {deployment_id} keeps changing; retry shortly")
+
+
+def commit(deps: Deps, change: Change) -> Deployment:
+    """Store ``change``; then announce every operation it ended."""
+    stored = deps.store.commit(change)
+    for operation in change.operations:
+        if operation.state.finished:
+            deps.events.operation_ended(operation, stored)
+    return stored
+
+
+def finish_operation(
+    operation: Operation,
+    state: OperationState,
+    now: datetime,
+    *,
+    error: tuple[str, str] | None = None,
+    message: str | None = None,
+) -> Operation:
+    succeeded = state in {OperationState.COMPLETED, OperationState.ROLLED_BACK}
+    stage = Stage.COMPLETED if succeeded else Stage.FAILED
+    return replace(
+        operation,
+        state=state,
+        stage=stage,
+        stages=(*operation.stages, StageEntry(stage, now)),
+        progress=100 if succeeded else operation.progress,
+        eta_seconds=None,
+        message=message if message is not None else (error[1] if error else operation.message),
+        updated_at=now,
+        finished_at=now,
+        error=OperationError(*error) if error else None,
+    )
+
+
+def failed_revision(revision: Revision, reason: str, now: datetime) -> Revision:
+    return replace(
+        revision,
+        status=RevisionStatus.FAILED,
+        description=f"{revision.description} (failed: {reason})",
+        updated_at=now,
+    )
