@@ -313,3 +313,23 @@ def test_list_filters_by_status_and_namespace(running: Any, world: World) -> Non
     assert [d["deploymentId"] for d in production] == ["nginx-prod"]
     assert len(everything["nfDeployments"]) == 1
     assert everything["nextToken"] is not None
+
+
+def test_rollback_that_cannot_be_applied_ends_failed_and_releases_the_lease(
+    running: Any, world: World
+) -> None:
+    call(running, "PUT", "nfDeployments/nginx-prod", {"parameters": {"image": {"tag": "crash"}}})
+    world.cluster.set_reachable(False)  # status polls fail, then the rollback cannot be applied
+
+    world.settle(61)
+
+    status = call(running, "GET", "nfDeployments/nginx-prod/status").body
+    assert status["status"] == "FAILED"
+    assert status["operationId"] is None
+    assert status["message"].startswith("automatic rollback failed: local cluster is unreachable")
+    history = call(running, "GET", "nfDeployments/nginx-prod/history").body["revisions"]
+    assert [(r["revision"], r["status"]) for r in history] == [
+        (3, "failed"),
+        (2, "failed"),
+        (1, "deployed"),
+    ]

@@ -240,7 +240,7 @@ def test_state_machine_timeout_rolls_back_with_its_own_budget(machine: Machine) 
 
 def test_state_machine_rollback_that_fails_ends_failed_and_releases_lease(machine: Machine) -> None:
     operation_id = _upgrade(machine, "crash")
-    machine.wait_for(lambda d: d.status.value == "ROLLING_BACK")
+    machine.wait_for(lambda d: d.status.value == "ROLLING_BACK" and d.revision == 3)
     machine.cluster.set_reachable(False)
 
     execution = machine.execution(operation_id)

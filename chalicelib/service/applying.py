@@ -195,14 +195,20 @@ def _record_applied(
 
 def _record_apply_failure(deps: Deps, started: Started, error: str, message: str) -> None:
     def change(current: Deployment, operation: Operation, now: datetime) -> Change:
-        op = finish_operation(operation, OperationState.FAILED, now, error=(error, message))
+        summary = f"{operation.type.value} failed: {message}"
+        if operation.rollback_revision is not None:
+            summary = (
+                f"automatic rollback failed: {message} (the rollout had failed: "
+                f"{operation.failure})"
+            )
+        op = finish_operation(operation, OperationState.FAILED, now, error=(error, summary))
         op = replace(op, descriptor_ref=None)
         deployment = replace(
             current,
             status=stable_status(current),
             lease=None,
             eta_seconds=None,
-            message=f"{operation.type.value} failed: {message}",
+            message=summary,
             updated_at=now,
             record_version=current.record_version + 1,
         )
