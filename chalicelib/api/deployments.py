@@ -3,8 +3,9 @@ lifecycle actions on one deployment (scale, rollback, status, history, operation
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from chalice.app import Blueprint, Response
 
@@ -16,23 +17,50 @@ from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.ports import DeploymentFilter
 from chalicelib.domain.states import Adapter, DeploymentStatus
 from chalicelib.service import lifecycle, queries
+from chalicelib.service.context import Caller
 from chalicelib.service.records import Started
 
 E = TypeVar("E", bound=StrEnum)
+B = TypeVar(
+    "B", bound=s.TerminateRequest | s.DeploymentUpgrade | s.ScaleRequest | s.RollbackRequest
+)
 
 bp = Blueprint(__name__)
 BASE = "/o2dms/v1/nfDeployments"
 ONE = BASE + "/{deployment_id}"
 
 
-def _started(result: Started, status: int = 200) -> Response:
-    d = result.deployment
-    headers: http.Headers = {
-        "Location": f"{BASE}/{d.id}/operations/{result.operation.id}",
-        "X-O2DMS-Operation-Id": result.operation.id,
+@dataclass(frozen=True, slots=True)
+class _Mutation(Generic[B]):
+    """What every change to one deployment reads first: its id, its body, who asks, and
+    whether only the plan is wanted."""
+
+    name: str
+    body: B
+    caller: Caller
+    dry_run: bool
+
+
+def _mutation(deployment_id: str, model: type[B], *, required: bool = True) -> _Mutation[B]:
+    req = bp.current_request
+    dry = http.dry_run(http.query(req, {"dryRun"}))
+    name = http.deployment_id(deployment_id)
+    body = http.body(req, model, required=required)
+    return _Mutation(name, body, http.caller(req, body.reason), dry)
+
+
+def _operation_headers(result: Started) -> http.Headers:
+    operation_id = result.operation.id
+    return {
+        "Location": f"{BASE}/{result.deployment.id}/operations/{operation_id}",
+        "X-O2DMS-Operation-Id": operation_id,
     }
+
+
+def _started(result: Started, status: int = 200) -> Response:
+    headers = _operation_headers(result)
     if status == 201:
-        headers["Location"] = f"{BASE}/{d.id}"
+        headers["Location"] = f"{BASE}/{result.deployment.id}"
     return http.json(render.started(result), status, headers)
 
 
@@ -111,21 +139,15 @@ def get_deployment(deployment_id: str) -> Response:
 @bp.route(ONE, methods=["PUT"])
 @handle_errors
 def upgrade_deployment(deployment_id: str) -> Response:
-    req = bp.current_request
-    dry = http.dry_run(http.query(req, {"dryRun"}))
-    name = http.deployment_id(deployment_id)
-    body = http.body(req, s.DeploymentUpgrade)
-    if dry:
+    m = _mutation(deployment_id, s.DeploymentUpgrade)
+    descriptor_id, parameters = m.body.descriptor_id, m.body.parameters
+    if m.dry_run:
         planned = lifecycle.plan_upgrade(
-            deps(), name, descriptor_id=body.descriptor_id, parameters=body.parameters
+            deps(), m.name, descriptor_id=descriptor_id, parameters=parameters
         )
-        return _planned(name, planned)
+        return _planned(m.name, planned)
     result = lifecycle.upgrade(
-        deps(),
-        name,
-        descriptor_id=body.descriptor_id,
-        parameters=body.parameters,
-        caller=http.caller(req, body.reason),
+        deps(), m.name, descriptor_id=descriptor_id, parameters=parameters, caller=m.caller
     )
     return _started(result)
 
@@ -133,48 +155,29 @@ def upgrade_deployment(deployment_id: str) -> Response:
 @bp.route(ONE, methods=["DELETE"])
 @handle_errors
 def terminate_deployment(deployment_id: str) -> Response:
-    req = bp.current_request
-    dry = http.dry_run(http.query(req, {"dryRun"}))
-    name = http.deployment_id(deployment_id)
-    body = http.body(req, s.TerminateRequest, required=False)
-    if dry:
-        return _planned(name, lifecycle.plan_terminate(deps(), name))
-    return _started(lifecycle.terminate(deps(), name, caller=http.caller(req, body.reason)), 202)
+    m = _mutation(deployment_id, s.TerminateRequest, required=False)
+    if m.dry_run:
+        return _planned(m.name, lifecycle.plan_terminate(deps(), m.name))
+    return _started(lifecycle.terminate(deps(), m.name, caller=m.caller), 202)
 
 
 @bp.route(ONE + "/scale", methods=["POST"])
 @handle_errors
 def scale_deployment(deployment_id: str) -> Response:
-    req = bp.current_request
-    dry = http.dry_run(http.query(req, {"dryRun"}))
-    name = http.deployment_id(deployment_id)
-    body = http.body(req, s.ScaleRequest)
-    if dry:
-        return _planned(name, lifecycle.plan_scale(deps(), name, replicas=body.replicas))
-    result = lifecycle.scale(
-        deps(), name, replicas=body.replicas, caller=http.caller(req, body.reason)
-    )
-    return http.no_content(
-        {
-            "Location": f"{BASE}/{name}/operations/{result.operation.id}",
-            "X-O2DMS-Operation-Id": result.operation.id,
-        }
-    )
+    m = _mutation(deployment_id, s.ScaleRequest)
+    if m.dry_run:
+        return _planned(m.name, lifecycle.plan_scale(deps(), m.name, replicas=m.body.replicas))
+    result = lifecycle.scale(deps(), m.name, replicas=m.body.replicas, caller=m.caller)
+    return http.no_content(_operation_headers(result))
 
 
 @bp.route(ONE + "/rollback", methods=["POST"])
 @handle_errors
 def rollback_deployment(deployment_id: str) -> Response:
-    req = bp.current_request
-    dry = http.dry_run(http.query(req, {"dryRun"}))
-    name = http.deployment_id(deployment_id)
-    body = http.body(req, s.RollbackRequest)
-    if dry:
-        return _planned(name, lifecycle.plan_rollback(deps(), name, revision=body.revision))
-    result = lifecycle.rollback(
-        deps(), name, revision=body.revision, caller=http.caller(req, body.reason)
-    )
-    return _started(result)
+    m = _mutation(deployment_id, s.RollbackRequest)
+    if m.dry_run:
+        return _planned(m.name, lifecycle.plan_rollback(deps(), m.name, revision=m.body.revision))
+    return _started(lifecycle.rollback(deps(), m.name, revision=m.body.revision, caller=m.caller))
 
 
 @bp.route(ONE + "/status", methods=["GET"])
