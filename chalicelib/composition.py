@@ -41,7 +41,6 @@ def build(settings: Settings) -> Deps:
     from chalicelib.adapters.local_cluster import LocalCluster
 
     dynamodb = boto3.client("dynamodb", endpoint_url=settings.endpoint_url)
-    events = boto3.client("events", endpoint_url=settings.endpoint_url)
     cluster = LocalCluster(
         rollout_seconds=settings.local_rollout_seconds, max_history=settings.helm_max_history
     )
@@ -51,7 +50,10 @@ def build(settings: Settings) -> Deps:
         store=DynamoDBStore(dynamodb, settings.table_name),
         backends=Backends(settings, cluster),
         driver=_driver(settings, holder),
-        events=EventBridgePublisher(events, settings.event_bus_name),
+        events=EventBridgePublisher(
+            lambda: boto3.client("events", endpoint_url=settings.endpoint_url),
+            settings.event_bus_name,
+        ),
         settings=settings,
     )
     holder.append(built)

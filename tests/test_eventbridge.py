@@ -74,7 +74,7 @@ def test_eventbridge_publishes_the_outcome_with_its_revisions() -> None:
             Rule="o2dms", Targets=[{"Id": "q", "Arn": arn["Attributes"]["QueueArn"]}]
         )
 
-        EventBridgePublisher(events, "default").operation_ended(*_ended())
+        EventBridgePublisher(lambda: events, "default").operation_ended(*_ended())
 
         messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     event = json.loads(messages[0]["Body"])
@@ -91,6 +91,6 @@ def test_eventbridge_failure_is_logged_not_raised(caplog: pytest.LogCaptureFixtu
     with mock_aws():
         events = boto3.client("events", region_name="us-east-1")
 
-        EventBridgePublisher(events, "no-such-bus").operation_ended(*_ended())
+        EventBridgePublisher(lambda: events, "no-such-bus").operation_ended(*_ended())
 
     assert "not published" in caplog.text or "rejected" in caplog.text

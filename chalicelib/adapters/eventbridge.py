@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -48,8 +49,11 @@ def event_detail(operation: Operation, deployment: Deployment) -> dict[str, Any]
 
 
 class EventBridgePublisher:
-    def __init__(self, client: EventBridgeClient, bus_name: str) -> None:
-        self._client = client
+    """Builds its client on the first event: reads never pay for it on a cold start."""
+
+    def __init__(self, client: Callable[[], EventBridgeClient], bus_name: str) -> None:
+        self._make_client = client
+        self._client: EventBridgeClient | None = None
         self._bus = bus_name
 
     def operation_ended(self, operation: Operation, deployment: Deployment) -> None:
@@ -60,6 +64,8 @@ class EventBridgePublisher:
             "EventBusName": self._bus,
             "Resources": [],
         }
+        if self._client is None:
+            self._client = self._make_client()
         try:
             answer = self._client.put_events(Entries=[entry])  # type: ignore[list-item]
         except (ClientError, BotoCoreError):
