@@ -70,7 +70,7 @@ def _driver(settings: Settings, holder: list[Deps]) -> RolloutDriver:
         if not settings.state_machine_arn:
             raise ValueError("O2DMS_ROLLOUT_STATE_MACHINE_ARN must be set for Step Functions")
         return StepFunctionsDriver(
-            boto3.client("stepfunctions", endpoint_url=settings.endpoint_url),
+            lambda: boto3.client("stepfunctions", endpoint_url=settings.endpoint_url),
             settings.state_machine_arn,
             poll_seconds=max(1, round(settings.rollout_poll_seconds)),
         )

@@ -161,7 +161,7 @@ def machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Machine]:
             Deps(
                 store=store,
                 backends=backends,
-                driver=StepFunctionsDriver(sfn, arn, poll_seconds=1),
+                driver=StepFunctionsDriver(lambda: sfn, arn, poll_seconds=1),
                 events=RecordingEvents(),
                 settings=settings,
             )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -18,8 +19,13 @@ logger = logging.getLogger(__name__)
 
 
 class StepFunctionsDriver:
-    def __init__(self, client: SFNClient, state_machine_arn: str, *, poll_seconds: int) -> None:
-        self._client = client
+    """Builds its client on the first start: reads never pay for it on a cold start."""
+
+    def __init__(
+        self, client: Callable[[], SFNClient], state_machine_arn: str, *, poll_seconds: int
+    ) -> None:
+        self._make_client = client
+        self._client: SFNClient | None = None
         self._arn = state_machine_arn
         self._poll_seconds = poll_seconds
 
@@ -29,11 +35,14 @@ class StepFunctionsDriver:
             "operationId": operation_id,
             "pollSeconds": self._poll_seconds,
         }
+        if self._client is None:
+            self._client = self._make_client()
+        client = self._client
         try:
-            answer = self._client.start_execution(
+            answer = client.start_execution(
                 stateMachineArn=self._arn, name=operation_id, input=json.dumps(payload)
             )
-        except self._client.exceptions.ExecutionAlreadyExists:
+        except client.exceptions.ExecutionAlreadyExists:
             logger.info("rollout execution already started", extra={"operation": operation_id})
             return self._execution_arn(operation_id)
         except (ClientError, BotoCoreError):
