@@ -13,15 +13,20 @@ from chalicelib.service.context import Deps
 LOCAL_ID = "local"
 
 
-def local_manager(deps: Deps) -> DeploymentManager:
+def local_manager(deps: Deps, *, is_default: bool = False) -> DeploymentManager:
     return DeploymentManager(
         id=LOCAL_ID,
         kind=ClusterKind.LOCAL,
         name="Simulated local cluster",
         default_namespace=deps.settings.default_namespace,
         created_at=deps.clock(),
-        is_default=deps.store.default_manager_id() is None,
+        is_default=is_default,
     )
+
+
+def _described_local(deps: Deps) -> DeploymentManager:
+    """The local cluster as the API shows it: the default unless one was registered."""
+    return local_manager(deps, is_default=deps.store.default_manager_id() is None)
 
 
 def register(deps: Deps, manager: DeploymentManager) -> DeploymentManager:
@@ -38,14 +43,14 @@ def register(deps: Deps, manager: DeploymentManager) -> DeploymentManager:
 
 def get(deps: Deps, manager_id: str) -> DeploymentManager:
     if manager_id == LOCAL_ID and deps.settings.local_cluster:
-        return local_manager(deps)
+        return _described_local(deps)
     return deps.store.get_manager(manager_id)
 
 
 def list_page(deps: Deps, *, limit: int, token: str | None) -> Page[DeploymentManager]:
     page = deps.store.list_managers(limit=limit, token=token)
     if token is None and deps.settings.local_cluster:
-        return Page((local_manager(deps), *page.items), page.next_token)
+        return Page((_described_local(deps), *page.items), page.next_token)
     return page
 
 
@@ -71,5 +76,9 @@ def resolve(deps: Deps, requested: str | None) -> DeploymentManager:
 
 
 def backend_for(deps: Deps, deployment: Deployment) -> DeploymentBackend:
-    manager = get(deps, deployment.deployment_manager_id)
+    """The deployment's backend; the built-in local cluster costs no read."""
+    if deployment.deployment_manager_id == LOCAL_ID and deps.settings.local_cluster:
+        manager = local_manager(deps)
+    else:
+        manager = deps.store.get_manager(deployment.deployment_manager_id)
     return deps.backends(adapter=deployment.adapter, manager=manager)
