@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from chalice.app import Chalice
 
+from chalicelib.api import automation as automation_api
 from chalicelib.api import deployments, descriptors, managers, meta
-from chalicelib.events import rollout
+from chalicelib.events import automation, rollout
 
 app = Chalice(app_name="o2dms")
 app.register_blueprint(descriptors.bp)
 app.register_blueprint(deployments.bp)
 app.register_blueprint(managers.bp)
+app.register_blueprint(automation_api.bp)
 app.register_blueprint(meta.bp)
 
 # Tasks of the rollout state machine (infra/rollout.asl.json).
 rollout_follow = app.lambda_function(name="rollout_follow")(rollout.follow)
 rollout_abort = app.lambda_function(name="rollout_abort")(rollout.abort)
+
+# Automation triggers: EventBridge Scheduler's target, and the alarm rule's target.
+scheduled_scale = app.lambda_function(name="scheduled_scale")(automation.scheduled_scale)
+alarm_rollback = app.on_cw_event(automation.ALARM_EVENT_PATTERN, name="alarm_rollback")(
+    automation.alarm_rollback
+)

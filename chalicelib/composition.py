@@ -8,9 +8,11 @@ when the first request needs the store. Tests replace the whole wiring with
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from chalicelib.config import Settings
-from chalicelib.domain.ports import RolloutDriver
+from chalicelib.domain.ports import AlarmDirectory, AutomationStore, RolloutDriver, ScheduleRunner
 from chalicelib.service.context import Deps
 
 _lock = threading.Lock()
@@ -46,6 +48,7 @@ def build(settings: Settings) -> Deps:
     )
 
     holder: list[Deps] = []
+    automation, scheduler, alarms = automation_ports(settings, dynamodb, boto3.client)
     built = Deps(
         store=DynamoDBStore(dynamodb, settings.table_name),
         backends=Backends(settings, cluster),
@@ -55,9 +58,38 @@ def build(settings: Settings) -> Deps:
             settings.event_bus_name,
         ),
         settings=settings,
+        automation=automation,
+        scheduler=scheduler,
+        alarms=alarms,
     )
     holder.append(built)
     return built
+
+
+def automation_ports(
+    settings: Settings, dynamodb: Any, make_client: Callable[..., Any]
+) -> tuple[AutomationStore, ScheduleRunner, AlarmDirectory]:
+    """The ports of the automation triggers (``Deps`` fields), on the given DynamoDB client;
+    the Scheduler and CloudWatch clients are made by ``make_client`` on first use."""
+    from chalicelib.adapters.cloudwatch_alarms import CloudWatchAlarmTags
+    from chalicelib.adapters.dynamodb_automation import DynamoDBAutomationStore
+    from chalicelib.adapters.scheduler import EventBridgeScheduler
+
+    return (
+        DynamoDBAutomationStore(
+            dynamodb,
+            settings.table_name,
+            watch_window_seconds=settings.alarm_watch_window_seconds,
+            cooldown_seconds=settings.alarm_cooldown_seconds,
+        ),
+        EventBridgeScheduler(
+            lambda: make_client("scheduler", endpoint_url=settings.endpoint_url),
+            group=settings.schedule_group,
+            target_arn=settings.schedule_target_arn,
+            role_arn=settings.scheduler_role_arn,
+        ),
+        CloudWatchAlarmTags(lambda: make_client("cloudwatch", endpoint_url=settings.endpoint_url)),
+    )
 
 
 def _driver(settings: Settings, holder: list[Deps]) -> RolloutDriver:

@@ -49,6 +49,13 @@ class Settings:
     local_cluster: bool = True
     default_deployment_manager: str | None = None
     state_machine_arn: str | None = None
+    schedule_group: str = "o2dms-dev"
+    scheduler_role_arn: str | None = None
+    schedule_target_arn: str | None = None
+    schedule_retry_attempts: int = 5
+    schedule_retry_seconds: float = 15.0
+    alarm_watch_window_seconds: int = 1800
+    alarm_cooldown_seconds: int = 600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -75,4 +82,11 @@ class Settings:
             local_cluster=_flag(e.get("O2DMS_LOCAL_CLUSTER", "false" if in_lambda else "true")),
             default_deployment_manager=e.get("O2DMS_DEFAULT_DEPLOYMENT_MANAGER") or None,
             state_machine_arn=e.get("O2DMS_ROLLOUT_STATE_MACHINE_ARN") or None,
+            schedule_group=e.get("O2DMS_SCHEDULE_GROUP") or f"o2dms-{e.get('O2DMS_STAGE', 'dev')}",
+            scheduler_role_arn=e.get("O2DMS_SCHEDULER_ROLE_ARN") or None,
+            schedule_target_arn=e.get("O2DMS_SCHEDULE_TARGET_ARN") or None,
+            schedule_retry_attempts=int(e.get("O2DMS_SCHEDULE_RETRY_ATTEMPTS", "5")),
+            schedule_retry_seconds=parse_duration(e.get("O2DMS_SCHEDULE_RETRY_DELAY", "15s")),
+            alarm_watch_window_seconds=parse_duration(e.get("O2DMS_ALARM_WATCH_WINDOW", "30m")),
+            alarm_cooldown_seconds=parse_duration(e.get("O2DMS_ALARM_COOLDOWN", "10m")),
         )

@@ -17,6 +17,7 @@ from moto import mock_aws
 from chalicelib import composition
 from chalicelib.adapters.dynamodb_store import DynamoDBStore
 from chalicelib.adapters.local_cluster import LocalCluster
+from chalicelib.composition import automation_ports
 from chalicelib.config import Settings
 from chalicelib.domain.errors import BackendUnavailable
 from chalicelib.domain.models import DeploymentManager
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = "o2dms-test"
 ROLLOUT_SECONDS = 4.0
+SCHEDULE_GROUP = "o2dms-test"
+SCALE_FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:o2dms-test-scheduled_scale"
+SCHEDULER_ROLE_ARN = "arn:aws:iam::123456789012:role/o2dms-test-scheduler"
 
 
 @pytest.fixture(autouse=True)
@@ -88,12 +92,27 @@ def world(dynamodb: Any) -> Iterator[World]:
             raise BackendUnavailable(f"no test backend for {manager.kind.value} clusters")
         return cluster.backend(adapter)
 
+    settings = Settings(
+        table_name=TABLE,
+        operation_timeout_seconds=60,
+        lease_grace_seconds=30,
+        schedule_group=SCHEDULE_GROUP,
+        schedule_target_arn=SCALE_FUNCTION_ARN,
+        scheduler_role_arn=SCHEDULER_ROLE_ARN,
+        schedule_retry_attempts=3,
+        schedule_retry_seconds=0,
+    )
+    boto3.client("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)
+    automation, scheduler, alarms = automation_ports(settings, dynamodb, boto3.client)
     deps = Deps(
         store=store,
         backends=backends,
         driver=driver,
         events=events,
-        settings=Settings(table_name=TABLE, operation_timeout_seconds=60, lease_grace_seconds=30),
+        settings=settings,
+        automation=automation,
+        scheduler=scheduler,
+        alarms=alarms,
         clock=clock.now,
         new_id=IdSequence(),
     )

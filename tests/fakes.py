@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import boto3
+
+from chalicelib.composition import automation_ports
+from chalicelib.config import Settings
 from chalicelib.domain.models import Deployment, Operation
 from chalicelib.service.context import Deps
 from chalicelib.service.rollouts import follow
@@ -66,3 +71,9 @@ class RecordingEvents:
 
     def operation_ended(self, operation: Operation, deployment: Deployment) -> None:
         self.ended.append((operation.id, operation.type.value, operation.state.value))
+
+
+def automation_fields(settings: Settings, dynamodb: Any) -> dict[str, Any]:
+    """The automation ports of ``Deps`` on moto (inside ``mock_aws``), as keyword arguments."""
+    automation, scheduler, alarms = automation_ports(settings, dynamodb, boto3.client)
+    return {"automation": automation, "scheduler": scheduler, "alarms": alarms}

@@ -20,7 +20,7 @@ from chalicelib.adapters.local_cluster import LocalCluster
 from chalicelib.config import Settings
 from chalicelib.service.context import Deps
 from tests.conftest import TABLE, create_table
-from tests.fakes import ManualDriver, RecordingEvents
+from tests.fakes import ManualDriver, RecordingEvents, automation_fields
 
 ROOT = Path(__file__).resolve().parent.parent
 HELM_FIXTURES = ROOT.parent / "shared" / "fixtures" / "helm4"
@@ -56,6 +56,7 @@ def real_adapters(**settings: Any) -> Iterator[tuple[Any, ManualDriver]]:
             driver=driver,
             events=RecordingEvents(),
             settings=config,
+            **automation_fields(config, dynamodb),
         )
         driver.deps = deps
         composition.use(deps)

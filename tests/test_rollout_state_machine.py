@@ -29,7 +29,7 @@ from chalicelib.domain.ports import DeploymentBackend
 from chalicelib.service.context import Deps
 from tests.api_helpers import call, create_deployment, create_descriptor
 from tests.conftest import TABLE, create_table
-from tests.fakes import RecordingEvents
+from tests.fakes import RecordingEvents, automation_fields
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -164,6 +164,7 @@ def machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Machine]:
                 driver=StepFunctionsDriver(lambda: sfn, arn, poll_seconds=1),
                 events=RecordingEvents(),
                 settings=settings,
+                **automation_fields(settings, dynamodb),
             )
         )
         from chalice.test import Client

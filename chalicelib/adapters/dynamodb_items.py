@@ -8,25 +8,29 @@ queries inside those documents. Key layout: see ``infra/README.md``.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.domain.models import (
+    AlarmBinding,
     ChartRef,
     Condition,
     Deployment,
     DeploymentManager,
     Descriptor,
+    Firing,
     Lease,
     Operation,
     OperationError,
     Revision,
+    ScalingSchedule,
     StageEntry,
 )
 from chalicelib.domain.states import (
     Adapter,
     ClusterKind,
     DeploymentStatus,
+    FiringOutcome,
     OperationState,
     OperationType,
     RevisionStatus,
@@ -42,6 +46,9 @@ DEPLOYMENTS_INDEX_PK = "DEPLOYMENTS"
 DESCRIPTORS_INDEX_PK = "DESCRIPTORS"
 MANAGERS_INDEX_PK = "MANAGERS"
 MANAGER_SK = "DM"
+SCHEDULE_SK_PREFIX = "SCHED#"
+ALARM_BINDING_SK = "ALARMS"
+ALARM_PK_PREFIX = "ALARM#"
 DEFAULT_MANAGER_KEY = {"PK": {"S": "DM~DEFAULT"}, "SK": {"S": MANAGER_SK}}
 
 
@@ -55,6 +62,18 @@ def revision_key(deployment_id: str, number: int) -> Item:
 
 def operation_key(deployment_id: str, operation_id: str) -> Item:
     return {"PK": {"S": f"DEP#{deployment_id}"}, "SK": {"S": f"OP#{operation_id}"}}
+
+
+def schedule_key(deployment_id: str, schedule_id: str) -> Item:
+    return {"PK": {"S": f"DEP#{deployment_id}"}, "SK": {"S": f"{SCHEDULE_SK_PREFIX}{schedule_id}"}}
+
+
+def alarm_binding_key(deployment_id: str) -> Item:
+    return {"PK": {"S": f"DEP#{deployment_id}"}, "SK": {"S": ALARM_BINDING_SK}}
+
+
+def alarm_lookup_key(alarm_name: str, deployment_id: str) -> Item:
+    return {"PK": {"S": f"{ALARM_PK_PREFIX}{alarm_name}"}, "SK": {"S": f"DEP#{deployment_id}"}}
 
 
 def descriptor_key(descriptor_id: str) -> Item:
@@ -414,3 +433,102 @@ def read_operation(item: Item) -> Operation:
         rollback_revision=_get_opt_n(item, "rollbackRevision"),
         failure=_get_opt_s(item, "failure"),
     )
+
+
+# ------------------------------------------------------------- automation triggers
+
+
+def utc_text(value: datetime) -> str:
+    """A UTC time as text that sorts in time order (conditional writes compare it)."""
+    return value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def schedule_item(schedule: ScalingSchedule) -> Item:
+    sc = schedule
+    item: Item = {
+        **schedule_key(sc.deployment_id, sc.id),
+        "scheduleId": _s(sc.id),
+        "deploymentId": _s(sc.deployment_id),
+        "expression": _s(sc.expression),
+        "timezone": _s(sc.timezone),
+        "replicas": _n(sc.replicas),
+        "createdAt": _time(sc.created_at),
+        "createdBy": _s(sc.created_by),
+    }
+    _put_optional(item, "startDate", _time(sc.start_date) if sc.start_date else None)
+    _put_optional(item, "endDate", _time(sc.end_date) if sc.end_date else None)
+    _put_optional(item, "reason", _s(sc.reason) if sc.reason else None)
+    if sc.last_firing is not None:
+        item["lastFiring"] = firing_value(sc.last_firing)
+    return item
+
+
+def firing_value(firing: Firing) -> Item:
+    return _json(
+        {
+            "scheduledTime": firing.scheduled_time.isoformat(),
+            "firedAt": firing.fired_at.isoformat(),
+            "outcome": firing.outcome.value,
+            "message": firing.message,
+            "operationId": firing.operation_id,
+        }
+    )
+
+
+def read_schedule(item: Item) -> ScalingSchedule:
+    last = _get_json(item, "lastFiring") if "lastFiring" in item else None
+    return ScalingSchedule(
+        id=_get_s(item, "scheduleId"),
+        deployment_id=_get_s(item, "deploymentId"),
+        expression=_get_s(item, "expression"),
+        timezone=_get_s(item, "timezone"),
+        replicas=_get_n(item, "replicas"),
+        created_at=_get_time(item, "createdAt"),
+        created_by=_get_s(item, "createdBy"),
+        start_date=_get_opt_time(item, "startDate"),
+        end_date=_get_opt_time(item, "endDate"),
+        reason=_get_opt_s(item, "reason"),
+        last_firing=Firing(
+            scheduled_time=datetime.fromisoformat(last["scheduledTime"]),
+            fired_at=datetime.fromisoformat(last["firedAt"]),
+            outcome=FiringOutcome(last["outcome"]),
+            message=last["message"],
+            operation_id=last.get("operationId"),
+        )
+        if last
+        else None,
+    )
+
+
+def alarm_binding_item(binding: AlarmBinding) -> Item:
+    b = binding
+    item: Item = {
+        **alarm_binding_key(b.deployment_id),
+        "deploymentId": _s(b.deployment_id),
+        "alarmNames": _json(list(b.alarm_names)),
+        "watchWindowSeconds": _n(b.watch_window_seconds),
+        "cooldownSeconds": _n(b.cooldown_seconds),
+    }
+    _put_optional(item, "updatedAt", _time(b.updated_at) if b.updated_at else None)
+    _put_optional(
+        item, "lastRollbackAt", _s(utc_text(b.last_rollback_at)) if b.last_rollback_at else None
+    )
+    return item
+
+
+def read_alarm_binding(item: Item, *, watch_window: int, cooldown: int) -> AlarmBinding:
+    """The binding; an item holding only a cooldown mark (a tag-bound alarm's rollback)
+    reads as no names with the given default windows."""
+    return AlarmBinding(
+        deployment_id=item["PK"]["S"].removeprefix("DEP#"),
+        alarm_names=tuple(_get_json(item, "alarmNames")) if "alarmNames" in item else (),
+        watch_window_seconds=_get_opt_n(item, "watchWindowSeconds") or watch_window,
+        cooldown_seconds=_n_or(item, "cooldownSeconds", cooldown),
+        updated_at=_get_opt_time(item, "updatedAt"),
+        last_rollback_at=_get_opt_time(item, "lastRollbackAt"),
+    )
+
+
+def _n_or(item: Item, name: str, default: int) -> int:
+    value = _get_opt_n(item, name)
+    return default if value is None else value

@@ -50,7 +50,7 @@ Item = dict[str, Any]
 logger = logging.getLogger(__name__)
 
 
-def _translated(method: Callable[P, T]) -> Callable[P, T]:
+def translate_errors(method: Callable[P, T]) -> Callable[P, T]:
     """DynamoDB failures that are not ours to handle become ``StoreUnavailable`` (503)."""
 
     @functools.wraps(method)
@@ -102,7 +102,7 @@ class DynamoDBStore:
 
     # ------------------------------------------------------------------ descriptors
 
-    @_translated
+    @translate_errors
     def put_descriptor(self, descriptor: Descriptor) -> None:
         try:
             self._client.put_item(
@@ -113,20 +113,20 @@ class DynamoDBStore:
         except self._client.exceptions.ConditionalCheckFailedException as exc:
             raise AlreadyExists(f"Descriptor {descriptor.id} already exists") from exc
 
-    @_translated
+    @translate_errors
     def get_descriptor(self, descriptor_id: str) -> Descriptor:
         item = self._get(items.descriptor_key(descriptor_id))
         if item is None or "name" not in item:
             raise DescriptorNotFound(f"Descriptor {descriptor_id} not found")
         return items.read_descriptor(item)
 
-    @_translated
+    @translate_errors
     def list_descriptors(self, *, limit: int, token: str | None) -> Page[Descriptor]:
         return self._index_page(
             items.DESCRIPTORS_INDEX_PK, items.read_descriptor, limit=limit, token=token
         )
 
-    @_translated
+    @translate_errors
     def delete_descriptor(self, descriptor_id: str) -> None:
         try:
             self._client.delete_item(
@@ -147,7 +147,7 @@ class DynamoDBStore:
 
     # ------------------------------------------------------------------- managers
 
-    @_translated
+    @translate_errors
     def put_manager(self, manager: DeploymentManager) -> None:
         writes: list[Any] = [
             {
@@ -166,7 +166,7 @@ class DynamoDBStore:
         except self._client.exceptions.TransactionCanceledException as exc:
             raise AlreadyExists(f"Deployment manager {manager.id} already exists") from exc
 
-    @_translated
+    @translate_errors
     def get_manager(self, manager_id: str) -> DeploymentManager:
         found = self._client.batch_get_item(
             RequestItems={
@@ -184,12 +184,12 @@ class DynamoDBStore:
         default_id = pointer["managerId"]["S"] if pointer else None
         return items.read_manager(item, default_id=default_id)
 
-    @_translated
+    @translate_errors
     def default_manager_id(self) -> str | None:
         pointer = self._get(items.DEFAULT_MANAGER_KEY)
         return str(pointer["managerId"]["S"]) if pointer else None
 
-    @_translated
+    @translate_errors
     def list_managers(self, *, limit: int, token: str | None) -> Page[DeploymentManager]:
         default_id = self.default_manager_id()
         return self._index_page(
@@ -199,7 +199,7 @@ class DynamoDBStore:
             token=token,
         )
 
-    @_translated
+    @translate_errors
     def delete_manager(self, manager_id: str) -> None:
         manager = self.get_manager(manager_id)
         writes: list[Any] = [
@@ -227,14 +227,14 @@ class DynamoDBStore:
 
     # ------------------------------------------------------------------ deployments
 
-    @_translated
+    @translate_errors
     def get_deployment(self, deployment_id: str) -> Deployment:
         item = self._get(items.deployment_key(deployment_id))
         if item is None:
             raise DeploymentNotFound(f"Deployment {deployment_id} not found")
         return items.read_deployment(item)
 
-    @_translated
+    @translate_errors
     def list_deployments(
         self, *, filters: DeploymentFilter, limit: int, token: str | None
     ) -> Page[Deployment]:
@@ -260,14 +260,14 @@ class DynamoDBStore:
 
     # -------------------------------------------------------------- history and ops
 
-    @_translated
+    @translate_errors
     def get_revision(self, deployment_id: str, number: int) -> Revision:
         item = self._get(items.revision_key(deployment_id, number))
         if item is None:
             raise RevisionNotFound(f"Revision {number} not found in deployment history")
         return items.read_revision(item)
 
-    @_translated
+    @translate_errors
     def history(
         self, deployment_id: str, *, limit: int, token: str | None
     ) -> tuple[Deployment, Page[Revision]]:
@@ -297,7 +297,7 @@ class DynamoDBStore:
         )
         return deployment, page
 
-    @_translated
+    @translate_errors
     def get_operation(self, deployment_id: str, operation_id: str) -> Operation:
         item = self._get(items.operation_key(deployment_id, operation_id))
         if item is None:
@@ -306,7 +306,7 @@ class DynamoDBStore:
             )
         return items.read_operation(item)
 
-    @_translated
+    @translate_errors
     def list_operations(
         self, deployment_id: str, *, limit: int, token: str | None
     ) -> Page[Operation]:
@@ -330,7 +330,7 @@ class DynamoDBStore:
 
     # ---------------------------------------------------------------------- writes
 
-    @_translated
+    @translate_errors
     def commit(self, change: Change) -> Deployment:
         deployment = change.deployment
         if deployment.record_version != change.expected_version + 1:

@@ -29,6 +29,8 @@ _REQUESTS: tuple[type[BaseModel], ...] = (
     s.ScaleRequest,
     s.RollbackRequest,
     s.TerminateRequest,
+    s.ScheduleCreate,
+    s.AlarmBindingIn,
 )
 _RESPONSES: tuple[type[BaseModel], ...] = (
     s.ErrorBody,
@@ -44,6 +46,9 @@ _RESPONSES: tuple[type[BaseModel], ...] = (
     s.OperationOut,
     s.OperationList,
     s.PlanOut,
+    s.ScheduleOut,
+    s.ScheduleList,
+    s.AlarmBindingOut,
 )
 
 _ERRORS = {
@@ -275,6 +280,45 @@ def _paths() -> dict[str, Any]:
                 {200: _answer("A page", s.OperationList)},
                 (400, 404),
                 parameters=(LIMIT, TOKEN),
+            ),
+        },
+        ONE + "/scalingSchedules": {
+            "parameters": [DEPLOYMENT_ID],
+            "post": _operation(
+                "Create a scaling schedule (an EventBridge Scheduler schedule)",
+                {201: _answer("Created", s.ScheduleOut)},
+                (400, 404, 409),
+                body=s.ScheduleCreate,
+            ),
+            "get": _operation(
+                "The deployment's scaling schedules",
+                {200: _answer("All of them", s.ScheduleList)},
+                (400, 404),
+            ),
+        },
+        ONE + "/scalingSchedules/{scheduleId}": {
+            "parameters": [DEPLOYMENT_ID, _param("scheduleId", "path", "Schedule id", _STR)],
+            "get": _operation(
+                "One scaling schedule, with its next and last firing",
+                {200: _answer("Found", s.ScheduleOut)},
+                (400, 404),
+            ),
+            "delete": _operation(
+                "Delete a scaling schedule", {204: _answer("Deleted")}, (400, 404)
+            ),
+        },
+        ONE + "/rollbackAlarms": {
+            "parameters": [DEPLOYMENT_ID],
+            "put": _operation(
+                "Bind the CloudWatch alarms that roll the deployment back",
+                {200: _answer("The binding", s.AlarmBindingOut)},
+                (400, 404),
+                body=s.AlarmBindingIn,
+            ),
+            "get": _operation(
+                "The alarm binding (defaults when none was set)",
+                {200: _answer("The binding", s.AlarmBindingOut)},
+                (400, 404),
             ),
         },
         ONE + "/operations/{operationId}": {

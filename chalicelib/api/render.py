@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from chalicelib.api import schemas as s
 from chalicelib.domain.models import (
+    DEPLOYMENT_TAG,
+    AlarmBinding,
     Deployment,
     DeploymentManager,
     Descriptor,
     Operation,
     Revision,
+    ScalingSchedule,
 )
 from chalicelib.domain.states import OperationType
 from chalicelib.service.lifecycle import Planned
 from chalicelib.service.records import Started
+from chalicelib.service.schedules import next_firing
 
 
 def dump(model: s._Wire) -> dict[str, Any]:
@@ -182,4 +187,42 @@ def plan(deployment_id: str, planned: Planned) -> s.PlanOut:
             s.PlanStepOut(description=p.description, command=list(p.command), body=p.body)
             for p in planned.steps
         ],
+    )
+
+
+def schedule(sc: ScalingSchedule, *, now: datetime) -> s.ScheduleOut:
+    last = sc.last_firing
+    return s.ScheduleOut(
+        schedule_id=sc.id,
+        deployment_id=sc.deployment_id,
+        expression=sc.expression,
+        timezone=sc.timezone,
+        replicas=sc.replicas,
+        start_date=sc.start_date,
+        end_date=sc.end_date,
+        next_firing=next_firing(sc, now),
+        reason=sc.reason,
+        created_at=sc.created_at,
+        created_by=sc.created_by,
+        last_firing=s.FiringOut(
+            scheduled_time=last.scheduled_time,
+            fired_at=last.fired_at,
+            outcome=last.outcome,
+            message=last.message,
+            operation_id=last.operation_id,
+        )
+        if last
+        else None,
+    )
+
+
+def alarm_binding(b: AlarmBinding) -> s.AlarmBindingOut:
+    return s.AlarmBindingOut(
+        deployment_id=b.deployment_id,
+        alarm_names=list(b.alarm_names),
+        watch_window_seconds=b.watch_window_seconds,
+        cooldown_seconds=b.cooldown_seconds,
+        tag_key=DEPLOYMENT_TAG,
+        updated_at=b.updated_at,
+        last_rollback_at=b.last_rollback_at,
     )

@@ -18,6 +18,7 @@ from chalicelib.domain.states import (
     Adapter,
     ClusterKind,
     DeploymentStatus,
+    FiringOutcome,
     OperationState,
     OperationType,
     RevisionStatus,
@@ -112,18 +113,19 @@ class DeploymentUpgrade(_Wire):
         return None if value is None else check_descriptor_id(value)
 
 
+def check_replicas(value: int) -> int:
+    if value < 0:
+        raise ValueError("Replica count must be non-negative")
+    if value > 10_000:
+        raise ValueError("Replica count must be at most 10000")
+    return value
+
+
 class ScaleRequest(_Wire):
     replicas: StrictInt
     reason: Reason
 
-    @field_validator("replicas")
-    @classmethod
-    def _non_negative(cls, value: int) -> int:
-        if value < 0:
-            raise ValueError("Replica count must be non-negative")
-        if value > 10_000:
-            raise ValueError("Replica count must be at most 10000")
-        return value
+    _replicas = field_validator("replicas")(check_replicas)
 
 
 class RollbackRequest(_Wire):
@@ -140,6 +142,33 @@ class RollbackRequest(_Wire):
 
 class TerminateRequest(_Wire):
     reason: Reason
+
+
+class ScheduleCreate(_Wire):
+    expression: Annotated[str, Field(min_length=6, max_length=256)]
+    timezone: Annotated[str, Field(min_length=1, max_length=50)] = "UTC"
+    replicas: StrictInt
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    reason: Reason
+
+    _replicas = field_validator("replicas")(check_replicas)
+
+    @field_validator("start_date", "end_date")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("dates need a time zone offset, e.g. 2026-12-01T08:00:00Z")
+        return value
+
+
+ALARM_NAME = r"^[^\x00-\x1f]{1,255}$"
+
+
+class AlarmBindingIn(_Wire):
+    alarm_names: Annotated[list[Annotated[str, Field(pattern=ALARM_NAME)]], Field(max_length=20)]
+    watch_window_seconds: Annotated[StrictInt | None, Field(default=None, ge=60, le=604_800)]
+    cooldown_seconds: Annotated[StrictInt | None, Field(default=None, ge=0, le=604_800)]
 
 
 ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$"
@@ -268,6 +297,44 @@ class DeploymentOut(_Wire):
     created_at: datetime
     updated_at: datetime
     extensions: JsonMap
+
+
+class FiringOut(_Wire):
+    scheduled_time: datetime
+    fired_at: datetime
+    outcome: FiringOutcome
+    message: str
+    operation_id: str | None
+
+
+class ScheduleOut(_Wire):
+    schedule_id: str
+    deployment_id: str
+    expression: str
+    timezone: str
+    replicas: int
+    start_date: datetime | None
+    end_date: datetime | None
+    next_firing: datetime | None
+    reason: str | None
+    created_at: datetime
+    created_by: str
+    last_firing: FiringOut | None
+
+
+class ScheduleList(_Wire):
+    deployment_id: str
+    scaling_schedules: list[ScheduleOut]
+
+
+class AlarmBindingOut(_Wire):
+    deployment_id: str
+    alarm_names: list[str]
+    watch_window_seconds: int
+    cooldown_seconds: int
+    tag_key: str
+    updated_at: datetime | None
+    last_rollback_at: datetime | None
 
 
 class DeploymentList(_Wire):

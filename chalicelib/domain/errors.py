@@ -4,7 +4,7 @@ O2DmsError
 ├── InvalidRequest                     400
 ├── NotFound                           404
 │   ├── DeploymentNotFound, DescriptorNotFound, RevisionNotFound,
-│   └── OperationNotFound, DeploymentManagerNotFound
+│   └── OperationNotFound, DeploymentManagerNotFound, ScheduleNotFound
 ├── Conflict                           409
 │   ├── AlreadyExists, DescriptorInUse, DeploymentManagerInUse, IllegalTransition
 │   ├── OperationInProgress, RollbackInProgress, RollbackToCurrentRevision
@@ -56,6 +56,10 @@ class OperationNotFound(NotFound):
 
 
 class DeploymentManagerNotFound(NotFound):
+    pass
+
+
+class ScheduleNotFound(NotFound):
     pass
 
 

@@ -14,6 +14,7 @@ from chalicelib.domain.states import (
     Adapter,
     ClusterKind,
     DeploymentStatus,
+    FiringOutcome,
     OperationState,
     OperationType,
     RevisionStatus,
@@ -212,3 +213,55 @@ class Operation:
 class Page(Generic[T]):
     items: tuple[T, ...]
     next_token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Firing:
+    """What happened the last time a scaling schedule fired."""
+
+    scheduled_time: datetime
+    fired_at: datetime
+    outcome: FiringOutcome
+    message: str
+    operation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScalingSchedule:
+    """A recurring or one-time scale of one deployment, run by EventBridge Scheduler.
+
+    ``expression`` is Scheduler's own (``cron(...)``, ``rate(...)``, ``at(...)``), read in
+    ``timezone``; the Scheduler schedule is named after ``id``.
+    """
+
+    id: str
+    deployment_id: str
+    expression: str
+    timezone: str
+    replicas: int
+    created_at: datetime
+    created_by: str
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    reason: str | None = None
+    last_firing: Firing | None = None
+
+
+DEPLOYMENT_TAG = "o2dms:deployment"  # an alarm with this tag watches the deployment it names
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmBinding:
+    """CloudWatch alarms that roll a deployment back when they go off after a rollout.
+
+    Alarms tagged ``o2dms:deployment`` with the deployment's name count too, with these
+    windows. ``last_rollback_at`` is when an alarm last rolled the deployment back (the
+    cooldown counts from it).
+    """
+
+    deployment_id: str
+    alarm_names: tuple[str, ...]
+    watch_window_seconds: int
+    cooldown_seconds: int
+    updated_at: datetime | None = None
+    last_rollback_at: datetime | None = None

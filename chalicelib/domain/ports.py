@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from chalicelib.domain.models import (
+    AlarmBinding,
     ChartRef,
     Condition,
     Deployment,
@@ -21,6 +22,7 @@ from chalicelib.domain.models import (
     Operation,
     Page,
     Revision,
+    ScalingSchedule,
 )
 from chalicelib.domain.states import DeploymentStatus, OperationType
 
@@ -109,6 +111,66 @@ class Store(Protocol):
         Raises ``ConcurrentModification`` when the deployment changed since it was read,
         ``DescriptorNotFound`` when a referenced descriptor is gone.
         """
+
+
+class AutomationStore(Protocol):
+    """What scheduled scaling and alarm rollbacks keep beside each deployment."""
+
+    def put_schedule(self, schedule: ScalingSchedule) -> None:
+        """Create; ``AlreadyExists`` if the id is taken."""
+
+    def get_schedule(self, deployment_id: str, schedule_id: str) -> ScalingSchedule:
+        """``ScheduleNotFound`` if there is none."""
+
+    def deployment_schedules(
+        self, deployment_id: str
+    ) -> tuple[Deployment, tuple[ScalingSchedule, ...]]:
+        """The deployment and all its schedules, in one read; ``DeploymentNotFound``."""
+
+    def delete_schedule(self, deployment_id: str, schedule_id: str) -> None:
+        """Idempotent."""
+
+    def claim_firing(self, schedule: ScalingSchedule, scheduled_time: datetime) -> bool:
+        """Mark the firing of ``scheduled_time`` as taken; False if it already was (or a
+        later one was): a duplicate delivery."""
+
+    def record_firing(self, schedule: ScalingSchedule) -> None:
+        """Store ``schedule.last_firing`` (the schedule may be gone: then nothing)."""
+
+    def record_operation(self, operation: Operation) -> None:
+        """Keep an operation that never held the lease (a skipped firing)."""
+
+    def get_alarm_binding(self, deployment_id: str) -> AlarmBinding | None: ...
+
+    def put_alarm_binding(self, binding: AlarmBinding, previous: tuple[str, ...]) -> None:
+        """Replace the binding; ``previous`` are the names bound before (their lookups go)."""
+
+    def delete_alarm_binding(self, deployment_id: str) -> None:
+        """Remove the binding and its alarm lookups; idempotent."""
+
+    def deployments_for_alarm(self, alarm_name: str) -> tuple[str, ...]: ...
+
+    def claim_alarm_rollback(
+        self, deployment_id: str, *, now: datetime, cooldown_seconds: int
+    ) -> bool:
+        """Record an alarm rollback at ``now`` unless one happened within the cooldown."""
+
+
+class ScheduleRunner(Protocol):
+    """The service that fires schedules (EventBridge Scheduler)."""
+
+    def create(self, schedule: ScalingSchedule) -> None:
+        """Raise ``InvalidRequest`` when the runner refuses the schedule."""
+
+    def delete(self, schedule_id: str) -> None:
+        """Idempotent: a schedule already gone is fine."""
+
+
+class AlarmDirectory(Protocol):
+    """Reads alarms' tags (CloudWatch)."""
+
+    def tagged_deployment(self, alarm_arn: str) -> str | None:
+        """The value of the alarm's ``o2dms:deployment`` tag, if it has one."""
 
 
 # ------------------------------------------------------------------------- backends

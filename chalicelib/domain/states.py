@@ -44,6 +44,7 @@ class OperationState(StrEnum):
     FAILED = "FAILED"
     ROLLED_BACK = "ROLLED_BACK"
     CANCELLED = "CANCELLED"
+    SKIPPED = "SKIPPED"  # a scheduled change that could not run (recorded, never lost)
 
     @property
     def finished(self) -> bool:
@@ -57,12 +58,22 @@ class Stage(StrEnum):
     ROLLING_BACK = "rolling-back"
     COMPLETED = "completed"
     FAILED = "failed"
+    SKIPPED = "skipped"
 
 
 class Trigger(StrEnum):
     API = "api"
     SCHEDULE = "schedule"
     ALARM = "alarm"
+
+
+class FiringOutcome(StrEnum):
+    """What a scaling schedule's firing did."""
+
+    STARTED = "started"  # a scale operation began
+    UNCHANGED = "unchanged"  # the deployment already had that many replicas
+    SKIPPED = "skipped"  # another operation kept running; recorded as a SKIPPED operation
+    DUPLICATE = "duplicate"  # the same firing was delivered twice; handled once
 
 
 class ClusterKind(StrEnum):

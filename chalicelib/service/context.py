@@ -10,9 +10,12 @@ from datetime import UTC, datetime
 
 from chalicelib.config import Settings
 from chalicelib.domain.ports import (
+    AlarmDirectory,
+    AutomationStore,
     BackendResolver,
     EventPublisher,
     RolloutDriver,
+    ScheduleRunner,
     Store,
 )
 from chalicelib.domain.states import Trigger
@@ -34,6 +37,9 @@ class Deps:
     driver: RolloutDriver
     events: EventPublisher
     settings: Settings
+    automation: AutomationStore
+    scheduler: ScheduleRunner
+    alarms: AlarmDirectory
     clock: Callable[[], datetime] = utc_now
     new_id: Callable[[], str] = new_operation_id
 

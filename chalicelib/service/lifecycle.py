@@ -29,7 +29,7 @@ from chalicelib.domain.states import (
     DeploymentStatus,
     OperationType,
 )
-from chalicelib.service import managers
+from chalicelib.service import managers, triggers
 from chalicelib.service.context import Caller, Deps
 from chalicelib.service.managers import backend_for
 from chalicelib.service.operations import start
@@ -80,14 +80,21 @@ def scale(deps: Deps, deployment_id: str, *, replicas: int, caller: Caller) -> S
     return start(deps, current, _scale_proposal(deps, replicas), caller)
 
 
-def rollback(deps: Deps, deployment_id: str, *, revision: int, caller: Caller) -> Started:
+def rollback(
+    deps: Deps, deployment_id: str, *, revision: int, caller: Caller, note: str | None = None
+) -> Started:
+    """Roll back to ``revision`` (0: the previous good one); ``note`` is added to the new
+    revision's description (what triggered it, for an automatic rollback)."""
     current = live_deployment(deps, deployment_id)
-    return start(deps, current, _rollback_proposal(deps, revision), caller)
+    return start(deps, current, _rollback_proposal(deps, revision, note), caller)
 
 
 def terminate(deps: Deps, deployment_id: str, *, caller: Caller) -> Started:
+    """Uninstall; the deployment's schedules and alarm binding go with it."""
     current = live_deployment(deps, deployment_id)
-    return start(deps, current, _terminate_proposal, caller)
+    started = start(deps, current, _terminate_proposal, caller)
+    triggers.detach(deps, deployment_id)
+    return started
 
 
 def plan_instantiate(deps: Deps, request: Instantiate) -> Planned:
@@ -224,7 +231,7 @@ def _scale_proposal(deps: Deps, replicas: int) -> Prepare:
     return prepare
 
 
-def _rollback_proposal(deps: Deps, requested: int) -> Prepare:
+def _rollback_proposal(deps: Deps, requested: int, note: str | None = None) -> Prepare:
     if requested < 0:
         raise InvalidRequest("Invalid revision number: must be 0 (previous) or a revision number")
 
@@ -233,9 +240,10 @@ def _rollback_proposal(deps: Deps, requested: int) -> Prepare:
         held = target.descriptor_id != current.descriptor_ref and (
             _descriptor_if_any(deps, target.descriptor_id) is not None
         )
+        description = f"Rolled back from revision {current.revision} to revision {target.number}"
         return Proposal(
             type=OperationType.ROLLBACK,
-            description=f"Rolled back from revision {current.revision} to revision {target.number}",
+            description=f"{description} ({note})" if note else description,
             descriptor_id=target.descriptor_id,
             chart=target.chart,
             parameters=target.parameters,

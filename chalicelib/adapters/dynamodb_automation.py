@@ -1,0 +1,252 @@
+"""The ``AutomationStore`` port on the service's one DynamoDB table.
+
+Schedules and the alarm binding live in the deployment's partition (``SCHED#<id>``,
+``ALARMS``), so one query returns a deployment with all its schedules; an alarm's
+deployments are found through lookup items ``ALARM#<name>`` / ``DEP#<id>``. Duplicate
+firings and rollback storms are stopped by conditional writes, not by reading first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.adapters import dynamodb_items as items
+from chalicelib.adapters.dynamodb_store import translate_errors
+from chalicelib.domain.errors import AlreadyExists, DeploymentNotFound, ScheduleNotFound
+from chalicelib.domain.models import AlarmBinding, Deployment, Operation, ScalingSchedule
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+Item = dict[str, Any]
+_TRANSACTION_LIMIT = 100
+
+
+class DynamoDBAutomationStore:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        watch_window_seconds: int,
+        cooldown_seconds: int,
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._watch_window = watch_window_seconds
+        self._cooldown = cooldown_seconds
+
+    # -------------------------------------------------------------------- schedules
+
+    @translate_errors
+    def put_schedule(self, schedule: ScalingSchedule) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=items.schedule_item(schedule),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException as exc:
+            raise AlreadyExists(f"Scaling schedule {schedule.id} already exists") from exc
+
+    @translate_errors
+    def get_schedule(self, deployment_id: str, schedule_id: str) -> ScalingSchedule:
+        answer = self._client.get_item(
+            TableName=self._table,
+            Key=items.schedule_key(deployment_id, schedule_id),
+            ConsistentRead=True,
+        )
+        if "Item" not in answer:
+            raise ScheduleNotFound(
+                f"Scaling schedule {schedule_id} not found for deployment {deployment_id}"
+            )
+        return items.read_schedule(answer["Item"])
+
+    @translate_errors
+    def deployment_schedules(
+        self, deployment_id: str
+    ) -> tuple[Deployment, tuple[ScalingSchedule, ...]]:
+        # "REV~" (the deployment) sorts just before "SCHED#...", and "SCHED$" just after.
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": f"DEP#{deployment_id}"},
+                ":low": {"S": items.DEPLOYMENT_SK},
+                ":high": {"S": items.SCHEDULE_SK_PREFIX[:-1] + "$"},
+            },
+            "ConsistentRead": True,
+        }
+        found: list[Item] = []
+        while True:
+            answer = self._client.query(**query)
+            found += answer.get("Items", [])
+            if "LastEvaluatedKey" not in answer:
+                break
+            query["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        if not found or found[0]["SK"]["S"] != items.DEPLOYMENT_SK:
+            raise DeploymentNotFound(f"Deployment {deployment_id} not found")
+        schedules = tuple(
+            items.read_schedule(i)
+            for i in found[1:]
+            if i["SK"]["S"].startswith(items.SCHEDULE_SK_PREFIX)
+        )
+        return items.read_deployment(found[0]), schedules
+
+    @translate_errors
+    def delete_schedule(self, deployment_id: str, schedule_id: str) -> None:
+        self._client.delete_item(
+            TableName=self._table, Key=items.schedule_key(deployment_id, schedule_id)
+        )
+
+    @translate_errors
+    def claim_firing(self, schedule: ScalingSchedule, scheduled_time: datetime) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=items.schedule_key(schedule.deployment_id, schedule.id),
+                UpdateExpression="SET lastScheduledTime = :t",
+                ConditionExpression=(
+                    "attribute_exists(PK) AND "
+                    "(attribute_not_exists(lastScheduledTime) OR lastScheduledTime < :t)"
+                ),
+                ExpressionAttributeValues={":t": {"S": items.utc_text(scheduled_time)}},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    @translate_errors
+    def record_firing(self, schedule: ScalingSchedule) -> None:
+        if schedule.last_firing is None:
+            return
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=items.schedule_key(schedule.deployment_id, schedule.id),
+                UpdateExpression="SET lastFiring = :f",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues={":f": items.firing_value(schedule.last_firing)},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return  # deleted meanwhile: nothing left to annotate
+
+    @translate_errors
+    def record_operation(self, operation: Operation) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item=items.operation_item(operation),
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+
+    # ----------------------------------------------------------------------- alarms
+
+    @translate_errors
+    def get_alarm_binding(self, deployment_id: str) -> AlarmBinding | None:
+        answer = self._client.get_item(
+            TableName=self._table,
+            Key=items.alarm_binding_key(deployment_id),
+            ConsistentRead=True,
+        )
+        if "Item" not in answer:
+            return None
+        return items.read_alarm_binding(
+            answer["Item"], watch_window=self._watch_window, cooldown=self._cooldown
+        )
+
+    @translate_errors
+    def put_alarm_binding(self, binding: AlarmBinding, previous: tuple[str, ...]) -> None:
+        item = items.alarm_binding_item(binding)
+        # Keep the cooldown mark: rebinding must not reopen the door to a rollback storm.
+        item.pop("lastRollbackAt", None)
+        attributes = [k for k in item if k not in ("PK", "SK")]
+        writes: list[Any] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": items.alarm_binding_key(binding.deployment_id),
+                    "UpdateExpression": "SET "
+                    + ", ".join(f"#{i} = :{i}" for i in range(len(attributes))),
+                    "ExpressionAttributeNames": {f"#{i}": a for i, a in enumerate(attributes)},
+                    "ExpressionAttributeValues": {
+                        f":{i}": item[a] for i, a in enumerate(attributes)
+                    },
+                }
+            }
+        ]
+        dropped = set(previous) - set(binding.alarm_names)
+        writes += [
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": items.alarm_lookup_key(name, binding.deployment_id),
+                }
+            }
+            for name in sorted(dropped)
+        ]
+        writes += [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {
+                        **items.alarm_lookup_key(name, binding.deployment_id),
+                        "deploymentId": {"S": binding.deployment_id},
+                    },
+                }
+            }
+            for name in binding.alarm_names
+        ]
+        if len(writes) > _TRANSACTION_LIMIT:
+            raise ValueError("too many alarm names for one transaction")
+        self._client.transact_write_items(TransactItems=writes)
+
+    @translate_errors
+    def delete_alarm_binding(self, deployment_id: str) -> None:
+        binding = self.get_alarm_binding(deployment_id)
+        names = binding.alarm_names if binding else ()
+        writes: list[Any] = [
+            {"Delete": {"TableName": self._table, "Key": items.alarm_binding_key(deployment_id)}}
+        ]
+        writes += [
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": items.alarm_lookup_key(name, deployment_id),
+                }
+            }
+            for name in names
+        ]
+        self._client.transact_write_items(TransactItems=writes)
+
+    @translate_errors
+    def deployments_for_alarm(self, alarm_name: str) -> tuple[str, ...]:
+        answer = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"{items.ALARM_PK_PREFIX}{alarm_name}"}},
+            ConsistentRead=True,
+        )
+        return tuple(i["deploymentId"]["S"] for i in answer.get("Items", []))
+
+    @translate_errors
+    def claim_alarm_rollback(
+        self, deployment_id: str, *, now: datetime, cooldown_seconds: int
+    ) -> bool:
+        cutoff = now - timedelta(seconds=cooldown_seconds)
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=items.alarm_binding_key(deployment_id),
+                UpdateExpression="SET lastRollbackAt = :now",
+                ConditionExpression=(
+                    "attribute_not_exists(lastRollbackAt) OR lastRollbackAt <= :cutoff"
+                ),
+                ExpressionAttributeValues={
+                    ":now": {"S": items.utc_text(now)},
+                    ":cutoff": {"S": items.utc_text(cutoff)},
+                },
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True

@@ -1,0 +1,191 @@
+"""Alarm rollbacks: CloudWatch alarms that roll a deployment back after a bad rollout.
+
+An alarm acts on a deployment when it is bound by name (``PUT .../rollbackAlarms``) or
+tagged ``o2dms:deployment`` with the deployment's name, and it *entered* ``ALARM`` after
+the current revision's rollout started and within the watch window. Then the deployment
+goes back to its previous good revision (trigger ``alarm``), at most once per cooldown.
+Everything else is ignored, with the reason logged and returned:
+
+- an alarm already in ``ALARM`` before the rollout began did not see the new revision fail;
+- a revision that is itself a rollback is not reversed by an alarm (that would restore the
+  revision the rollback left);
+- a second delivery of the same event finds the rollback already under way (the new
+  revision started after the alarm went off), and the cooldown holds anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from chalicelib.domain.errors import Conflict, DeploymentNotFound, NotFound, O2DmsError
+from chalicelib.domain.models import AlarmBinding, Deployment
+from chalicelib.domain.states import OperationType, Trigger
+from chalicelib.service import lifecycle
+from chalicelib.service.context import Caller, Deps
+
+logger = logging.getLogger(__name__)
+
+ALARM = "ALARM"
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmChange:
+    """One "CloudWatch Alarm State Change" event, as the handler receives it."""
+
+    alarm_name: str
+    alarm_arn: str | None
+    state: str
+    previous_state: str | None
+    reason: str
+    changed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    deployment_id: str
+    acted: bool
+    message: str
+    operation_id: str | None = None
+
+
+# ---------------------------------------------------------------------- bindings
+
+
+def binding(deps: Deps, deployment_id: str) -> AlarmBinding:
+    """The deployment's binding; defaults (no names) when none was ever set."""
+    lifecycle.live_deployment(deps, deployment_id)
+    found = deps.automation.get_alarm_binding(deployment_id)
+    return found if found is not None else _default(deps, deployment_id)
+
+
+def bind(
+    deps: Deps,
+    deployment_id: str,
+    *,
+    alarm_names: tuple[str, ...],
+    watch_window_seconds: int | None,
+    cooldown_seconds: int | None,
+) -> AlarmBinding:
+    lifecycle.live_deployment(deps, deployment_id)
+    previous = deps.automation.get_alarm_binding(deployment_id)
+    defaults = _default(deps, deployment_id)
+    updated = AlarmBinding(
+        deployment_id=deployment_id,
+        alarm_names=tuple(dict.fromkeys(alarm_names)),
+        watch_window_seconds=watch_window_seconds or defaults.watch_window_seconds,
+        cooldown_seconds=defaults.cooldown_seconds
+        if cooldown_seconds is None
+        else cooldown_seconds,
+        updated_at=deps.clock(),
+        last_rollback_at=previous.last_rollback_at if previous else None,
+    )
+    deps.automation.put_alarm_binding(updated, previous.alarm_names if previous else ())
+    return updated
+
+
+def _default(deps: Deps, deployment_id: str) -> AlarmBinding:
+    return AlarmBinding(
+        deployment_id=deployment_id,
+        alarm_names=(),
+        watch_window_seconds=deps.settings.alarm_watch_window_seconds,
+        cooldown_seconds=deps.settings.alarm_cooldown_seconds,
+    )
+
+
+# ------------------------------------------------------------------------ events
+
+
+def on_state_change(deps: Deps, change: AlarmChange) -> list[Verdict]:
+    """Roll back every deployment the alarm watches, where the rules above allow it."""
+    if change.state != ALARM or change.previous_state == ALARM:
+        logger.info(
+            "alarm change ignored",
+            extra={"alarm": change.alarm_name, "state": change.state},
+        )
+        return []
+    targets = list(deps.automation.deployments_for_alarm(change.alarm_name))
+    if change.alarm_arn:
+        tagged = deps.alarms.tagged_deployment(change.alarm_arn)
+        if tagged and tagged not in targets:
+            targets.append(tagged)
+    verdicts = [_judge(deps, change, deployment_id) for deployment_id in targets]
+    for verdict in verdicts:
+        logger.info(
+            "alarm judged",
+            extra={
+                "alarm": change.alarm_name,
+                "deployment": verdict.deployment_id,
+                "acted": verdict.acted,
+                "why": verdict.message,
+                "operation": verdict.operation_id,
+            },
+        )
+    return verdicts
+
+
+def _judge(deps: Deps, change: AlarmChange, deployment_id: str) -> Verdict:
+    try:
+        deployment = lifecycle.live_deployment(deps, deployment_id)
+        found = deps.automation.get_alarm_binding(deployment_id)
+        rules = found if found is not None else _default(deps, deployment_id)
+        refusal = _refusal(deps, deployment, rules, change)
+        if refusal:
+            return Verdict(deployment_id, False, refusal)
+        now = deps.clock()
+        if not deps.automation.claim_alarm_rollback(
+            deployment_id, now=now, cooldown_seconds=rules.cooldown_seconds
+        ):
+            return Verdict(
+                deployment_id,
+                False,
+                f"an alarm rolled {deployment_id} back less than "
+                f"{rules.cooldown_seconds} s ago (cooldown)",
+            )
+        started = lifecycle.rollback(
+            deps,
+            deployment_id,
+            revision=0,
+            caller=Caller(
+                actor=f"alarm/{change.alarm_name}",
+                trigger=Trigger.ALARM,
+                reason=f"CloudWatch alarm {change.alarm_name} is in ALARM: {change.reason}"[:1024],
+            ),
+            note=f"alarm {change.alarm_name} in ALARM: {change.reason}"[:300],
+        )
+    except (NotFound, Conflict) as exc:
+        return Verdict(deployment_id, False, exc.message)
+    except O2DmsError as exc:
+        logger.warning(
+            "alarm rollback failed to start",
+            extra={"deployment": deployment_id, "error": exc.message},
+        )
+        return Verdict(deployment_id, False, exc.message)
+    return Verdict(deployment_id, True, started.operation.message, started.operation.id)
+
+
+def _refusal(
+    deps: Deps, deployment: Deployment, rules: AlarmBinding, change: AlarmChange
+) -> str | None:
+    """Why this alarm may not roll this deployment back, or None if it may."""
+    if deployment.revision == 0:
+        return f"{deployment.id} has no revision yet"
+    try:
+        revision = deps.store.get_revision(deployment.id, deployment.revision)
+    except DeploymentNotFound:
+        return f"{deployment.id} is gone"
+    started = revision.created_at
+    if change.changed_at < started:
+        return (
+            f"{change.alarm_name} entered ALARM at {change.changed_at.isoformat()}, before "
+            f"revision {revision.number} started rolling out ({started.isoformat()})"
+        )
+    if change.changed_at > started + timedelta(seconds=rules.watch_window_seconds):
+        return (
+            f"{change.alarm_name} entered ALARM more than {rules.watch_window_seconds} s "
+            f"after revision {revision.number} started rolling out"
+        )
+    if revision.operation_type is OperationType.ROLLBACK:
+        return f"revision {revision.number} is itself a rollback; an alarm does not reverse it"
+    return None

@@ -1,0 +1,300 @@
+"""Scaling schedules: create, read and delete them, and run one when it fires.
+
+A firing scales through the same path as the API (``lifecycle.scale``: lease, operation
+record with trigger ``schedule``, revision, rollout). When another operation holds the
+deployment, the firing waits and tries again a bounded number of times; if it still cannot
+run, a ``SKIPPED`` operation records that it was due and why it did not run.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+from chalicelib.domain import schedules as expressions
+from chalicelib.domain.errors import (
+    DeploymentNotFound,
+    InvalidRequest,
+    O2DmsError,
+    OperationInProgress,
+    RollbackInProgress,
+    ScheduleNotFound,
+)
+from chalicelib.domain.models import (
+    Deployment,
+    Firing,
+    Operation,
+    OperationError,
+    ScalingSchedule,
+    StageEntry,
+)
+from chalicelib.domain.states import (
+    DeploymentStatus,
+    FiringOutcome,
+    OperationState,
+    OperationType,
+    Stage,
+    Trigger,
+)
+from chalicelib.service import lifecycle
+from chalicelib.service.context import Caller, Deps
+
+logger = logging.getLogger(__name__)
+
+MAX_SCHEDULES_PER_DEPLOYMENT = 50
+_BUSY = (OperationInProgress, RollbackInProgress)
+
+
+@dataclass(frozen=True, slots=True)
+class NewSchedule:
+    expression: str
+    timezone: str
+    replicas: int
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+    reason: str | None = None
+
+
+def new_schedule_id() -> str:
+    return f"sch-{secrets.token_hex(8)}"
+
+
+def next_firing(schedule: ScalingSchedule, now: datetime) -> datetime | None:
+    """When Scheduler fires it next (None: never again)."""
+    parsed = expressions.parse(schedule.expression, schedule.timezone, start=schedule.start_date)
+    after = max(now, schedule.start_date) if schedule.start_date else now
+    upcoming = parsed.next_after(after - timedelta(microseconds=1))
+    if upcoming is None or (schedule.end_date is not None and upcoming > schedule.end_date):
+        return None
+    return upcoming
+
+
+# ---------------------------------------------------------------------- management
+
+
+def create(
+    deps: Deps,
+    deployment_id: str,
+    request: NewSchedule,
+    caller: Caller,
+    *,
+    new_id: Callable[[], str] = new_schedule_id,
+) -> ScalingSchedule:
+    expressions.parse(request.expression, request.timezone, start=request.start_date)
+    now = deps.clock()
+    _check_window(request, now)
+    deployment, existing = deps.automation.deployment_schedules(deployment_id)
+    _live(deployment)
+    if len(existing) >= MAX_SCHEDULES_PER_DEPLOYMENT:
+        raise InvalidRequest(
+            f"Deployment {deployment_id} already has {len(existing)} scaling schedules "
+            f"(at most {MAX_SCHEDULES_PER_DEPLOYMENT}); delete one first"
+        )
+    schedule = ScalingSchedule(
+        id=new_id(),
+        deployment_id=deployment_id,
+        expression=request.expression,
+        timezone=request.timezone,
+        replicas=request.replicas,
+        created_at=now,
+        created_by=caller.actor,
+        start_date=request.start_date,
+        end_date=request.end_date,
+        reason=request.reason,
+    )
+    if next_firing(schedule, now) is None:
+        raise InvalidRequest(f"Schedule {request.expression} would never fire again")
+    deps.automation.put_schedule(schedule)
+    try:
+        deps.scheduler.create(schedule)
+    except O2DmsError:
+        deps.automation.delete_schedule(deployment_id, schedule.id)
+        raise
+    logger.info(
+        "scaling schedule created",
+        extra={"deployment": deployment_id, "schedule": schedule.id, "actor": caller.actor},
+    )
+    return schedule
+
+
+def _check_window(request: NewSchedule, now: datetime) -> None:
+    start, end = request.start_date, request.end_date
+    if start is not None and end is not None and end <= start:
+        raise InvalidRequest("endDate must be after startDate")
+    if end is not None and end <= now:
+        raise InvalidRequest("endDate must be in the future")
+
+
+def listing(deps: Deps, deployment_id: str) -> tuple[ScalingSchedule, ...]:
+    deployment, found = deps.automation.deployment_schedules(deployment_id)
+    _live(deployment)
+    return found
+
+
+def get(deps: Deps, deployment_id: str, schedule_id: str) -> ScalingSchedule:
+    return deps.automation.get_schedule(deployment_id, schedule_id)
+
+
+def delete(deps: Deps, deployment_id: str, schedule_id: str) -> None:
+    deps.automation.get_schedule(deployment_id, schedule_id)  # 404 when it is not there
+    deps.scheduler.delete(schedule_id)
+    deps.automation.delete_schedule(deployment_id, schedule_id)
+
+
+def _live(deployment: Deployment) -> None:
+    if deployment.terminated:
+        raise DeploymentNotFound(
+            f"Deployment {deployment.id} was terminated; its history remains readable"
+        )
+
+
+# -------------------------------------------------------------------------- firing
+
+
+@dataclass(frozen=True, slots=True)
+class FireResult:
+    outcome: FiringOutcome | None  # None: nothing to do (schedule or deployment gone)
+    message: str
+    operation_id: str | None = None
+
+
+def fire(
+    deps: Deps,
+    *,
+    deployment_id: str,
+    schedule_id: str,
+    scheduled_time: datetime | None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> FireResult:
+    """Run one firing. Never raises for the deployment's state: every outcome is recorded
+    on the schedule (and as an operation when the scale started or was skipped)."""
+    try:
+        schedule = deps.automation.get_schedule(deployment_id, schedule_id)
+    except ScheduleNotFound:
+        deps.scheduler.delete(schedule_id)  # deleted meanwhile: make sure it stops firing
+        return FireResult(None, f"schedule {schedule_id} no longer exists")
+    due = _minute(scheduled_time or deps.clock())
+    if not deps.automation.claim_firing(schedule, due):
+        return FireResult(FiringOutcome.DUPLICATE, f"the firing due {due.isoformat()} ran already")
+    result = _scale_with_retries(deps, schedule, due, sleep)
+    if result.outcome is not None:
+        firing = Firing(due, deps.clock(), result.outcome, result.message, result.operation_id)
+        deps.automation.record_firing(replace(schedule, last_firing=firing))
+    logger.info(
+        "scaling schedule fired",
+        extra={
+            "deployment": deployment_id,
+            "schedule": schedule_id,
+            "outcome": result.outcome.value if result.outcome else "gone",
+            "operation": result.operation_id,
+        },
+    )
+    return result
+
+
+def _scale_with_retries(
+    deps: Deps, schedule: ScalingSchedule, due: datetime, sleep: Callable[[float], None]
+) -> FireResult:
+    caller = Caller(
+        actor=f"schedule/{schedule.id}",
+        trigger=Trigger.SCHEDULE,
+        reason=f"Scaling schedule {schedule.id}: {schedule.expression} ({schedule.timezone})",
+    )
+    attempts = max(1, deps.settings.schedule_retry_attempts)
+    last_error: O2DmsError | None = None
+    for attempt in range(attempts):
+        if attempt:
+            sleep(deps.settings.schedule_retry_seconds)
+        try:
+            deployment = lifecycle.live_deployment(deps, schedule.deployment_id)
+        except DeploymentNotFound:
+            deps.scheduler.delete(schedule.id)
+            deps.automation.delete_schedule(schedule.deployment_id, schedule.id)
+            return FireResult(None, f"deployment {schedule.deployment_id} is gone")
+        if _already_there(deployment, schedule.replicas):
+            return FireResult(
+                FiringOutcome.UNCHANGED,
+                f"{deployment.id} already runs {schedule.replicas} replicas",
+            )
+        try:
+            started = lifecycle.scale(
+                deps, schedule.deployment_id, replicas=schedule.replicas, caller=caller
+            )
+        except _BUSY as exc:
+            last_error = exc
+            continue
+        except O2DmsError as exc:
+            last_error = exc
+            break  # not a matter of waiting: record it now
+        return FireResult(FiringOutcome.STARTED, started.operation.message, started.operation.id)
+    assert last_error is not None
+    return _skipped(deps, schedule, caller, due=due, error=last_error, attempts=attempts)
+
+
+def _already_there(deployment: Deployment, replicas: int) -> bool:
+    return (
+        deployment.status is DeploymentStatus.INSTANTIATED
+        and deployment.lease is None
+        and deployment.replicas == replicas
+    )
+
+
+def _skipped(
+    deps: Deps,
+    schedule: ScalingSchedule,
+    caller: Caller,
+    *,
+    due: datetime,
+    error: O2DmsError,
+    attempts: int,
+) -> FireResult:
+    now = deps.clock()
+    tried = f" after {attempts} attempts" if isinstance(error, _BUSY) else ""
+    message = (
+        f"Skipped the scale to {schedule.replicas} replicas due {due.isoformat()}{tried}: "
+        f"{error.message}"
+    )
+    operation = Operation(
+        id=deps.new_id(),
+        deployment_id=schedule.deployment_id,
+        type=OperationType.SCALE,
+        state=OperationState.SKIPPED,
+        stage=Stage.SKIPPED,
+        stages=(StageEntry(Stage.SKIPPED, now),),
+        trigger=caller.trigger,
+        actor=caller.actor,
+        reason=caller.reason,
+        started_at=now,
+        updated_at=now,
+        deadline=now,
+        finished_at=now,
+        message=message,
+        error=OperationError(type(error).__name__, error.message),
+    )
+    deps.automation.record_operation(operation)
+    try:
+        deployment = deps.store.get_deployment(schedule.deployment_id)
+        deps.events.operation_ended(operation, deployment)
+    except O2DmsError:
+        pass  # the record is stored; the event is best effort
+    return FireResult(FiringOutcome.SKIPPED, message, operation.id)
+
+
+def _minute(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def parse_scheduled_time(text: object) -> datetime | None:
+    """Scheduler's ``<aws.scheduler.scheduled-time>`` (ISO 8601, UTC); None if absent or not
+    filled in."""
+    if not isinstance(text, str) or not text or text.startswith("<"):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
