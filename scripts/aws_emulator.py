@@ -9,8 +9,9 @@ concurrent upgrades of a deployment wins; the emulator has to keep that promise 
 So this module serves moto's WSGI application behind `SerialDynamoDB`, a middleware that
 lets one DynamoDB request at a time through while every other service stays concurrent.
 
-Behaviour that AWS performs on its own (firing schedules, turning alarm changes into
-events, ...) belongs here as further layers composed in `build_app()`.
+Behaviour that AWS performs on its own, firing Scheduler schedules and turning alarm
+state changes into EventBridge events, runs beside it (`scripts/aws_behaviour.py`) when
+`--lambda-endpoint` says where the Lambda functions it invokes are served.
 
 Run it from the repository root:
 
@@ -90,6 +91,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--port", type=int, default=5000, help="port to bind (default: %(default)s)"
     )
     parser.add_argument("--quiet", action="store_true", help="do not log every request")
+    parser.add_argument(
+        "--lambda-endpoint",
+        help="Lambda Invoke API serving the functions that schedules and rules target; "
+        "when given, due schedules fire and alarm state changes become events",
+    )
+    parser.add_argument("--region", default="us-east-1", help="region of the Lambda endpoint")
     return parser.parse_args(argv)
 
 
@@ -113,7 +120,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _exit_cleanly)
     signal.signal(signal.SIGINT, _exit_cleanly)
-    serve(build_app(), host=args.host, port=args.port)
+    app = build_app()
+    if args.lambda_endpoint:
+        from scripts.aws_behaviour import AwsBehaviour, lambda_invoker
+
+        logging.getLogger("aws_behaviour").setLevel(logging.INFO)
+        logging.basicConfig(level=logging.WARNING, format="aws emulator: %(message)s")
+        AwsBehaviour(lambda_invoker(args.lambda_endpoint, args.region)).start()
+    serve(app, host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

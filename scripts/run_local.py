@@ -6,7 +6,15 @@ stage's name, then runs `chalice local` pointed at the emulator with dummy crede
 owns both processes: Ctrl-C or SIGTERM stops them and exits 0; if either dies on its own,
 the other is stopped and the launcher fails, saying which one died.
 
-Ports: O2DMS_API_PORT (default 8080) and O2DMS_AWS_PORT (default 5000).
+It also plays AWS's part for the automation triggers: the emulator fires due EventBridge
+Scheduler schedules and turns CloudWatch alarm state changes into EventBridge events, and
+invokes the app's Lambda functions for them through Lambda's Invoke API, which the API
+process serves (`scripts/aws_behaviour.py`, `scripts/local_lambda.py`). The launcher creates
+the stage's schedule group and the EventBridge rule for alarm state changes, as the
+deployable stack does.
+
+Ports: O2DMS_API_PORT (default 8080), O2DMS_AWS_PORT (default 5000) and O2DMS_LAMBDA_PORT
+(default 8081, the app's Lambda functions).
 """
 
 from __future__ import annotations
@@ -34,8 +42,12 @@ STAGE = "dev"
 API_BASE_PATH = "/o2dms/v1"
 API_PORT_VAR = "O2DMS_API_PORT"
 AWS_PORT_VAR = "O2DMS_AWS_PORT"
+LAMBDA_PORT_VAR = "O2DMS_LAMBDA_PORT"
 DEFAULT_API_PORT = 8080
 DEFAULT_AWS_PORT = 5000
+DEFAULT_LAMBDA_PORT = 8081
+APP_NAME = "o2dms"
+ACCOUNT_ID = "123456789012"  # the emulator's account
 DEFAULT_REGION = "us-east-1"
 DUMMY_CREDENTIAL = "testing"
 STARTUP_TIMEOUT_SECONDS = 60.0
@@ -71,6 +83,23 @@ class LocalRun:
     aws_port: int
     region: str
     table_name: str
+    lambda_port: int = DEFAULT_LAMBDA_PORT
+
+    @property
+    def lambda_endpoint(self) -> str:
+        return f"http://{HOST}:{self.lambda_port}"
+
+    def function_arn(self, name: str) -> str:
+        """The ARN the app's function `name` has in the emulator's account."""
+        return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{APP_NAME}-{STAGE}-{name}"
+
+    @property
+    def schedule_group(self) -> str:
+        return f"{APP_NAME}-{STAGE}"
+
+    @property
+    def scheduler_role_arn(self) -> str:
+        return f"arn:aws:iam::{ACCOUNT_ID}:role/{APP_NAME}-{STAGE}-scheduler"
 
     @property
     def aws_endpoint(self) -> str:
@@ -118,9 +147,16 @@ def configure(project_dir: Path, environ: Mapping[str, str]) -> LocalRun:
         aws_port=port_from_env(environ, AWS_PORT_VAR, DEFAULT_AWS_PORT),
         region=environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
         table_name=read_table_name(project_dir),
+        lambda_port=port_from_env(environ, LAMBDA_PORT_VAR, DEFAULT_LAMBDA_PORT),
     )
-    if run.api_port == run.aws_port:
-        raise LaunchError(f"{API_PORT_VAR} and {AWS_PORT_VAR} must differ (both {run.api_port})")
+    ports = {
+        API_PORT_VAR: run.api_port,
+        AWS_PORT_VAR: run.aws_port,
+        LAMBDA_PORT_VAR: run.lambda_port,
+    }
+    if len(set(ports.values())) < len(ports):
+        listed = ", ".join(f"{name}={port}" for name, port in ports.items())
+        raise LaunchError(f"the ports must differ ({listed})")
     return run
 
 
@@ -156,6 +192,10 @@ def emulator_argv(run: LocalRun) -> list[str]:
         "--port",
         str(run.aws_port),
         "--quiet",
+        "--lambda-endpoint",
+        run.lambda_endpoint,
+        "--region",
+        run.region,
     ]
 
 
@@ -189,6 +229,10 @@ def chalice_environment(environ: Mapping[str, str], run: LocalRun) -> dict[str, 
         AWS_DEFAULT_REGION=run.region,
         MOTO_PORT=str(run.aws_port),
         O2DMS_LOCAL_RUN="1",
+        O2DMS_LAMBDA_PORT=str(run.lambda_port),
+        O2DMS_SCHEDULE_GROUP=run.schedule_group,
+        O2DMS_SCHEDULE_TARGET_ARN=run.function_arn(SCALE_FUNCTION),
+        O2DMS_SCHEDULER_ROLE_ARN=run.scheduler_role_arn,
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -215,6 +259,49 @@ def create_table(run: LocalRun, spec: Mapping[str, Any]) -> None:
         raise LaunchError(f"cannot create table {run.table_name} in the emulator: {exc}") from exc
 
 
+SCALE_FUNCTION = "scheduled_scale"
+ALARM_FUNCTION = "alarm_rollback"
+
+
+def prepare_automation(run: LocalRun) -> None:
+    """What the deployable stack creates for the triggers: the stage's schedule group and
+    the EventBridge rule that sends alarm state changes to the alarm handler."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `chalicelib` importable
+    from chalicelib.events.automation import ALARM_EVENT_PATTERN
+
+    rule = f"{APP_NAME}-{STAGE}-{ALARM_FUNCTION}"
+    try:
+        scheduler = _client(run, "scheduler")
+        with contextlib.suppress(scheduler.exceptions.ConflictException):  # an earlier start's
+            scheduler.create_schedule_group(Name=run.schedule_group)
+        events = _client(run, "events")
+        events.put_rule(Name=rule, EventPattern=json.dumps(ALARM_EVENT_PATTERN), State="ENABLED")
+        events.put_targets(
+            Rule=rule, Targets=[{"Id": ALARM_FUNCTION, "Arn": run.function_arn(ALARM_FUNCTION)}]
+        )
+    except (BotoCoreError, ClientError) as exc:
+        raise LaunchError(
+            f"cannot prepare schedules and alarm events in the emulator: {exc}"
+        ) from exc
+
+
+def _client(run: LocalRun, service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=run.aws_endpoint,
+        region_name=run.region,
+        aws_access_key_id=DUMMY_CREDENTIAL,
+        aws_secret_access_key=DUMMY_CREDENTIAL,
+        config=Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 3}),
+    )
+
+
 def banner(run: LocalRun) -> str:
     return "\n".join(
         [
@@ -226,6 +313,9 @@ def banner(run: LocalRun) -> str:
             f"AWS_ACCESS_KEY_ID={DUMMY_CREDENTIAL} AWS_SECRET_ACCESS_KEY={DUMMY_CREDENTIAL} "
             f"aws --endpoint-url {run.aws_endpoint} --region {run.region} "
             f"dynamodb scan --table-name {run.table_name}",
+            f"  Schedules:     fired from group {run.schedule_group} about every minute",
+            "  Alarms:        aws cloudwatch set-alarm-state (same endpoint) on an alarm bound "
+            "with PUT .../rollbackAlarms",
             "Ctrl-C stops everything.",
             "",
         ]
@@ -303,6 +393,7 @@ def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
 def launch(run: LocalRun, supervisor: Supervisor, environ: Mapping[str, str]) -> None:
     ensure_port_free(run.aws_port, AWS_PORT_VAR)
     ensure_port_free(run.api_port, API_PORT_VAR)
+    ensure_port_free(run.lambda_port, LAMBDA_PORT_VAR)
     spec = read_table_spec(run.project_dir)
     emulator_env = {**environ, "PYTHONUNBUFFERED": "1"}
     supervisor.start("the AWS emulator", emulator_argv(run), cwd=REPO_ROOT, env=emulator_env)
@@ -312,6 +403,7 @@ def launch(run: LocalRun, supervisor: Supervisor, environ: Mapping[str, str]) ->
         timeout=STARTUP_TIMEOUT_SECONDS,
     )
     create_table(run, spec)
+    prepare_automation(run)
     chalice_env = chalice_environment(environ, run)
     supervisor.start("chalice local", chalice_argv(run), cwd=run.project_dir, env=chalice_env)
     supervisor.wait_until(

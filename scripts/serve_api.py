@@ -6,6 +6,9 @@ before the app is even reached. This runs chalice's own local server (same reque
 handler, same stage configuration, same route validation) with a deeper backlog.
 
     python scripts/serve_api.py --project-dir . --host 127.0.0.1 --port 8080 --stage dev
+
+With ``O2DMS_LAMBDA_PORT`` set, the app's Lambda functions are also served on that port
+through Lambda's Invoke API (``local_lambda.py``), for the AWS emulator to invoke.
 """
 
 from __future__ import annotations
@@ -14,10 +17,13 @@ import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 from chalice.cli.factory import CLIFactory
 from chalice.deploy.validate import validate_routes
 from chalice.local import LocalDevServer, ThreadedHTTPServer
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 class BurstTolerantServer(ThreadedHTTPServer):
@@ -38,6 +44,16 @@ def main(argv: list[str] | None = None) -> None:
     factory = CLIFactory(os.getcwd(), environ=os.environ)
     config = factory.create_config_obj(chalice_stage_name=args.stage)
     validate_routes(config.chalice_app.routes)
+    lambda_port = os.environ.get("O2DMS_LAMBDA_PORT")
+    if lambda_port:
+        sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `scripts` importable
+        from scripts.local_lambda import LocalLambda, serve_in_background
+
+        functions = LocalLambda(
+            config.chalice_app.handler_map,
+            deployed_prefix=f"{config.app_name}-{args.stage}-",
+        )
+        serve_in_background(functions, args.host, int(lambda_port))
     server = LocalDevServer(
         config.chalice_app, config, args.host, args.port, server_cls=BurstTolerantServer
     )

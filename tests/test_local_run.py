@@ -79,6 +79,7 @@ def launch(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Launcher]
         *,
         api_port: int,
         aws_port: int,
+        lambda_port: int | None = None,
         extra_args: tuple[str, ...] = (),
         env: dict[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
@@ -87,6 +88,7 @@ def launch(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Launcher]
             **(env or {}),
             "O2DMS_API_PORT": str(api_port),
             "O2DMS_AWS_PORT": str(aws_port),
+            "O2DMS_LAMBDA_PORT": str(lambda_port or free_ports(1)[0]),
             "AWS_DEFAULT_REGION": "us-east-1",
         }
         with (tmp_path / "run_local.log").open("wb") as log:

@@ -1,5 +1,6 @@
 """Acceptance against the real local run (`scripts/run_local.py`, what `make run` starts):
-the seed document's examples over HTTP, and 20 concurrent upgrades of one deployment."""
+the seed document's examples over HTTP, 20 concurrent upgrades of one deployment, and the
+automation triggers driven with AWS's own API against the local emulator."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import requests
 
@@ -23,8 +25,19 @@ TRANSIENT = {"DEPLOYING", "ROLLING_BACK", "DELETING"}
 
 
 class Api:
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, aws_endpoint: str) -> None:
         self.base = base
+        self.aws_endpoint = aws_endpoint
+
+    def aws(self, service: str) -> Any:
+        """A boto3 client on the local run's AWS emulator, as a user would make one."""
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=self.aws_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
 
     def __call__(self, method: str, path: str, body: Any = None) -> requests.Response:
         return requests.request(method, f"{self.base}/{path}", json=body, timeout=30)
@@ -42,12 +55,13 @@ class Api:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    api_port, aws_port = free_ports(2)
+    api_port, aws_port, lambda_port = free_ports(3)
     log_path: Path = tmp_path_factory.mktemp("run") / "run_local.log"
     env = {
         **os.environ,
         "O2DMS_API_PORT": str(api_port),
         "O2DMS_AWS_PORT": str(aws_port),
+        "O2DMS_LAMBDA_PORT": str(lambda_port),
         "O2DMS_LOCAL_ROLLOUT_SECONDS": "1",
         "O2DMS_ROLLOUT_POLL_SECONDS": "0.2",
     }
@@ -71,7 +85,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
             assert launcher.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.3)
-        yield Api(base)
+        yield Api(base, f"http://127.0.0.1:{aws_port}")
     finally:
         launcher.send_signal(signal.SIGINT)
         launcher.wait(timeout=20)
@@ -226,3 +240,83 @@ def test_local_run_crashing_upgrade_rolls_back_by_itself(api: Api) -> None:
     operation = api("GET", f"nfDeployments/crashy/operations/{operation_id}").json()
     assert operation["state"] == "ROLLED_BACK"
     assert "CrashLoopBackOff" in operation["failure"]
+
+
+def _deploy(api: Api, name: str) -> None:
+    body = {**NGINX_DESCRIPTOR, "descriptorId": f"{name}-1.0"}
+    assert api("POST", "nfDeploymentDescriptors", body).status_code == 201
+    created = api("POST", "nfDeployments", {"name": name, "descriptorId": f"{name}-1.0"})
+    assert created.status_code == 201, created.text
+    api.settle(name)
+
+
+def test_local_run_rate_schedule_scales_within_two_minutes(api: Api) -> None:
+    _deploy(api, "scheduled")
+    created = api(
+        "POST",
+        "nfDeployments/scheduled/scalingSchedules",
+        {"expression": "rate(1 minute)", "replicas": 3},
+    )
+    assert created.status_code == 201, created.text
+    schedule_id = created.json()["scheduleId"]
+
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        deployment = api("GET", "nfDeployments/scheduled").json()
+        if deployment["replicas"] == 3 and deployment["status"] == "INSTANTIATED":
+            break
+        time.sleep(1)
+
+    assert deployment["replicas"] == 3, deployment
+    newest = api("GET", "nfDeployments/scheduled/operations").json()["operations"][0]
+    assert (newest["type"], newest["state"], newest["trigger"]) == (
+        "scale",
+        "COMPLETED",
+        "schedule",
+    )
+    assert newest["actor"] == f"schedule/{schedule_id}"
+    history = api("GET", "nfDeployments/scheduled/history").json()["revisions"]
+    assert history[0]["description"] == "Scaled to 3 replicas"
+    assert history[0]["operationId"] == newest["operationId"]
+    last = api("GET", f"nfDeployments/scheduled/scalingSchedules/{schedule_id}").json()[
+        "lastFiring"
+    ]
+    assert last["outcome"] in {"started", "unchanged"}
+
+
+def test_local_run_set_alarm_state_rolls_back_a_fresh_upgrade(api: Api) -> None:
+    _deploy(api, "alarmed")
+    cloudwatch = api.aws("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName="alarmed-5xx",
+        MetricName="http_5xx",
+        Namespace="NF/alarmed",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=5,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    bound = api("PUT", "nfDeployments/alarmed/rollbackAlarms", {"alarmNames": ["alarmed-5xx"]})
+    assert bound.status_code == 200, bound.text
+    assert api("PUT", "nfDeployments/alarmed", {"parameters": {"image": {"tag": "1.21.0"}}}).ok
+    api.settle("alarmed")
+
+    cloudwatch.set_alarm_state(
+        AlarmName="alarmed-5xx", StateValue="ALARM", StateReason="5xx above threshold"
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        history = api("GET", "nfDeployments/alarmed/history").json()["revisions"]
+        if len(history) == 3 and history[0]["status"] == "deployed":
+            break
+        time.sleep(0.5)
+
+    assert [r["revision"] for r in history] == [3, 2, 1]
+    assert history[0]["description"] == (
+        "Rolled back from revision 2 to revision 1 "
+        "(alarm alarmed-5xx in ALARM: 5xx above threshold)"
+    )
+    rollback_op = history[0]["operationId"]
+    operation = api("GET", f"nfDeployments/alarmed/operations/{rollback_op}").json()
+    assert (operation["trigger"], operation["actor"]) == ("alarm", "alarm/alarmed-5xx")

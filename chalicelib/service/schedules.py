@@ -64,10 +64,14 @@ def new_schedule_id() -> str:
 
 
 def next_firing(schedule: ScalingSchedule, now: datetime) -> datetime | None:
-    """When Scheduler fires it next (None: never again)."""
-    parsed = expressions.parse(schedule.expression, schedule.timezone, start=schedule.start_date)
-    after = max(now, schedule.start_date) if schedule.start_date else now
-    upcoming = parsed.next_after(after - timedelta(microseconds=1))
+    """When Scheduler fires it next (None: never again). A rate counts from the start date,
+    or from the schedule's creation."""
+    anchor = schedule.start_date or schedule.created_at
+    parsed = expressions.parse(schedule.expression, schedule.timezone, start=anchor)
+    if schedule.start_date is not None and schedule.start_date > now:
+        upcoming = parsed.next_after(schedule.start_date - timedelta(microseconds=1))
+    else:
+        upcoming = parsed.next_after(now)
     if upcoming is None or (schedule.end_date is not None and upcoming > schedule.end_date):
         return None
     return upcoming
