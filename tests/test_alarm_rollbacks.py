@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
+import pytest
 
+from chalicelib.domain.errors import StoreUnavailable
 from tests.api_helpers import call
 from tests.conftest import World
 
@@ -238,3 +240,17 @@ def test_terminate_removes_the_binding(running: Any, world: World) -> None:
 
     assert world.deps.automation.deployments_for_alarm("nginx-5xx") == ()
     assert world.deps.automation.get_alarm_binding("nginx-prod") is None
+
+
+def test_a_store_outage_fails_the_handler_so_the_event_is_delivered_again(
+    running: Any, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _bind(running)
+    began = _upgrade(running, world, "1.21.0")
+
+    def unavailable(deployment_id: str, number: int) -> Any:
+        raise StoreUnavailable("The deployment store is unavailable (ThrottlingException)")
+
+    monkeypatch.setattr(world.store, "get_revision", unavailable)
+    with pytest.raises(StoreUnavailable):
+        _deliver(running, "nginx-5xx", began + timedelta(seconds=5))

@@ -4,12 +4,17 @@ scaling Lambda through Chalice's test client, as Scheduler would deliver them.""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
+from chalicelib import composition
+from chalicelib.adapters.scheduler import EventBridgeScheduler
+from chalicelib.domain.errors import StoreUnavailable
 from tests.api_helpers import call
 from tests.conftest import SCALE_FUNCTION_ARN, SCHEDULE_GROUP, SCHEDULER_ROLE_ARN, World
 
@@ -248,3 +253,66 @@ def test_schedule_window_dates_are_passed_to_scheduler(running: Any, world: Worl
     )
     assert stored["StartDate"] == start
     assert created["endDate"] == "2026-03-01T06:00:00Z"
+
+
+def test_a_firing_that_meets_a_store_outage_is_given_back_for_the_retried_delivery(
+    running: Any, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schedule = _create(running, expression="rate(1 minute)")
+    real = world.store.get_deployment
+
+    def unavailable(deployment_id: str) -> Any:
+        raise StoreUnavailable("The deployment store is unavailable (ThrottlingException)")
+
+    monkeypatch.setattr(world.store, "get_deployment", unavailable)
+    with pytest.raises(StoreUnavailable):
+        _fire(running, schedule["scheduleId"])
+    monkeypatch.setattr(world.store, "get_deployment", real)
+
+    retried = _fire(running, schedule["scheduleId"])
+
+    assert retried["outcome"] == "started"
+
+
+class _MissingGroupClient:
+    """Scheduler's answer when the schedule group does not exist (moto raises a KeyError)."""
+
+    def create_schedule(self, **params: Any) -> None:
+        error = {"Error": {"Code": "ResourceNotFoundException", "Message": "no such group"}}
+        raise ClientError(error, "CreateSchedule")  # type: ignore[arg-type]
+
+
+def test_a_missing_schedule_group_is_503_and_leaves_no_schedule_behind(
+    running: Any, world: World
+) -> None:
+    scheduler = EventBridgeScheduler(
+        _MissingGroupClient,  # type: ignore[arg-type]
+        group=SCHEDULE_GROUP,
+        target_arn=SCALE_FUNCTION_ARN,
+        role_arn=SCHEDULER_ROLE_ARN,
+    )
+    composition.use(replace(world.deps, scheduler=scheduler))
+
+    answer = call(running, "POST", SCHEDULES, {"expression": "rate(1 hour)", "replicas": 3})
+
+    assert answer.status == 503
+    assert answer.body["error"] == "ServiceUnavailable"
+    assert f"schedule group {SCHEDULE_GROUP} does not exist" in answer.body["message"]
+    assert call(running, "GET", SCHEDULES).body["scalingSchedules"] == []
+
+
+def test_an_unexpected_scheduler_failure_leaves_no_schedule_behind(
+    running: Any, world: World
+) -> None:
+    # moto answers a missing group with an internal error (AWS: ResourceNotFoundException)
+    boto3.client("scheduler").delete_schedule_group(Name=SCHEDULE_GROUP)
+
+    answer = call(running, "POST", SCHEDULES, {"expression": "rate(1 hour)", "replicas": 3})
+
+    assert answer.status == 500
+    assert answer.body == {
+        "error": "InternalError",
+        "message": "Internal error; see the service logs",
+        "code": 500,
+    }
+    assert call(running, "GET", SCHEDULES).body["scalingSchedules"] == []

@@ -8,8 +8,11 @@ firings and rollback storms are stopped by conditional writes, not by reading fi
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters import dynamodb_items as items
 from chalicelib.adapters.dynamodb_store import translate_errors
@@ -20,6 +23,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 Item = dict[str, Any]
+logger = logging.getLogger(__name__)
 _TRANSACTION_LIMIT = 100
 
 
@@ -116,6 +120,20 @@ class DynamoDBAutomationStore:
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def release_firing(self, schedule: ScalingSchedule, scheduled_time: datetime) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=items.schedule_key(schedule.deployment_id, schedule.id),
+                UpdateExpression="REMOVE lastScheduledTime",
+                ConditionExpression="lastScheduledTime = :t",
+                ExpressionAttributeValues={":t": {"S": items.utc_text(scheduled_time)}},
+            )
+        except (ClientError, BotoCoreError):
+            logger.warning(
+                "could not release a firing", extra={"schedule": schedule.id}, exc_info=True
+            )
 
     @translate_errors
     def record_firing(self, schedule: ScalingSchedule) -> None:

@@ -97,6 +97,10 @@ class EventBridgeScheduler:
                 raise InvalidRequest(
                     f"EventBridge Scheduler refused the schedule: {message}"
                 ) from exc
+            if code == "ResourceNotFoundException":
+                raise BackendUnavailable(
+                    f"The schedule group {self.group} does not exist (O2DMS_SCHEDULE_GROUP)"
+                ) from exc
             raise _unavailable(code, exc) from exc
         except BotoCoreError as exc:
             raise _unavailable("unreachable", exc) from exc

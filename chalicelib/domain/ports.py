@@ -134,6 +134,9 @@ class AutomationStore(Protocol):
         """Mark the firing of ``scheduled_time`` as taken; False if it already was (or a
         later one was): a duplicate delivery."""
 
+    def release_firing(self, schedule: ScalingSchedule, scheduled_time: datetime) -> None:
+        """Undo ``claim_firing`` (best effort), so a retried delivery runs the firing."""
+
     def record_firing(self, schedule: ScalingSchedule) -> None:
         """Store ``schedule.last_firing`` (the schedule may be gone: then nothing)."""
 

@@ -19,7 +19,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from chalicelib.domain.errors import Conflict, DeploymentNotFound, NotFound, O2DmsError
+from chalicelib.domain.errors import (
+    Conflict,
+    DeploymentNotFound,
+    NotFound,
+    O2DmsError,
+    StoreUnavailable,
+)
 from chalicelib.domain.models import AlarmBinding, Deployment
 from chalicelib.domain.states import OperationType, Trigger
 from chalicelib.service import lifecycle
@@ -156,6 +162,8 @@ def _judge(deps: Deps, change: AlarmChange, deployment_id: str) -> Verdict:
         )
     except (NotFound, Conflict) as exc:
         return Verdict(deployment_id, False, exc.message)
+    except StoreUnavailable:
+        raise  # the handler fails and EventBridge delivers the event again
     except O2DmsError as exc:
         logger.warning(
             "alarm rollback failed to start",

@@ -23,6 +23,7 @@ from chalicelib.domain.errors import (
     OperationInProgress,
     RollbackInProgress,
     ScheduleNotFound,
+    StoreUnavailable,
 )
 from chalicelib.domain.models import (
     Deployment,
@@ -46,7 +47,8 @@ from chalicelib.service.context import Caller, Deps
 logger = logging.getLogger(__name__)
 
 MAX_SCHEDULES_PER_DEPLOYMENT = 50
-_BUSY = (OperationInProgress, RollbackInProgress)
+# Worth waiting for: another operation finishing, or the store coming back.
+_TRANSIENT = (OperationInProgress, RollbackInProgress, StoreUnavailable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +117,8 @@ def create(
     deps.automation.put_schedule(schedule)
     try:
         deps.scheduler.create(schedule)
-    except O2DmsError:
-        deps.automation.delete_schedule(deployment_id, schedule.id)
+    except Exception:
+        deps.automation.delete_schedule(deployment_id, schedule.id)  # no schedule half-made
         raise
     logger.info(
         "scaling schedule created",
@@ -184,7 +186,12 @@ def fire(
     due = _minute(scheduled_time or deps.clock())
     if not deps.automation.claim_firing(schedule, due):
         return FireResult(FiringOutcome.DUPLICATE, f"the firing due {due.isoformat()} ran already")
-    result = _scale_with_retries(deps, schedule, due, sleep)
+    try:
+        result = _scale_with_retries(deps, schedule, due, sleep)
+    except StoreUnavailable:
+        # Nothing could be recorded: give the firing back so the retried delivery runs it.
+        deps.automation.release_firing(schedule, due)
+        raise
     if result.outcome is not None:
         firing = Firing(due, deps.clock(), result.outcome, result.message, result.operation_id)
         deps.automation.record_firing(replace(schedule, last_firing=firing))
@@ -228,7 +235,7 @@ def _scale_with_retries(
             started = lifecycle.scale(
                 deps, schedule.deployment_id, replicas=schedule.replicas, caller=caller
             )
-        except _BUSY as exc:
+        except _TRANSIENT as exc:
             last_error = exc
             continue
         except O2DmsError as exc:
@@ -257,7 +264,7 @@ def _skipped(
     attempts: int,
 ) -> FireResult:
     now = deps.clock()
-    tried = f" after {attempts} attempts" if isinstance(error, _BUSY) else ""
+    tried = f" after {attempts} attempts" if isinstance(error, _TRANSIENT) else ""
     message = (
         f"Skipped the scale to {schedule.replicas} replicas due {due.isoformat()}{tried}: "
         f"{error.message}"
