@@ -49,3 +49,18 @@ def create_deployment(client: Any, name: str = "nginx-prod", **overrides: Any) -
     answer = call(client, "POST", "nfDeployments", {**body, **overrides})
     assert answer.status == 201, answer.body
     return answer
+
+
+def put_alarm(cloudwatch: Any, name: str, **extra: Any) -> None:
+    """A CloudWatch alarm on an NF's 5xx count (its state is then set by the test)."""
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        MetricName="http_5xx",
+        Namespace="NF",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=5,
+        ComparisonOperator="GreaterThanThreshold",
+        **extra,
+    )

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from chalicelib.domain.errors import StoreUnavailable
-from tests.api_helpers import call
+from tests.api_helpers import call, put_alarm
 from tests.conftest import World
 
 ALARMS = "nfDeployments/nginx-prod/rollbackAlarms"
@@ -191,15 +191,9 @@ def test_cooldown_stops_a_rollback_storm(running: Any, world: World) -> None:
 def test_alarm_tagged_with_the_deployment_acts_without_a_binding(
     running: Any, world: World
 ) -> None:
-    boto3.client("cloudwatch").put_metric_alarm(
-        AlarmName="tagged-5xx",
-        MetricName="5xx",
-        Namespace="NF",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=5,
-        ComparisonOperator="GreaterThanThreshold",
+    put_alarm(
+        boto3.client("cloudwatch"),
+        "tagged-5xx",
         Tags=[{"Key": "o2dms:deployment", "Value": "nginx-prod"}],
     )
     began = _upgrade(running, world, "1.21.0")

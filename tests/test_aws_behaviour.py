@@ -18,6 +18,7 @@ from moto.events.models import events_backends
 from moto.scheduler.models import scheduler_backends
 
 from scripts.aws_behaviour import AlarmWatcher, ScheduleFirer
+from tests.api_helpers import put_alarm
 
 TARGET = "arn:aws:lambda:us-east-1:123456789012:function:o2dms-dev-scheduled_scale"
 ALARM_TARGET = "arn:aws:lambda:us-east-1:123456789012:function:o2dms-dev-alarm_rollback"
@@ -117,16 +118,7 @@ def test_one_time_schedule_fires_once_and_is_deleted(aws: None) -> None:
 
 
 def _alarm(name: str) -> None:
-    boto3.client("cloudwatch").put_metric_alarm(
-        AlarmName=name,
-        MetricName="5xx",
-        Namespace="NF",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=5,
-        ComparisonOperator="GreaterThanThreshold",
-    )
+    put_alarm(boto3.client("cloudwatch"), name)
 
 
 def _rule(pattern: dict[str, Any]) -> None:

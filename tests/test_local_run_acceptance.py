@@ -18,7 +18,7 @@ import boto3
 import pytest
 import requests
 
-from tests.api_helpers import NGINX_DESCRIPTOR
+from tests.api_helpers import NGINX_DESCRIPTOR, put_alarm
 from tests.test_local_run import REPO_ROOT, free_ports
 
 TRANSIENT = {"DEPLOYING", "ROLLING_BACK", "DELETING"}
@@ -287,16 +287,7 @@ def test_local_run_rate_schedule_scales_within_two_minutes(api: Api) -> None:
 def test_local_run_set_alarm_state_rolls_back_a_fresh_upgrade(api: Api) -> None:
     _deploy(api, "alarmed")
     cloudwatch = api.aws("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName="alarmed-5xx",
-        MetricName="http_5xx",
-        Namespace="NF/alarmed",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=5,
-        ComparisonOperator="GreaterThanThreshold",
-    )
+    put_alarm(cloudwatch, "alarmed-5xx")
     bound = api("PUT", "nfDeployments/alarmed/rollbackAlarms", {"alarmNames": ["alarmed-5xx"]})
     assert bound.status_code == 200, bound.text
     assert api("PUT", "nfDeployments/alarmed", {"parameters": {"image": {"tag": "1.21.0"}}}).ok
