@@ -150,3 +150,13 @@ def cluster() -> Iterator[EmulatedCluster]:
 
     with EmulatedCluster() as emulated:
         yield emulated
+
+
+@pytest.fixture(scope="session")
+def stack_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict[str, Any]:
+    """The deployable stack's CloudFormation template, synthesized once per test session."""
+    from tests.cdk_template import shared_template
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent  # xdist workers share the parent
+    return shared_template(shared / "cdk-synth")
