@@ -20,8 +20,9 @@ class FunctionSpec:
     memory_mb: int
     timeout_seconds: int
     starts_rollouts: bool  # may start a rollout execution (Step Functions)
-    manages_schedules: bool = False
-    reads_alarms: bool = False
+    creates_schedules: bool = False  # creates them, so passes the Scheduler role
+    deletes_schedules: bool = False
+    reads_alarm_tags: bool = False
 
     def function_name(self, settings: StageSettings) -> str:
         """Fixed, as ``chalice deploy`` names them, so ARNs are known without a reference."""
@@ -29,13 +30,23 @@ class FunctionSpec:
 
 
 API_HANDLER = FunctionSpec(
-    "APIHandler", None, 1024, 30, starts_rollouts=True, manages_schedules=True
+    "APIHandler",
+    None,
+    1024,
+    30,
+    starts_rollouts=True,
+    creates_schedules=True,
+    deletes_schedules=True,  # deleting a schedule, terminating its deployment
 )
 ROLLOUT_FOLLOW = FunctionSpec("RolloutFollow", "rollout_follow", 1024, 120, starts_rollouts=False)
 ROLLOUT_ABORT = FunctionSpec("RolloutAbort", "rollout_abort", 1024, 60, starts_rollouts=False)
-SCHEDULED_SCALE = FunctionSpec("ScheduledScale", "scheduled_scale", 1024, 60, starts_rollouts=True)
+# A firing whose schedule or deployment is gone deletes the schedule so it stops firing.
+SCHEDULED_SCALE = FunctionSpec(
+    "ScheduledScale", "scheduled_scale", 1024, 60, starts_rollouts=True, deletes_schedules=True
+)
+# The alarm's ``o2dms:deployment`` tag says which deployment to roll back.
 ALARM_ROLLBACK = FunctionSpec(
-    "AlarmRollback", "alarm_rollback", 1024, 60, starts_rollouts=True, reads_alarms=True
+    "AlarmRollback", "alarm_rollback", 1024, 60, starts_rollouts=True, reads_alarm_tags=True
 )
 
 ALL = (API_HANDLER, ROLLOUT_FOLLOW, ROLLOUT_ABORT, SCHEDULED_SCALE, ALARM_ROLLBACK)

@@ -23,7 +23,6 @@ ALLOWED_ON_ANY_RESOURCE = frozenset(
         "xray:PutTelemetryRecords",
         "xray:GetSamplingRules",
         "xray:GetSamplingTargets",
-        "scheduler:ListSchedules",
         # Step Functions' log delivery, as the service requires it for logging to CloudWatch.
         "logs:CreateLogDelivery",
         "logs:GetLogDelivery",
@@ -46,12 +45,7 @@ TABLE_ACTIONS = (
     "dynamodb:ConditionCheckItem",
 )
 KEY_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
-SCHEDULE_ACTIONS = (
-    "scheduler:CreateSchedule",
-    "scheduler:GetSchedule",
-    "scheduler:DeleteSchedule",
-)
-ALARM_ACTIONS = ("cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource")
+ALARM_ACTIONS = ("cloudwatch:ListTagsForResource",)
 KUBECONFIG_PARAMETERS = "o2dms/*"
 KUBECONFIG_SECRETS = "o2dms/*"
 
@@ -130,17 +124,25 @@ def statements(
         found.append(_statement(("eks:DescribeCluster",), list(settings.cluster_arns)))
     if spec.starts_rollouts:
         found.append(_statement(("states:StartExecution",), [resources.state_machine_arn]))
-    if spec.manages_schedules:
-        found += [
-            _statement(SCHEDULE_ACTIONS, [resources.schedules_arn]),
-            _statement(("scheduler:ListSchedules",), ["*"]),
+    schedule_actions = [
+        action
+        for action, wanted in (
+            ("scheduler:CreateSchedule", spec.creates_schedules),
+            ("scheduler:DeleteSchedule", spec.deletes_schedules),
+        )
+        if wanted
+    ]
+    if schedule_actions:
+        found.append(_statement(schedule_actions, [resources.schedules_arn]))
+    if spec.creates_schedules:
+        found.append(
             iam.PolicyStatement(
                 actions=["iam:PassRole"],
                 resources=[resources.scheduler_role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
-            ),
-        ]
-    if spec.reads_alarms:
+            )
+        )
+    if spec.reads_alarm_tags:
         alarms = _arn(scope, "cloudwatch", "alarm", "*", ArnFormat.COLON_RESOURCE_NAME)
         found.append(_statement(ALARM_ACTIONS, [alarms]))
     return found

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.events.automation import ALARM_EVENT_PATTERN
 from tests.cdk_template import render, resources
 
 SIZES = {  # logical id -> (name, memory MB, timeout s)
@@ -90,7 +91,6 @@ def test_functions_log_to_groups_with_a_retention_made_before_them(
 def test_alarm_state_changes_reach_the_alarm_handler_through_one_rule(
     stack_template: dict[str, Any], functions: dict[str, dict[str, Any]]
 ) -> None:
-    pattern = {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]}
     chalice_rules = [
         (logical_id, event["Properties"]["Pattern"])
         for logical_id, function in functions.items()
@@ -99,7 +99,11 @@ def test_alarm_state_changes_reach_the_alarm_handler_through_one_rule(
     ]
     own_rules = resources(stack_template, "AWS::Events::Rule")
 
-    assert chalice_rules == [("AlarmRollback", pattern)]
+    assert chalice_rules == [("AlarmRollback", ALARM_EVENT_PATTERN)]
+    assert ALARM_EVENT_PATTERN == {
+        "source": ["aws.cloudwatch"],
+        "detail-type": ["CloudWatch Alarm State Change"],
+    }
     assert own_rules == {}
 
 
