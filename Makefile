@@ -57,11 +57,15 @@ synth: setup
 cfnlint: synth
 	$(BIN)/cfn-lint --ignore-checks W3005 -- cdk.out/$(STAGE).template.json
 
+# Deploying needs AWS credentials and the CDK CLI (npx fetches it). CDK_ARGS adds options,
+# e.g. CDK_ARGS="-c clusterRoleArns=arn:aws:iam::123456789012:role/o2dms-deployer".
+CDK_ARGS ?=
+
 bootstrap: setup
-	$(CDK) bootstrap --app "$(CDK_APP)" -c stage=$(STAGE)
+	$(CDK) bootstrap --app "$(CDK_APP)" -c stage=$(STAGE) $(CDK_ARGS)
 
 deploy: setup
-	$(CDK) deploy --app "$(CDK_APP)" -c stage=$(STAGE)
+	$(CDK) deploy --app "$(CDK_APP)" -c stage=$(STAGE) $(CDK_ARGS)
 
 bench: setup
 	$(BIN)/python scripts/bench_cold_start.py
