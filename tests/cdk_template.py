@@ -84,6 +84,23 @@ def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
+def arn_of(value: Any) -> str:
+    """The logical id in ``{"Fn::GetAtt": [id, "Arn"]}``."""
+    (logical_id, attribute) = value["Fn::GetAtt"]
+    assert attribute == "Arn", value
+    return str(logical_id)
+
+
+def scheduler_role_id(template: dict[str, Any]) -> str:
+    """The one role EventBridge Scheduler may assume."""
+    (found,) = [
+        logical_id
+        for logical_id, role in resources(template, "AWS::IAM::Role").items()
+        if "scheduler.amazonaws.com" in json.dumps(role["Properties"]["AssumeRolePolicyDocument"])
+    ]
+    return found
+
+
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 

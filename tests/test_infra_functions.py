@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib.events.automation import ALARM_EVENT_PATTERN
-from tests.cdk_template import render, resources
+from tests.cdk_template import render, resources, scheduler_role_id
 
 SIZES = {  # logical id -> (name, memory MB, timeout s)
     "APIHandler": ("o2dms-dev", 1024, 30),
@@ -56,11 +56,7 @@ def test_functions_are_told_where_everything_is(
     stack_template: dict[str, Any], functions: dict[str, dict[str, Any]]
 ) -> None:
     (table_id,) = resources(stack_template, "AWS::DynamoDB::Table")
-    (scheduler_role,) = [
-        k
-        for k, role in resources(stack_template, "AWS::IAM::Role").items()
-        if "scheduler.amazonaws.com" in str(role["Properties"]["AssumeRolePolicyDocument"])
-    ]
+    scheduler_role = scheduler_role_id(stack_template)
     (group,) = resources(stack_template, "AWS::Scheduler::ScheduleGroup").values()
 
     for function in functions.values():

@@ -13,10 +13,12 @@ from infra.permissions import ALLOWED_ON_ANY_RESOURCE
 from tests.cdk_template import (
     CLUSTER_ARNS,
     CLUSTER_ROLE_ARNS,
+    arn_of,
     as_list,
     policy_documents,
     render,
     resources,
+    scheduler_role_id,
     statements,
 )
 
@@ -29,8 +31,7 @@ Grants = dict[str, set[str]]  # action -> resources
 
 
 def _grants(template: dict[str, Any], function: str) -> Grants:
-    role_id = render(template["Resources"][function]["Properties"]["Role"])[2:-5]
-    role = template["Resources"][role_id]
+    role = template["Resources"][arn_of(template["Resources"][function]["Properties"]["Role"])]
     granted: Grants = defaultdict(set)
     for policy in role["Properties"].get("Policies", []):
         for statement in statements(policy["PolicyDocument"]):
@@ -124,11 +125,7 @@ def test_only_the_api_creates_schedules_and_passes_only_the_scheduler_role(
     stack_template: dict[str, Any], grants: dict[str, Grants]
 ) -> None:
     schedules = f"{ARN}:scheduler:{REGION_ACCOUNT}:schedule/o2dms-dev/*"
-    (scheduler_role,) = [
-        k
-        for k, role in resources(stack_template, "AWS::IAM::Role").items()
-        if "scheduler.amazonaws.com" in str(role["Properties"]["AssumeRolePolicyDocument"])
-    ]
+    scheduler_role = scheduler_role_id(stack_template)
     api = grants["APIHandler"]
 
     assert api["scheduler:CreateSchedule"] == api["scheduler:DeleteSchedule"] == {schedules}
@@ -153,11 +150,7 @@ def test_only_the_api_creates_schedules_and_passes_only_the_scheduler_role(
 def test_scheduler_role_trusts_only_this_account_and_invokes_only_the_scaling_function(
     stack_template: dict[str, Any],
 ) -> None:
-    (role,) = [
-        r
-        for r in resources(stack_template, "AWS::IAM::Role").values()
-        if "scheduler.amazonaws.com" in str(r["Properties"]["AssumeRolePolicyDocument"])
-    ]
+    role = stack_template["Resources"][scheduler_role_id(stack_template)]
     (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     (policy,) = role["Properties"]["Policies"]
     (statement,) = policy["PolicyDocument"]["Statement"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.cdk_template import ROOT, render, resources
+from tests.cdk_template import ROOT, arn_of, render, resources
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def test_state_machine_is_traced_and_logs_to_its_own_group(
     properties = machine["Properties"]
     logging = properties["LoggingConfiguration"]
     (destination,) = logging["Destinations"]
-    group_id = render(destination["CloudWatchLogsLogGroup"]["LogGroupArn"])[2:-5]
+    group_id = arn_of(destination["CloudWatchLogsLogGroup"]["LogGroupArn"])
 
     assert properties["TracingConfiguration"] == {"Enabled": True}
     assert logging["Level"] == "ERROR"
@@ -64,7 +64,7 @@ def test_state_machine_name_matches_the_arn_the_functions_are_given(
 def test_state_machine_role_invokes_only_the_rollout_tasks(
     stack_template: dict[str, Any], machine: dict[str, Any]
 ) -> None:
-    role_id = render(machine["Properties"]["RoleArn"])[2:-5]
+    role_id = arn_of(machine["Properties"]["RoleArn"])
     policies = [
         p
         for p in resources(stack_template, "AWS::IAM::Policy").values()
