@@ -40,9 +40,11 @@ API_HANDLER = FunctionSpec(
 )
 ROLLOUT_FOLLOW = FunctionSpec("RolloutFollow", "rollout_follow", 1024, 120, starts_rollouts=False)
 ROLLOUT_ABORT = FunctionSpec("RolloutAbort", "rollout_abort", 1024, 60, starts_rollouts=False)
-# A firing whose schedule or deployment is gone deletes the schedule so it stops firing.
+# A firing that meets a running operation waits and retries (by default 5 attempts, 15 s
+# apart) before it records a skip; and one whose schedule or deployment is gone deletes
+# the schedule so it stops firing.
 SCHEDULED_SCALE = FunctionSpec(
-    "ScheduledScale", "scheduled_scale", 1024, 60, starts_rollouts=True, deletes_schedules=True
+    "ScheduledScale", "scheduled_scale", 1024, 180, starts_rollouts=True, deletes_schedules=True
 )
 # The alarm's ``o2dms:deployment`` tag says which deployment to roll back.
 ALARM_ROLLBACK = FunctionSpec(

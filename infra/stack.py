@@ -111,7 +111,7 @@ class O2dmsStack(Stack):
                 retention=settings.log_retention,
                 removal_policy=settings.logs_removal,
             )
-            function.add_resource_dependency(log_group.node.default_child)  # type: ignore[arg-type]
+            function.add_resource_dependency(log_group.node.default_child)
         rollout = RolloutStateMachine(
             self,
             "Rollout",

@@ -15,7 +15,7 @@ SIZES = {  # logical id -> (name, memory MB, timeout s)
     "APIHandler": ("o2dms-dev", 1024, 30),
     "RolloutFollow": ("o2dms-dev-rollout_follow", 1024, 120),
     "RolloutAbort": ("o2dms-dev-rollout_abort", 1024, 60),
-    "ScheduledScale": ("o2dms-dev-scheduled_scale", 1024, 60),
+    "ScheduledScale": ("o2dms-dev-scheduled_scale", 1024, 180),
     "AlarmRollback": ("o2dms-dev-alarm_rollback", 1024, 60),
 }
 ARN = "arn:${AWS::Partition}"
