@@ -118,6 +118,12 @@ def test_alarm_shortly_after_an_upgrade_rolls_it_back_once(running: Any, world: 
     assert history[0]["description"].startswith("Rolled back from revision 2 to revision 1")
     assert "alarm nginx-5xx in ALARM: Threshold Crossed" in history[0]["description"]
     assert history[0]["status"] == "deployed"
+    # The revision the alarm condemned is failed, so "the previous good revision" skips it.
+    assert history[1]["status"] == "failed"
+    assert history[1]["description"] == (
+        "Upgraded parameters: image.tag (failed: alarm nginx-5xx in ALARM: "
+        "Threshold Crossed: 3 datapoints were greater than the threshold (5.0).)"
+    )
     operation = call(
         running, "GET", f"nfDeployments/nginx-prod/operations/{verdict['operationId']}"
     ).body
@@ -248,3 +254,21 @@ def test_a_store_outage_fails_the_handler_so_the_event_is_delivered_again(
     monkeypatch.setattr(world.store, "get_revision", unavailable)
     with pytest.raises(StoreUnavailable):
         _deliver(running, "nginx-5xx", began + timedelta(seconds=5))
+
+
+def test_a_later_rollback_to_the_previous_good_revision_skips_the_one_an_alarm_condemned(
+    running: Any, world: World
+) -> None:
+    _bind(running)
+    call(running, "PUT", "nfDeployments/nginx-prod", {"parameters": {"a": 1}})
+    world.settle()
+    began = _upgrade(running, world, "1.21.0")
+    assert _deliver(running, "nginx-5xx", began + timedelta(seconds=5))["verdicts"][0]["rolledBack"]
+    world.settle()
+
+    answer = call(running, "POST", "nfDeployments/nginx-prod/rollback", {"revision": 0})
+    world.settle()
+
+    assert answer.status == 200
+    # Revision 3 was condemned by the alarm: the previous good revision is 2 (which 4 copies).
+    assert _history(running)[0]["description"] == "Rolled back from revision 4 to revision 2"

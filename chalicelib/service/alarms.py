@@ -159,6 +159,7 @@ def _judge(deps: Deps, change: AlarmChange, deployment_id: str) -> Verdict:
                 reason=f"CloudWatch alarm {change.alarm_name} is in ALARM: {change.reason}"[:1024],
             ),
             note=f"alarm {change.alarm_name} in ALARM: {change.reason}"[:300],
+            discredit=True,
         )
     except (NotFound, Conflict) as exc:
         return Verdict(deployment_id, False, exc.message)

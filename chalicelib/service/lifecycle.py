@@ -81,12 +81,20 @@ def scale(deps: Deps, deployment_id: str, *, replicas: int, caller: Caller) -> S
 
 
 def rollback(
-    deps: Deps, deployment_id: str, *, revision: int, caller: Caller, note: str | None = None
+    deps: Deps,
+    deployment_id: str,
+    *,
+    revision: int,
+    caller: Caller,
+    note: str | None = None,
+    discredit: bool = False,
 ) -> Started:
     """Roll back to ``revision`` (0: the previous good one); ``note`` is added to the new
-    revision's description (what triggered it, for an automatic rollback)."""
+    revision's description (what triggered it, for an automatic rollback). With
+    ``discredit``, the revision left behind is marked failed for that reason."""
     current = live_deployment(deps, deployment_id)
-    return start(deps, current, _rollback_proposal(deps, revision, note), caller)
+    proposal = _rollback_proposal(deps, revision, note, discredit=discredit)
+    return start(deps, current, proposal, caller)
 
 
 def terminate(deps: Deps, deployment_id: str, *, caller: Caller) -> Started:
@@ -231,7 +239,9 @@ def _scale_proposal(deps: Deps, replicas: int) -> Prepare:
     return prepare
 
 
-def _rollback_proposal(deps: Deps, requested: int, note: str | None = None) -> Prepare:
+def _rollback_proposal(
+    deps: Deps, requested: int, note: str | None = None, *, discredit: bool = False
+) -> Prepare:
     if requested < 0:
         raise InvalidRequest("Invalid revision number: must be 0 (previous) or a revision number")
 
@@ -253,6 +263,7 @@ def _rollback_proposal(deps: Deps, requested: int, note: str | None = None) -> P
             rollback_from=current.revision,
             rollback_to=target.number,
             rollback_to_ref=target.backend_ref,
+            discredit=note if discredit else None,
         )
 
     return prepare

@@ -38,6 +38,7 @@ from chalicelib.domain.ports import (
     Change,
 )
 from chalicelib.domain.states import (
+    GOOD_REVISION_STATUSES,
     PENDING_REVISION_STATUS,
     RUNNING_STATUS,
     DeploymentStatus,
@@ -139,12 +140,27 @@ def _begin(
         deployment=deployment,
         expected_version=current.record_version,
         new_revisions=(revision,) if revision else (),
-        revisions=closing.revisions,
+        revisions=(*closing.revisions, *_discredited(deps, current, proposal, closing, now)),
         operations=(*closing.operations, operation),
         descriptor_refs=refs,
         manager_refs=manager_use(current, +1) if proposal.type is OperationType.INSTALL else {},
     )
     return change, Started(deployment, operation, revision)
+
+
+def _discredited(
+    deps: Deps, current: Deployment, proposal: Proposal, closing: _Closing, now: datetime
+) -> tuple[Revision, ...]:
+    """The revision a rollback leaves, marked failed when the rollback says it is bad."""
+    number = proposal.rollback_from
+    if proposal.discredit is None or not number:
+        return ()
+    if any(r.number == number for r in closing.revisions):
+        return ()  # a preempted rollout: already marked failed
+    left = deps.store.get_revision(current.id, number)
+    if left.status not in GOOD_REVISION_STATUSES:
+        return ()
+    return (failed_revision(left, proposal.discredit, now),)
 
 
 def _new_revision(

@@ -58,6 +58,9 @@ class Proposal:
     rollback_from: int | None = None
     rollback_to: int | None = None
     rollback_to_ref: str | None = None
+    # A rollback that proves the revision it leaves bad (an alarm went off): that revision
+    # is marked failed with this reason, so "the previous good revision" never picks it.
+    discredit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
