@@ -81,7 +81,7 @@ def _moment(value: Any) -> datetime | None:
     try:
         return datetime.fromtimestamp(float(text), UTC)
     except ValueError:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text)
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

@@ -80,13 +80,9 @@ def alarm_change(detail: dict[str, Any], resources: list[str]) -> alarms.AlarmCh
 def parse_alarm_time(text: object) -> datetime:
     """CloudWatch's ``2026-01-14T10:00:05.123+0000``; now when missing or unreadable."""
     if isinstance(text, str):
-        cleaned = text.replace("Z", "+00:00")
-        if len(cleaned) > 5 and cleaned[-5] in "+-" and cleaned[-3] != ":":
-            cleaned = f"{cleaned[:-2]}:{cleaned[-2:]}"
         try:
-            moment = datetime.fromisoformat(cleaned)
+            moment = datetime.fromisoformat(text)
         except ValueError:
-            moment = None
-        if moment is not None:
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            return datetime.now(UTC)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return datetime.now(UTC)

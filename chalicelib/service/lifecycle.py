@@ -34,7 +34,7 @@ from chalicelib.service.context import Caller, Deps
 from chalicelib.service.managers import backend_for
 from chalicelib.service.operations import start
 from chalicelib.service.parameters import deep_merge, leaf_paths, validate_parameters
-from chalicelib.service.records import Prepare, Proposal, Started
+from chalicelib.service.records import Prepare, Proposal, Started, rollback_description
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,10 +250,9 @@ def _rollback_proposal(
         held = target.descriptor_id != current.descriptor_ref and (
             _descriptor_if_any(deps, target.descriptor_id) is not None
         )
-        description = f"Rolled back from revision {current.revision} to revision {target.number}"
         return Proposal(
             type=OperationType.ROLLBACK,
-            description=f"{description} ({note})" if note else description,
+            description=rollback_description(current.revision, target.number, note),
             descriptor_id=target.descriptor_id,
             chart=target.chart,
             parameters=target.parameters,

@@ -158,6 +158,12 @@ def finish_operation(
     )
 
 
+def rollback_description(from_revision: int | None, to_revision: int, note: str | None) -> str:
+    """What a rollback revision says in the history; ``note`` names what triggered it."""
+    said = f"Rolled back from revision {from_revision} to revision {to_revision}"
+    return f"{said} ({note})" if note else said
+
+
 def failed_revision(revision: Revision, reason: str, now: datetime) -> Revision:
     return replace(
         revision,

@@ -27,7 +27,13 @@ from chalicelib.domain.states import (
 from chalicelib.service.applying import apply_change
 from chalicelib.service.context import Deps
 from chalicelib.service.lifecycle import previous_good_revision
-from chalicelib.service.records import Proposal, Started, failed_revision, update_owned
+from chalicelib.service.records import (
+    Proposal,
+    Started,
+    failed_revision,
+    rollback_description,
+    update_owned,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -132,9 +138,8 @@ def _rollback_revision(
         status=RevisionStatus.PENDING_ROLLBACK,
         operation_id=op.id,
         operation_type=OperationType.ROLLBACK,
-        description=(
-            f"Rolled back from revision {op.revision} to revision {target.number} "
-            f"(automatic, after: {failure})"
+        description=rollback_description(
+            op.revision, target.number, f"automatic, after: {failure}"
         ),
         descriptor_id=target.descriptor_id,
         chart=target.chart,

@@ -305,7 +305,7 @@ def parse_scheduled_time(text: object) -> datetime | None:
     if not isinstance(text, str) or not text or text.startswith("<"):
         return None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
