@@ -45,6 +45,8 @@ def counted(client: Any, world: World, dynamodb: Any) -> tuple[Any, RequestCount
         "nfDeployments/nginx-prod/operations",
         "nfDeployments",
         "nfDeploymentDescriptors/nginx-chart-1.2.0",
+        "nfDeployments/nginx-prod/scalingSchedules",
+        "nfDeployments/nginx-prod/rollbackAlarms",
     ],
 )
 def test_read_endpoint_costs_one_round_trip(counted: tuple[Any, RequestCounter], path: str) -> None:

@@ -174,6 +174,29 @@ class DynamoDBAutomationStore:
         )
 
     @translate_errors
+    def deployment_alarm_binding(
+        self, deployment_id: str
+    ) -> tuple[Deployment, AlarmBinding | None]:
+        keys = [items.deployment_key(deployment_id), items.alarm_binding_key(deployment_id)]
+        found: list[Item] = []
+        request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        while request:  # more than one round trip only when DynamoDB defers keys (throttling)
+            answer = self._client.batch_get_item(RequestItems=request)
+            found += answer.get("Responses", {}).get(self._table, [])
+            request = answer.get("UnprocessedKeys") or {}
+        by_sort_key = {i["SK"]["S"]: i for i in found}
+        if items.DEPLOYMENT_SK not in by_sort_key:
+            raise DeploymentNotFound(f"Deployment {deployment_id} not found")
+        binding = by_sort_key.get(items.ALARM_BINDING_SK)
+        return items.read_deployment(by_sort_key[items.DEPLOYMENT_SK]), (
+            items.read_alarm_binding(
+                binding, watch_window=self._watch_window, cooldown=self._cooldown
+            )
+            if binding
+            else None
+        )
+
+    @translate_errors
     def put_alarm_binding(self, binding: AlarmBinding, previous: tuple[str, ...]) -> None:
         item = items.alarm_binding_item(binding)
         # Keep the cooldown mark: rebinding must not reopen the door to a rollback storm.

@@ -61,8 +61,8 @@ class Verdict:
 
 def binding(deps: Deps, deployment_id: str) -> AlarmBinding:
     """The deployment's binding; defaults (no names) when none was ever set."""
-    lifecycle.live_deployment(deps, deployment_id)
-    found = deps.automation.get_alarm_binding(deployment_id)
+    deployment, found = deps.automation.deployment_alarm_binding(deployment_id)
+    lifecycle.ensure_live(deployment)
     return found if found is not None else _default(deps, deployment_id)
 
 

@@ -303,10 +303,14 @@ def previous_good_revision(deps: Deps, current: Deployment) -> Revision:
 
 def live_deployment(deps: Deps, deployment_id: str) -> Deployment:
     """The deployment, or ``DeploymentNotFound`` if it never existed or was terminated."""
-    deployment = deps.store.get_deployment(deployment_id)
+    return ensure_live(deps.store.get_deployment(deployment_id))
+
+
+def ensure_live(deployment: Deployment) -> Deployment:
+    """``deployment`` as read, or ``DeploymentNotFound`` if it was terminated."""
     if deployment.terminated:
         raise DeploymentNotFound(
-            f"Deployment {deployment_id} was terminated; its history remains readable"
+            f"Deployment {deployment.id} was terminated; its history remains readable"
         )
     return deployment
 

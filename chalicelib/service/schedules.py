@@ -94,7 +94,7 @@ def create(
     now = deps.clock()
     _check_window(request, now)
     deployment, existing = deps.automation.deployment_schedules(deployment_id)
-    _live(deployment)
+    lifecycle.ensure_live(deployment)
     if len(existing) >= MAX_SCHEDULES_PER_DEPLOYMENT:
         raise InvalidRequest(
             f"Deployment {deployment_id} already has {len(existing)} scaling schedules "
@@ -137,7 +137,7 @@ def _check_window(request: NewSchedule, now: datetime) -> None:
 
 def listing(deps: Deps, deployment_id: str) -> tuple[ScalingSchedule, ...]:
     deployment, found = deps.automation.deployment_schedules(deployment_id)
-    _live(deployment)
+    lifecycle.ensure_live(deployment)
     return found
 
 
@@ -149,13 +149,6 @@ def delete(deps: Deps, deployment_id: str, schedule_id: str) -> None:
     deps.automation.get_schedule(deployment_id, schedule_id)  # 404 when it is not there
     deps.scheduler.delete(schedule_id)
     deps.automation.delete_schedule(deployment_id, schedule_id)
-
-
-def _live(deployment: Deployment) -> None:
-    if deployment.terminated:
-        raise DeploymentNotFound(
-            f"Deployment {deployment.id} was terminated; its history remains readable"
-        )
 
 
 # -------------------------------------------------------------------------- firing
