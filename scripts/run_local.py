@@ -239,18 +239,9 @@ def chalice_environment(environ: Mapping[str, str], run: LocalRun) -> dict[str, 
 
 
 def create_table(run: LocalRun, spec: Mapping[str, Any]) -> None:
-    import boto3
-    from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=run.aws_endpoint,
-        region_name=run.region,
-        aws_access_key_id=DUMMY_CREDENTIAL,
-        aws_secret_access_key=DUMMY_CREDENTIAL,
-        config=Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 3}),
-    )
+    client = _client(run, "dynamodb")
     try:
         client.create_table(TableName=run.table_name, **spec)
     except client.exceptions.ResourceInUseException:
@@ -289,6 +280,7 @@ def prepare_automation(run: LocalRun) -> None:
 
 
 def _client(run: LocalRun, service: str) -> Any:
+    """A client on the emulator, with the dummy credentials and short timeouts."""
     import boto3
     from botocore.config import Config
 

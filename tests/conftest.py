@@ -17,14 +17,13 @@ from moto import mock_aws
 from chalicelib import composition
 from chalicelib.adapters.dynamodb_store import DynamoDBStore
 from chalicelib.adapters.local_cluster import LocalCluster
-from chalicelib.composition import automation_ports
 from chalicelib.config import Settings
 from chalicelib.domain.errors import BackendUnavailable
 from chalicelib.domain.models import DeploymentManager
 from chalicelib.domain.ports import DeploymentBackend
 from chalicelib.domain.states import ClusterKind
 from chalicelib.service.context import Deps
-from tests.fakes import FakeClock, IdSequence, ManualDriver, RecordingEvents
+from tests.fakes import FakeClock, IdSequence, ManualDriver, RecordingEvents, automation_fields
 
 if TYPE_CHECKING:
     from tests.kube_emulator import EmulatedCluster
@@ -103,16 +102,13 @@ def world(dynamodb: Any) -> Iterator[World]:
         schedule_retry_seconds=0,
     )
     boto3.client("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)
-    automation, scheduler, alarms = automation_ports(settings, dynamodb, boto3.client)
     deps = Deps(
         store=store,
         backends=backends,
         driver=driver,
         events=events,
         settings=settings,
-        automation=automation,
-        scheduler=scheduler,
-        alarms=alarms,
+        **automation_fields(settings, dynamodb),
         clock=clock.now,
         new_id=IdSequence(),
     )
