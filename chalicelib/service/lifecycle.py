@@ -76,7 +76,11 @@ def upgrade(
 
 
 def scale(deps: Deps, deployment_id: str, *, replicas: int, caller: Caller) -> Started:
-    current = live_deployment(deps, deployment_id)
+    return scale_read(deps, live_deployment(deps, deployment_id), replicas=replicas, caller=caller)
+
+
+def scale_read(deps: Deps, current: Deployment, *, replicas: int, caller: Caller) -> Started:
+    """``scale``, for a caller that has just read the live deployment itself."""
     return start(deps, current, _scale_proposal(deps, replicas), caller)
 
 

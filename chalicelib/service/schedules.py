@@ -87,8 +87,6 @@ def create(
     deployment_id: str,
     request: NewSchedule,
     caller: Caller,
-    *,
-    new_id: Callable[[], str] = new_schedule_id,
 ) -> ScalingSchedule:
     expressions.parse(request.expression, request.timezone, start=request.start_date)
     now = deps.clock()
@@ -101,7 +99,7 @@ def create(
             f"(at most {MAX_SCHEDULES_PER_DEPLOYMENT}); delete one first"
         )
     schedule = ScalingSchedule(
-        id=new_id(),
+        id=new_schedule_id(),
         deployment_id=deployment_id,
         expression=request.expression,
         timezone=request.timezone,
@@ -225,8 +223,8 @@ def _scale_with_retries(
                 f"{deployment.id} already runs {schedule.replicas} replicas",
             )
         try:
-            started = lifecycle.scale(
-                deps, schedule.deployment_id, replicas=schedule.replicas, caller=caller
+            started = lifecycle.scale_read(
+                deps, deployment, replicas=schedule.replicas, caller=caller
             )
         except _TRANSIENT as exc:
             last_error = exc
@@ -236,7 +234,9 @@ def _scale_with_retries(
             break  # not a matter of waiting: record it now
         return FireResult(FiringOutcome.STARTED, started.operation.message, started.operation.id)
     assert last_error is not None
-    return _skipped(deps, schedule, caller, due=due, error=last_error, attempts=attempts)
+    skipped = _skipped(deps, schedule, caller, due=due, error=last_error, attempts=attempts)
+    deps.events.operation_ended(skipped, deployment)
+    return FireResult(FiringOutcome.SKIPPED, skipped.message, skipped.id)
 
 
 def _already_there(deployment: Deployment, replicas: int) -> bool:
@@ -255,7 +255,8 @@ def _skipped(
     due: datetime,
     error: O2DmsError,
     attempts: int,
-) -> FireResult:
+) -> Operation:
+    """Record, as an operation, that the firing due at ``due`` could not run, and why."""
     now = deps.clock()
     tried = f" after {attempts} attempts" if isinstance(error, _TRANSIENT) else ""
     message = (
@@ -280,12 +281,7 @@ def _skipped(
         error=OperationError(type(error).__name__, error.message),
     )
     deps.automation.record_operation(operation)
-    try:
-        deployment = deps.store.get_deployment(schedule.deployment_id)
-        deps.events.operation_ended(operation, deployment)
-    except O2DmsError:
-        pass  # the record is stored; the event is best effort
-    return FireResult(FiringOutcome.SKIPPED, message, operation.id)
+    return operation
 
 
 def _minute(moment: datetime) -> datetime:
