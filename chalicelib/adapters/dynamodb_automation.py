@@ -174,9 +174,7 @@ class DynamoDBAutomationStore:
         )
 
     @translate_errors
-    def deployment_alarm_binding(
-        self, deployment_id: str
-    ) -> tuple[Deployment, AlarmBinding | None]:
+    def deployment_alarm_binding(self, deployment_id: str) -> tuple[Deployment, AlarmBinding]:
         keys = [items.deployment_key(deployment_id), items.alarm_binding_key(deployment_id)]
         found: list[Item] = []
         request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
@@ -188,12 +186,16 @@ class DynamoDBAutomationStore:
         if items.DEPLOYMENT_SK not in by_sort_key:
             raise DeploymentNotFound(f"Deployment {deployment_id} not found")
         binding = by_sort_key.get(items.ALARM_BINDING_SK)
-        return items.read_deployment(by_sort_key[items.DEPLOYMENT_SK]), (
-            items.read_alarm_binding(
-                binding, watch_window=self._watch_window, cooldown=self._cooldown
+        deployment = items.read_deployment(by_sort_key[items.DEPLOYMENT_SK])
+        if binding is None:
+            return deployment, AlarmBinding(
+                deployment_id=deployment_id,
+                alarm_names=(),
+                watch_window_seconds=self._watch_window,
+                cooldown_seconds=self._cooldown,
             )
-            if binding
-            else None
+        return deployment, items.read_alarm_binding(
+            binding, watch_window=self._watch_window, cooldown=self._cooldown
         )
 
     @translate_errors

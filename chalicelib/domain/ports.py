@@ -145,10 +145,9 @@ class AutomationStore(Protocol):
 
     def get_alarm_binding(self, deployment_id: str) -> AlarmBinding | None: ...
 
-    def deployment_alarm_binding(
-        self, deployment_id: str
-    ) -> tuple[Deployment, AlarmBinding | None]:
-        """The deployment and its binding, in one read; ``DeploymentNotFound``."""
+    def deployment_alarm_binding(self, deployment_id: str) -> tuple[Deployment, AlarmBinding]:
+        """The deployment and its binding (the default windows and no names when none was
+        set), in one read; ``DeploymentNotFound``."""
 
     def put_alarm_binding(self, binding: AlarmBinding, previous: tuple[str, ...]) -> None:
         """Replace the binding; ``previous`` are the names bound before (their lookups go)."""

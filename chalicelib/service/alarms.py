@@ -16,12 +16,11 @@ Everything else is ignored, with the reason logged and returned:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from chalicelib.domain.errors import (
     Conflict,
-    DeploymentNotFound,
     NotFound,
     O2DmsError,
     StoreUnavailable,
@@ -63,7 +62,7 @@ def binding(deps: Deps, deployment_id: str) -> AlarmBinding:
     """The deployment's binding; defaults (no names) when none was ever set."""
     deployment, found = deps.automation.deployment_alarm_binding(deployment_id)
     lifecycle.ensure_live(deployment)
-    return found if found is not None else _default(deps, deployment_id)
+    return found
 
 
 def bind(
@@ -74,30 +73,18 @@ def bind(
     watch_window_seconds: int | None,
     cooldown_seconds: int | None,
 ) -> AlarmBinding:
-    lifecycle.live_deployment(deps, deployment_id)
-    previous = deps.automation.get_alarm_binding(deployment_id)
-    defaults = _default(deps, deployment_id)
-    updated = AlarmBinding(
-        deployment_id=deployment_id,
+    previous = binding(deps, deployment_id)
+    updated = replace(
+        previous,
         alarm_names=tuple(dict.fromkeys(alarm_names)),
-        watch_window_seconds=watch_window_seconds or defaults.watch_window_seconds,
-        cooldown_seconds=defaults.cooldown_seconds
+        watch_window_seconds=watch_window_seconds or deps.settings.alarm_watch_window_seconds,
+        cooldown_seconds=deps.settings.alarm_cooldown_seconds
         if cooldown_seconds is None
         else cooldown_seconds,
         updated_at=deps.clock(),
-        last_rollback_at=previous.last_rollback_at if previous else None,
     )
-    deps.automation.put_alarm_binding(updated, previous.alarm_names if previous else ())
+    deps.automation.put_alarm_binding(updated, previous.alarm_names)
     return updated
-
-
-def _default(deps: Deps, deployment_id: str) -> AlarmBinding:
-    return AlarmBinding(
-        deployment_id=deployment_id,
-        alarm_names=(),
-        watch_window_seconds=deps.settings.alarm_watch_window_seconds,
-        cooldown_seconds=deps.settings.alarm_cooldown_seconds,
-    )
 
 
 # ------------------------------------------------------------------------ events
@@ -133,9 +120,8 @@ def on_state_change(deps: Deps, change: AlarmChange) -> list[Verdict]:
 
 def _judge(deps: Deps, change: AlarmChange, deployment_id: str) -> Verdict:
     try:
-        deployment = lifecycle.live_deployment(deps, deployment_id)
-        found = deps.automation.get_alarm_binding(deployment_id)
-        rules = found if found is not None else _default(deps, deployment_id)
+        deployment, rules = deps.automation.deployment_alarm_binding(deployment_id)
+        lifecycle.ensure_live(deployment)
         refusal = _refusal(deps, deployment, rules, change)
         if refusal:
             return Verdict(deployment_id, False, refusal)
@@ -178,12 +164,7 @@ def _refusal(
     deps: Deps, deployment: Deployment, rules: AlarmBinding, change: AlarmChange
 ) -> str | None:
     """Why this alarm may not roll this deployment back, or None if it may."""
-    if deployment.revision == 0:
-        return f"{deployment.id} has no revision yet"
-    try:
-        revision = deps.store.get_revision(deployment.id, deployment.revision)
-    except DeploymentNotFound:
-        return f"{deployment.id} is gone"
+    revision = deps.store.get_revision(deployment.id, deployment.revision)
     started = revision.created_at
     if change.changed_at < started:
         return (
