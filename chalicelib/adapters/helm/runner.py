@@ -92,24 +92,15 @@ def spawn_subprocess(
     argv: Sequence[str], *, stdin: bytes | None, timeout: float, env: Mapping[str, str]
 ) -> Spawned:
     """``subprocess.run`` with no shell; stdin is closed when there is nothing to send."""
-    if stdin is None:
-        done = subprocess.run(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=timeout,
-            env=dict(env),
-            check=False,
-        )
-    else:
-        done = subprocess.run(
-            list(argv),
-            input=stdin,
-            capture_output=True,
-            timeout=timeout,
-            env=dict(env),
-            check=False,
-        )
+    done = subprocess.run(
+        list(argv),
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        capture_output=True,
+        timeout=timeout,
+        env=dict(env),
+        check=False,
+    )
     return Spawned(done.returncode, done.stdout, done.stderr)
 
 
