@@ -79,6 +79,16 @@ def _dict(value: Any) -> JsonObject:
     return value if isinstance(value, dict) else {}
 
 
+def _sections(obj: JsonObject) -> tuple[JsonObject, JsonObject, JsonObject]:
+    """An object's metadata, spec and status, each ``{}`` when missing or malformed."""
+    return _dict(obj.get("metadata")), _dict(obj.get("spec")), _dict(obj.get("status"))
+
+
+def _unobserved(meta: JsonObject, status: JsonObject) -> bool:
+    """The controller has not yet observed the object's latest spec."""
+    return _int(status.get("observedGeneration")) < _int(meta.get("generation"))
+
+
 def objects_of(resources: dict[str, list[JsonObject]], kind: str) -> Iterator[JsonObject]:
     """The live objects of one kind; lists (``v1/Pod(related)`` holds PodLists) are opened."""
     for key, objects in resources.items():
@@ -118,11 +128,7 @@ def _percent(updated: int, new_available: int, desired: int) -> int:
 
 
 def deployment(obj: JsonObject) -> Workload:
-    meta, spec, status = (
-        _dict(obj.get("metadata")),
-        _dict(obj.get("spec")),
-        _dict(obj.get("status")),
-    )
+    meta, spec, status = _sections(obj)
     name = str(meta.get("name", ""))
     desired = _int(spec.get("replicas"), 1)
     updated, total = _int(status.get("updatedReplicas")), _int(status.get("replicas"))
@@ -131,7 +137,7 @@ def deployment(obj: JsonObject) -> Workload:
     progressing = _find(conditions, "Progressing")
     says = f'Waiting for deployment "{name}" rollout to finish: '
     waiting = failed = ""
-    if _int(status.get("observedGeneration")) < _int(meta.get("generation")):
+    if _unobserved(meta, status):
         waiting = f'Waiting for deployment "{name}" spec update to be observed...'
     elif progressing is not None and progressing.reason == "ProgressDeadlineExceeded":
         failed = f'deployment "{name}" exceeded its progress deadline'
@@ -158,11 +164,7 @@ def deployment(obj: JsonObject) -> Workload:
 
 
 def stateful_set(obj: JsonObject) -> Workload:
-    meta, spec, status = (
-        _dict(obj.get("metadata")),
-        _dict(obj.get("spec")),
-        _dict(obj.get("status")),
-    )
+    meta, spec, status = _sections(obj)
     name = str(meta.get("name", ""))
     desired = _int(spec.get("replicas"), 1)
     updated, ready = _int(status.get("updatedReplicas")), _int(status.get("readyReplicas"))
@@ -171,7 +173,7 @@ def stateful_set(obj: JsonObject) -> Workload:
     partition = _int(_dict(strategy.get("rollingUpdate")).get("partition"))
     rolling = strategy.get("type", "RollingUpdate") == "RollingUpdate"
     waiting = ""
-    if _int(status.get("observedGeneration")) < _int(meta.get("generation")):
+    if _unobserved(meta, status):
         waiting = f'Waiting for statefulset "{name}" spec update to be observed...'
     elif ready < desired:
         waiting = f'Waiting for {desired - ready} pods of statefulset "{name}" to be ready...'
@@ -199,14 +201,14 @@ def stateful_set(obj: JsonObject) -> Workload:
 
 
 def daemon_set(obj: JsonObject) -> Workload:
-    meta, status = _dict(obj.get("metadata")), _dict(obj.get("status"))
+    meta, _, status = _sections(obj)
     name = str(meta.get("name", ""))
     desired = _int(status.get("desiredNumberScheduled"))
     updated, ready = _int(status.get("updatedNumberScheduled")), _int(status.get("numberReady"))
     available = _int(status.get("numberAvailable"))
     says = f'Waiting for daemon set "{name}" rollout to finish: '
     waiting = ""
-    if _int(status.get("observedGeneration")) < _int(meta.get("generation")):
+    if _unobserved(meta, status):
         waiting = f'Waiting for daemon set "{name}" spec update to be observed...'
     elif updated < desired:
         waiting = f"{says}{updated} out of {desired} new pods have been updated..."
@@ -227,11 +229,7 @@ def daemon_set(obj: JsonObject) -> Workload:
 
 
 def job(obj: JsonObject) -> Workload:
-    meta, spec, status = (
-        _dict(obj.get("metadata")),
-        _dict(obj.get("spec")),
-        _dict(obj.get("status")),
-    )
+    meta, spec, status = _sections(obj)
     name = str(meta.get("name", ""))
     completions = _int(spec.get("completions"), 1)
     succeeded = _int(status.get("succeeded"))
