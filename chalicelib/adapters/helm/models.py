@@ -96,6 +96,12 @@ def _object(value: Any, what: str) -> JsonObject:
     return value
 
 
+def _list(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise BackendFailure(f"helm printed {what} that is not a JSON list")
+    return value
+
+
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
@@ -167,11 +173,8 @@ def parse_release(text: str | bytes) -> Release:
 
 def parse_history(text: str | bytes) -> list[HistoryEntry]:
     """Oldest first, as helm prints it."""
-    rows = _load(text, "a history")
-    if not isinstance(rows, list):
-        raise BackendFailure("helm printed a history that is not a JSON list")
     entries = []
-    for row in rows:
+    for row in _list(_load(text, "a history"), "a history"):
         item = _object(row, "a history row")
         chart = _text(item.get("chart"))
         name, version = split_chart(chart)
@@ -193,9 +196,7 @@ def parse_history(text: str | bytes) -> list[HistoryEntry]:
 
 
 def parse_list(text: str | bytes) -> list[ListEntry]:
-    rows = _load(text, "a release list")
-    if not isinstance(rows, list):
-        raise BackendFailure("helm printed a release list that is not a JSON list")
+    rows = _list(_load(text, "a release list"), "a release list")
     return [
         ListEntry(
             name=_text(item.get("name")),
