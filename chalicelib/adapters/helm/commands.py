@@ -237,13 +237,4 @@ def show_chart(chart: ChartRef, *, settings: HelmSettings) -> tuple[str, ...]:
 def template(target: ReleaseTarget, *, settings: HelmSettings) -> tuple[str, ...]:
     """Render the chart with the snapshot's values (stdin), client-side: needs no cluster."""
     source = chart_source(target.chart, allow_local_charts=settings.allow_local_charts)
-    check_ref(target)
-    return (
-        HELM,
-        "template",
-        target.release,
-        *source,
-        "--namespace",
-        target.namespace,
-        *VALUES_FROM_STDIN,
-    )
+    return (HELM, "template", target.release, *source, *_scope(target, None), *VALUES_FROM_STDIN)
