@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.adapters.clusters.aws_errors import aws_detail
 from chalicelib.domain.errors import BackendUnavailable
 from chalicelib.domain.ports import ClusterCredentials
 
@@ -248,12 +249,8 @@ class EksCredentials:
     def _translated(self, step: str) -> Iterator[None]:
         try:
             yield
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            detail = f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}"
-            raise BackendUnavailable(self._failure(step, detail)) from exc
-        except BotoCoreError as exc:
-            raise BackendUnavailable(self._failure(step, str(exc))) from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise BackendUnavailable(self._failure(step, aws_detail(exc))) from exc
 
     def _failure(self, step: str, detail: str) -> str:
         acting_as = f"role {self.role_arn}" if self.role_arn else "the function's own credentials"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.adapters.clusters.aws_errors import aws_detail
 from chalicelib.domain.errors import BackendUnavailable, InvalidRequest
 from chalicelib.domain.ports import ClusterCredentials
 
@@ -176,12 +177,8 @@ class KubeconfigCredentials:
         }
         try:
             return readers[self.source.kind]()
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            detail = f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}"
-            raise self._unreadable(detail) from exc
-        except BotoCoreError as exc:
-            raise self._unreadable(str(exc)) from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise self._unreadable(aws_detail(exc)) from exc
 
     def _read_parameter(self) -> str:
         ssm = self._aws().client("ssm")
