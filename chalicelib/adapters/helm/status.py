@@ -65,9 +65,10 @@ def _conditions(
     return tuple(found)
 
 
-def _progress(units: tuple[Workload, ...], *, empty: int) -> int:
+def _progress(units: tuple[Workload, ...]) -> int:
+    """How far the units are on average, short of done; 0 when there are none."""
     if not units:
-        return empty
+        return 0
     return min(99, sum(u.progress for u in units) // len(units))
 
 
@@ -90,17 +91,14 @@ def _deployed(
     wait: bool,
     crash_loop_restarts: int,
 ) -> tuple[RolloutPhase, int, str]:
+    deployed = f'Release "{release.name}" revision {release.revision} deployed'
     if not wait:
-        return (
-            RolloutPhase.READY,
-            100,
-            f'Release "{release.name}" revision {release.revision} deployed',
-        )
+        return RolloutPhase.READY, 100, deployed
     failed = [u.failed for u in units if u.failed]
     if failed:
         return (
             RolloutPhase.FAILED,
-            _progress(units, empty=0),
+            _progress(units),
             "; ".join(failed) + _why(seen.pod_problems),
         )
     waiting = [u.waiting for u in units if u.waiting]
@@ -108,18 +106,18 @@ def _deployed(
     if crashing is not None:
         return (
             RolloutPhase.FAILED,
-            _progress(units, empty=0),
+            _progress(units),
             f"{waiting[0]}: {crashing.describe()}; the new pods keep crashing",
         )
     if waiting:
         return (
             RolloutPhase.PROGRESSING,
-            _progress(units, empty=0),
+            _progress(units),
             waiting[0] + _why(seen.pod_problems),
         )
     desired = sum(w.desired for w in seen.workloads)
     if not seen.workloads:
-        message = f'Release "{release.name}" revision {release.revision} deployed'
+        message = deployed
     elif desired:
         message = f"All {desired} replicas ready"
     else:
@@ -138,7 +136,7 @@ def backend_status(
             release, seen, units, wait=wait, crash_loop_restarts=crash_loop_restarts
         )
     elif word == "failed":
-        phase, progress = RolloutPhase.FAILED, _progress(units, empty=0)
+        phase, progress = RolloutPhase.FAILED, _progress(units)
         message = release.description or f'release "{name}" failed'
     elif word == "uninstalled":
         phase, progress, message = RolloutPhase.ABSENT, 100, f'release "{name}" is uninstalled'
@@ -146,7 +144,7 @@ def backend_status(
         phase, progress = RolloutPhase.PROGRESSING, 50
         message = f'Uninstalling release "{name}"'
     else:  # pending-install, pending-upgrade, pending-rollback (or a word helm adds later)
-        phase, progress = RolloutPhase.PROGRESSING, _progress(units, empty=0)
+        phase, progress = RolloutPhase.PROGRESSING, _progress(units)
         waiting = next((u.waiting for u in units if u.waiting), "")
         message = (
             f'Release "{name}" revision {release.revision} is {word}'
