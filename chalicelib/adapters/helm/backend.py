@@ -86,8 +86,7 @@ class HelmBackend:
     def install(self, target: ReleaseTarget) -> Applied:
         creds = self._creds(target.operation_id)
         argv = commands.install(target, settings=self.settings, kube_context=kube_context(creds))
-        done = self._apply(argv, target, creds, target.values)
-        return self._record(target, _applied(parse_release(done.stdout)))
+        return self._apply(argv, target, creds, target.values)
 
     def upgrade(self, target: ReleaseTarget) -> Applied:
         return self._upgrade(target, target.values)
@@ -199,13 +198,15 @@ class HelmBackend:
         target: ReleaseTarget,
         creds: ClusterCredentials,
         values: JsonObject,
-    ) -> Completed:
-        return self._runner.run(
+    ) -> Applied:
+        """Run an install or upgrade with ``values`` on stdin; record what helm deployed."""
+        done = self._runner.run(
             argv,
             stdin=encode_values(values),
             timeout=self._apply_timeout(target),
             credentials=creds,
         )
+        return self._record(target, _applied(parse_release(done.stdout)))
 
     def _read(self, argv: tuple[str, ...], creds: ClusterCredentials) -> Completed:
         timeout = float(self.settings.read_timeout_seconds)
@@ -216,8 +217,7 @@ class HelmBackend:
     ) -> Applied:
         creds = creds or self._creds(target.operation_id)
         argv = commands.upgrade(target, settings=self.settings, kube_context=kube_context(creds))
-        done = self._apply(argv, target, creds, values)
-        return self._record(target, _applied(parse_release(done.stdout)))
+        return self._apply(argv, target, creds, values)
 
     def _values_step(
         self, target: ReleaseTarget, values: JsonObject, context: str | None, why: str
