@@ -142,8 +142,6 @@ class HelmBackend:
 
     def history(self, ref: ReleaseRef) -> list[BackendRevision]:
         """Oldest first, as ``helm history`` lists them (at most ``max_history``)."""
-        creds = self._creds(None)
-        done = self._read(commands.history(ref, kube_context=kube_context(creds)), creds)
         return [
             BackendRevision(
                 backend_ref=str(entry.revision),
@@ -153,7 +151,7 @@ class HelmBackend:
                 description=entry.description,
                 updated_at=entry.updated,
             )
-            for entry in parse_history(done.stdout)
+            for entry in self._history(ref, self._creds(None))
         ]
 
     def plan(self, action: Action) -> list[PlanStep]:
@@ -212,6 +210,12 @@ class HelmBackend:
         timeout = float(self.settings.read_timeout_seconds)
         return self._runner.run(argv, stdin=None, timeout=timeout, credentials=creds)
 
+    def _history(
+        self, ref: ReleaseRef, creds: ClusterCredentials, *, max_entries: int | None = None
+    ) -> list[HistoryEntry]:
+        argv = commands.history(ref, kube_context=kube_context(creds), max_entries=max_entries)
+        return parse_history(self._read(argv, creds).stdout)
+
     def _upgrade(
         self, target: ReleaseTarget, values: JsonObject, *, creds: ClusterCredentials | None = None
     ) -> Applied:
@@ -234,17 +238,14 @@ class HelmBackend:
         and values; ``None`` when the snapshot must be redeployed instead."""
         if not backend_ref or not backend_ref.isdigit():
             return None
-        number, ref, context = int(backend_ref), _ref(target), kube_context(creds)
-        entries = parse_history(
-            self._read(commands.history(ref, kube_context=context), creds).stdout
-        )
-        entry = next((e for e in entries if e.revision == number), None)
+        number, ref = int(backend_ref), _ref(target)
+        entry = next((e for e in self._history(ref, creds) if e.revision == number), None)
         if entry is None or (entry.chart_name, entry.chart_version) != (
             target.chart.name,
             target.chart.version,
         ):
             return None
-        argv = commands.get_values(ref, number, kube_context=context)
+        argv = commands.get_values(ref, number, kube_context=kube_context(creds))
         try:
             held = parse_values(self._read(argv, creds).stdout)
         except HelmRevisionNotFound:
@@ -252,8 +253,7 @@ class HelmBackend:
         return number if held == json.loads(encode_values(target.values)) else None
 
     def _latest(self, target: ReleaseTarget, creds: ClusterCredentials) -> HistoryEntry:
-        argv = commands.history(_ref(target), kube_context=kube_context(creds), max_entries=1)
-        entries = parse_history(self._read(argv, creds).stdout)
+        entries = self._history(_ref(target), creds, max_entries=1)
         if not entries:
             raise BackendFailure(f'helm history of "{target.release}" is empty after a rollback')
         return entries[-1]
