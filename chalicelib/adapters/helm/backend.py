@@ -65,6 +65,11 @@ def _values_note(values: JsonObject) -> str:
     return f"values ({len(values)} top-level keys: {keys}) go on stdin, never on the command line"
 
 
+def _step(says: str, argv: tuple[str, ...]) -> PlanStep:
+    """A planned helm command; every one runs with a private kubeconfig, so each step says so."""
+    return PlanStep(f"{says}; {_KUBECONFIG_NOTE}", argv)
+
+
 class HelmBackend:
     """``DeploymentBackend`` for one cluster, reached with ``credentials``."""
 
@@ -161,13 +166,12 @@ class HelmBackend:
         release = f'release "{target.release}" in namespace {target.namespace}'
         if kind is OperationType.TERMINATE:
             argv = commands.uninstall(_ref(target), settings=self.settings, kube_context=context)
-            return [PlanStep(f"Uninstall {release}; {_KUBECONFIG_NOTE}", argv)]
+            return [_step(f"Uninstall {release}", argv)]
         if kind is OperationType.ROLLBACK:
             kept = self._kept_revision(target, action.rollback_to_ref, creds)
             if kept is not None:
                 argv = commands.rollback(target, kept, settings=self.settings, kube_context=context)
-                says = f"Roll {release} back to its Helm revision {kept}; {_KUBECONFIG_NOTE}"
-                return [PlanStep(says, argv)]
+                return [_step(f"Roll {release} back to its Helm revision {kept}", argv)]
             why = "Helm no longer holds that revision: upgrade to the stored snapshot"
             return [self._values_step(target, target.values, context, why)]
         if kind is OperationType.SCALE:
@@ -179,7 +183,7 @@ class HelmBackend:
             argv = commands.install(target, settings=self.settings, kube_context=context)
             chart = f"chart {target.chart.name} {target.chart.version}"
             says = f"Install {release} from {chart}; {_values_note(target.values)}"
-            return [PlanStep(f"{says}; {_KUBECONFIG_NOTE}", argv)]
+            return [_step(says, argv)]
         return [self._values_step(target, target.values, context, "upgrade")]
 
     # ----------------------------------------------------------------------- internals
@@ -229,7 +233,7 @@ class HelmBackend:
         argv = commands.upgrade(target, settings=self.settings, kube_context=context)
         chart = f"chart {target.chart.name} {target.chart.version}"
         says = f'Upgrade release "{target.release}" to {chart} ({why}); {_values_note(values)}'
-        return PlanStep(f"{says}; {_KUBECONFIG_NOTE}", argv)
+        return _step(says, argv)
 
     def _kept_revision(
         self, target: ReleaseTarget, backend_ref: str | None, creds: ClusterCredentials
