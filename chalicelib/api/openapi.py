@@ -124,6 +124,20 @@ DRY_RUN = _param("dryRun", "query", "Answer with the plan; change nothing", {"ty
 _PLAN = _answer("dryRun=true: what the backend would run", s.PlanOut)
 
 
+def _found(summary: str, model: type[BaseModel]) -> dict[str, Any]:
+    """GET of one thing by its id."""
+    return _operation(summary, {200: _answer("Found", model)}, (400, 404))
+
+
+def _deleted(summary: str, errors: tuple[int, ...]) -> dict[str, Any]:
+    return _operation(summary, {204: _answer("Deleted")}, errors)
+
+
+def _page(summary: str, model: type[BaseModel], errors: tuple[int, ...]) -> dict[str, Any]:
+    """GET of one page of a listing (limit and nextToken)."""
+    return _operation(summary, {200: _answer("A page", model)}, errors, parameters=(LIMIT, TOKEN))
+
+
 def _paths() -> dict[str, Any]:
     mutation = (400, 404, 409, 422, 500, 503)
     return {
@@ -134,22 +148,13 @@ def _paths() -> dict[str, Any]:
                 (400, 409),
                 body=s.ManagerCreate,
             ),
-            "get": _operation(
-                "List target clusters",
-                {200: _answer("A page", s.ManagerList)},
-                (400,),
-                parameters=(LIMIT, TOKEN),
-            ),
+            "get": _page("List target clusters", s.ManagerList, (400,)),
         },
         MANAGERS + "/{deploymentManagerId}": {
             "parameters": [MANAGER_ID],
-            "get": _operation(
-                "Get a target cluster", {200: _answer("Found", s.ManagerOut)}, (400, 404)
-            ),
-            "delete": _operation(
-                "Unregister a target cluster (409 while deployments use it)",
-                {204: _answer("Deleted")},
-                (400, 404, 409),
+            "get": _found("Get a target cluster", s.ManagerOut),
+            "delete": _deleted(
+                "Unregister a target cluster (409 while deployments use it)", (400, 404, 409)
             ),
         },
         DESCRIPTORS: {
@@ -159,22 +164,13 @@ def _paths() -> dict[str, Any]:
                 (400, 409, 422),
                 body=s.DescriptorCreate,
             ),
-            "get": _operation(
-                "List descriptors",
-                {200: _answer("A page", s.DescriptorList)},
-                (400,),
-                parameters=(LIMIT, TOKEN),
-            ),
+            "get": _page("List descriptors", s.DescriptorList, (400,)),
         },
         DESCRIPTORS + "/{descriptorId}": {
             "parameters": [DESCRIPTOR_ID],
-            "get": _operation(
-                "Get a descriptor", {200: _answer("Found", s.DescriptorOut)}, (400, 404)
-            ),
-            "delete": _operation(
-                "Delete a descriptor (409 while a deployment uses it)",
-                {204: _answer("Deleted")},
-                (400, 404, 409),
+            "get": _found("Get a descriptor", s.DescriptorOut),
+            "delete": _deleted(
+                "Delete a descriptor (409 while a deployment uses it)", (400, 404, 409)
             ),
         },
         DEPLOYMENTS: {
@@ -210,9 +206,7 @@ def _paths() -> dict[str, Any]:
         },
         ONE: {
             "parameters": [DEPLOYMENT_ID],
-            "get": _operation(
-                "Get a deployment", {200: _answer("Found", s.DeploymentOut)}, (400, 404)
-            ),
+            "get": _found("Get a deployment", s.DeploymentOut),
             "put": _operation(
                 "Upgrade: new descriptor and/or parameters (deep-merged)",
                 {200: _change_or_plan("Upgrade started, or (dryRun) its plan")},
@@ -255,32 +249,18 @@ def _paths() -> dict[str, Any]:
         },
         ONE + "/history": {
             "parameters": [DEPLOYMENT_ID],
-            "get": _operation(
-                "Revision history, newest first",
-                {200: _answer("A page", s.HistoryOut)},
-                (400, 404),
-                parameters=(LIMIT, TOKEN),
-            ),
+            "get": _page("Revision history, newest first", s.HistoryOut, (400, 404)),
         },
         ONE + "/history/{revision}": {
             "parameters": [
                 DEPLOYMENT_ID,
                 _param("revision", "path", "Revision number", {"type": "integer"}),
             ],
-            "get": _operation(
-                "One revision with its full snapshot",
-                {200: _answer("Found", s.RevisionDetail)},
-                (400, 404),
-            ),
+            "get": _found("One revision with its full snapshot", s.RevisionDetail),
         },
         ONE + "/operations": {
             "parameters": [DEPLOYMENT_ID],
-            "get": _operation(
-                "Operations, newest first",
-                {200: _answer("A page", s.OperationList)},
-                (400, 404),
-                parameters=(LIMIT, TOKEN),
-            ),
+            "get": _page("Operations, newest first", s.OperationList, (400, 404)),
         },
         ONE + "/scalingSchedules": {
             "parameters": [DEPLOYMENT_ID],
@@ -298,14 +278,8 @@ def _paths() -> dict[str, Any]:
         },
         ONE + "/scalingSchedules/{scheduleId}": {
             "parameters": [DEPLOYMENT_ID, _param("scheduleId", "path", "Schedule id", _STR)],
-            "get": _operation(
-                "One scaling schedule, with its next and last firing",
-                {200: _answer("Found", s.ScheduleOut)},
-                (400, 404),
-            ),
-            "delete": _operation(
-                "Delete a scaling schedule", {204: _answer("Deleted")}, (400, 404)
-            ),
+            "get": _found("One scaling schedule, with its next and last firing", s.ScheduleOut),
+            "delete": _deleted("Delete a scaling schedule", (400, 404)),
         },
         ONE + "/rollbackAlarms": {
             "parameters": [DEPLOYMENT_ID],
@@ -323,7 +297,7 @@ def _paths() -> dict[str, Any]:
         },
         ONE + "/operations/{operationId}": {
             "parameters": [DEPLOYMENT_ID, _param("operationId", "path", "Operation id", _STR)],
-            "get": _operation("One operation", {200: _answer("Found", s.OperationOut)}, (400, 404)),
+            "get": _found("One operation", s.OperationOut),
         },
     }
 
