@@ -191,7 +191,7 @@ def deployment_status(deployment_id: str) -> Response:
 @bp.route(ONE + "/history", methods=["GET"])
 @handle_errors
 def deployment_history(deployment_id: str) -> Response:
-    limit, token = http.page_args(http.query(bp.current_request, {"limit", "nextToken"}))
+    limit, token = http.page(bp.current_request)
     name = http.deployment_id(deployment_id)
     current, page = queries.history(deps(), name, limit=limit, token=token)
     return http.json(
@@ -217,7 +217,7 @@ def deployment_revision(deployment_id: str, revision: str) -> Response:
 @bp.route(ONE + "/operations", methods=["GET"])
 @handle_errors
 def deployment_operations(deployment_id: str) -> Response:
-    limit, token = http.page_args(http.query(bp.current_request, {"limit", "nextToken"}))
+    limit, token = http.page(bp.current_request)
     name = http.deployment_id(deployment_id)
     page = queries.operations(deps(), name, limit=limit, token=token)
     return http.json(

@@ -44,8 +44,7 @@ def create_descriptor() -> Response:
 @bp.route(BASE, methods=["GET"])
 @handle_errors
 def list_descriptors() -> Response:
-    params = http.query(bp.current_request, {"limit", "nextToken"})
-    limit, token = http.page_args(params)
+    limit, token = http.page(bp.current_request)
     page = descriptors.list_page(deps(), limit=limit, token=token)
     return http.json(
         s.DescriptorList(

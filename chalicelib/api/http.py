@@ -47,6 +47,11 @@ def page_args(params: Mapping[str, str]) -> tuple[int, str | None]:
     return int(raw), params.get("nextToken") or None
 
 
+def page(request: Request) -> tuple[int, str | None]:
+    """Page size and token of a listing that takes no other query parameter."""
+    return page_args(query(request, {"limit", "nextToken"}))
+
+
 def dry_run(params: Mapping[str, str]) -> bool:
     value = params.get("dryRun", "false").lower()
     if value not in {"true", "false"}:

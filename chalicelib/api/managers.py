@@ -41,7 +41,7 @@ def register_manager() -> Response:
 @bp.route(BASE, methods=["GET"])
 @handle_errors
 def list_managers() -> Response:
-    limit, token = http.page_args(http.query(bp.current_request, {"limit", "nextToken"}))
+    limit, token = http.page(bp.current_request)
     page = managers.list_page(deps(), limit=limit, token=token)
     return http.json(
         s.ManagerList(
