@@ -76,6 +76,12 @@ _FILTER_ATTRIBUTES = {
     "deployment_manager_id": "deploymentManagerId",
 }
 
+# A descriptor or manager may be deleted only while it exists and no deployment uses it.
+_UNUSED = (
+    "attribute_exists(PK) AND (attribute_not_exists(deploymentCount) OR deploymentCount <= :zero)"
+)
+_UNUSED_VALUES: dict[str, Any] = {":zero": {"N": "0"}}
+
 
 def encode_token(key: Item) -> str:
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
@@ -132,11 +138,8 @@ class DynamoDBStore:
             self._client.delete_item(
                 TableName=self._table,
                 Key=items.descriptor_key(descriptor_id),
-                ConditionExpression=(
-                    "attribute_exists(PK) AND "
-                    "(attribute_not_exists(deploymentCount) OR deploymentCount <= :zero)"
-                ),
-                ExpressionAttributeValues={":zero": {"N": "0"}},
+                ConditionExpression=_UNUSED,
+                ExpressionAttributeValues=_UNUSED_VALUES,
             )
         except self._client.exceptions.ConditionalCheckFailedException as exc:
             descriptor = self.get_descriptor(descriptor_id)  # raises DescriptorNotFound
@@ -207,11 +210,8 @@ class DynamoDBStore:
                 "Delete": {
                     "TableName": self._table,
                     "Key": items.manager_key(manager_id),
-                    "ConditionExpression": (
-                        "attribute_exists(PK) AND "
-                        "(attribute_not_exists(deploymentCount) OR deploymentCount <= :zero)"
-                    ),
-                    "ExpressionAttributeValues": {":zero": {"N": "0"}},
+                    "ConditionExpression": _UNUSED,
+                    "ExpressionAttributeValues": _UNUSED_VALUES,
                 }
             }
         ]
