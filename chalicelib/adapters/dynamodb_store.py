@@ -101,6 +101,22 @@ def decode_token(token: str, *, partition: str | None = None) -> Item:
     return key
 
 
+def _cancellation(
+    exc: Any, change: Change, first_count: int, descriptor_ids: list[str], manager_ids: list[str]
+) -> Exception:
+    """Why a commit was cancelled: a use count's target is gone (the count writes start at
+    ``first_count``, descriptors first), else the deployment changed meanwhile."""
+    for index, reason in enumerate(exc.response.get("CancellationReasons") or []):
+        if reason.get("Code") != "ConditionalCheckFailed" or index < first_count:
+            continue
+        counted = index - first_count
+        if counted < len(descriptor_ids):
+            return DescriptorNotFound(f"Descriptor {descriptor_ids[counted]} not found")
+        missing = manager_ids[counted - len(descriptor_ids)]
+        return DeploymentManagerNotFound(f"Deployment manager {missing} not found")
+    return ConcurrentModification(f"deployment {change.deployment.id} changed meanwhile")
+
+
 class DynamoDBStore:
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
@@ -354,6 +370,7 @@ class DynamoDBStore:
             {"Put": {"TableName": self._table, "Item": items.operation_item(o)}}
             for o in change.operations
         ]
+        first_count = len(writes)
         descriptor_ids = [d for d, delta in change.descriptor_refs.items() if delta]
         writes += [
             self._use_count(items.descriptor_key(d), change.descriptor_refs[d])
@@ -366,7 +383,7 @@ class DynamoDBStore:
         try:
             self._client.transact_write_items(TransactItems=writes)
         except self._client.exceptions.TransactionCanceledException as exc:
-            raise self._cancellation(exc, change, descriptor_ids + manager_ids) from exc
+            raise _cancellation(exc, change, first_count, descriptor_ids, manager_ids) from exc
         return deployment
 
     def _deployment_put(self, change: Change) -> Item:
@@ -388,24 +405,6 @@ class DynamoDBStore:
         if delta > 0:
             update["ConditionExpression"] = "attribute_exists(PK)"
         return {"Update": update}
-
-    @staticmethod
-    def _cancellation(exc: Any, change: Change, counted: list[str]) -> Exception:
-        reasons = exc.response.get("CancellationReasons") or []
-        first_descriptor = (
-            1 + len(change.new_revisions) + len(change.revisions) + len(change.operations)
-        )
-        for index, reason in enumerate(reasons):
-            if reason.get("Code") != "ConditionalCheckFailed":
-                continue
-            descriptors = sum(1 for delta in change.descriptor_refs.values() if delta)
-            if index >= first_descriptor + descriptors:
-                missing = counted[index - first_descriptor]
-                return DeploymentManagerNotFound(f"Deployment manager {missing} not found")
-            if index >= first_descriptor:
-                missing = counted[index - first_descriptor]
-                return DescriptorNotFound(f"Descriptor {missing} not found")
-        return ConcurrentModification(f"deployment {change.deployment.id} changed meanwhile")
 
     # --------------------------------------------------------------------- helpers
 
