@@ -49,31 +49,43 @@ MANAGER_SK = "DM"
 SCHEDULE_SK_PREFIX = "SCHED#"
 ALARM_BINDING_SK = "ALARMS"
 ALARM_PK_PREFIX = "ALARM#"
+DEPLOYMENT_PK_PREFIX = "DEP#"
 DEFAULT_MANAGER_KEY = {"PK": {"S": "DM~DEFAULT"}, "SK": {"S": MANAGER_SK}}
 
 
+def deployment_partition(deployment_id: str) -> str:
+    """The partition holding a deployment with its revisions, operations and automation."""
+    return f"{DEPLOYMENT_PK_PREFIX}{deployment_id}"
+
+
 def deployment_key(deployment_id: str) -> Item:
-    return {"PK": {"S": f"DEP#{deployment_id}"}, "SK": {"S": DEPLOYMENT_SK}}
+    return {"PK": {"S": deployment_partition(deployment_id)}, "SK": {"S": DEPLOYMENT_SK}}
 
 
 def revision_key(deployment_id: str, number: int) -> Item:
-    return {"PK": {"S": f"DEP#{deployment_id}"}, "SK": {"S": f"REV#{number:010d}"}}
+    return {"PK": {"S": deployment_partition(deployment_id)}, "SK": {"S": f"REV#{number:010d}"}}
 
 
 def operation_key(deployment_id: str, operation_id: str) -> Item:
-    return {"PK": {"S": f"DEP#{deployment_id}"}, "SK": {"S": f"OP#{operation_id}"}}
+    return {"PK": {"S": deployment_partition(deployment_id)}, "SK": {"S": f"OP#{operation_id}"}}
 
 
 def schedule_key(deployment_id: str, schedule_id: str) -> Item:
-    return {"PK": {"S": f"DEP#{deployment_id}"}, "SK": {"S": f"{SCHEDULE_SK_PREFIX}{schedule_id}"}}
+    return {
+        "PK": {"S": deployment_partition(deployment_id)},
+        "SK": {"S": f"{SCHEDULE_SK_PREFIX}{schedule_id}"},
+    }
 
 
 def alarm_binding_key(deployment_id: str) -> Item:
-    return {"PK": {"S": f"DEP#{deployment_id}"}, "SK": {"S": ALARM_BINDING_SK}}
+    return {"PK": {"S": deployment_partition(deployment_id)}, "SK": {"S": ALARM_BINDING_SK}}
 
 
 def alarm_lookup_key(alarm_name: str, deployment_id: str) -> Item:
-    return {"PK": {"S": f"{ALARM_PK_PREFIX}{alarm_name}"}, "SK": {"S": f"DEP#{deployment_id}"}}
+    return {
+        "PK": {"S": f"{ALARM_PK_PREFIX}{alarm_name}"},
+        "SK": {"S": deployment_partition(deployment_id)},
+    }
 
 
 def descriptor_key(descriptor_id: str) -> Item:
@@ -520,7 +532,7 @@ def read_alarm_binding(item: Item, *, watch_window: int, cooldown: int) -> Alarm
     """The binding; an item holding only a cooldown mark (a tag-bound alarm's rollback)
     reads as no names with the given default windows."""
     return AlarmBinding(
-        deployment_id=item["PK"]["S"].removeprefix("DEP#"),
+        deployment_id=item["PK"]["S"].removeprefix(DEPLOYMENT_PK_PREFIX),
         alarm_names=tuple(_get_json(item, "alarmNames")) if "alarmNames" in item else (),
         watch_window_seconds=_get_opt_n(item, "watchWindowSeconds") or watch_window,
         cooldown_seconds=_n_or(item, "cooldownSeconds", cooldown),

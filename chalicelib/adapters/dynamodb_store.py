@@ -196,7 +196,7 @@ class DynamoDBStore:
             }
         )["Responses"].get(self._table, [])
         by_pk = {i["PK"]["S"]: i for i in found}
-        item = by_pk.get(f"DM#{manager_id}")
+        item = by_pk.get(items.manager_key(manager_id)["PK"]["S"])
         if item is None:
             raise DeploymentManagerNotFound(f"Deployment manager {manager_id} not found")
         pointer = by_pk.get(items.DEFAULT_MANAGER_KEY["PK"]["S"])
@@ -287,7 +287,7 @@ class DynamoDBStore:
     def history(
         self, deployment_id: str, *, limit: int, token: str | None
     ) -> tuple[Deployment, Page[Revision]]:
-        partition = f"DEP#{deployment_id}"
+        partition = items.deployment_partition(deployment_id)
         query: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "PK = :pk AND begins_with(SK, :rev)",
@@ -326,7 +326,7 @@ class DynamoDBStore:
     def list_operations(
         self, deployment_id: str, *, limit: int, token: str | None
     ) -> Page[Operation]:
-        partition = f"DEP#{deployment_id}"
+        partition = items.deployment_partition(deployment_id)
         query: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "PK = :pk AND begins_with(SK, :op)",
