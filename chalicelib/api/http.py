@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from chalice.app import Request, Response
 from pydantic import BaseModel
 
-from chalicelib.api.schemas import DNS_LABEL, _Wire, check_deployment_name, check_descriptor_id
+from chalicelib.api.schemas import _Wire, check_deployment_name, check_descriptor_id, is_dns_label
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.service.context import Caller
 
@@ -74,7 +74,7 @@ def descriptor_id(value: str) -> str:
 
 
 def manager_id(value: str) -> str:
-    if len(value) > 63 or not DNS_LABEL.match(value):
+    if not is_dns_label(value):
         raise InvalidRequest(f"Invalid deployment manager id {value!r}: must be a DNS-1123 label")
     return value
 

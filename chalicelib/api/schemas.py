@@ -31,8 +31,13 @@ DESCRIPTOR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 CHART_SOURCES = ("https://", "http://", "oci://", "file://")
 
 
+def is_dns_label(value: str, max_length: int = 63) -> bool:
+    """A Kubernetes DNS-1123 label: the rule for names, namespaces and manager ids."""
+    return len(value) <= max_length and DNS_LABEL.match(value) is not None
+
+
 def check_deployment_name(value: str) -> str:
-    if len(value) > 53 or not DNS_LABEL.match(value):
+    if not is_dns_label(value, 53):
         raise ValueError(
             f"name {value!r} must be a DNS-1123 label of at most 53 characters "
             "(lower-case letters, digits and '-', starting and ending alphanumeric)"
@@ -95,7 +100,7 @@ class DeploymentCreate(_Wire):
     @field_validator("namespace")
     @classmethod
     def _namespace(cls, value: str | None) -> str | None:
-        if value is not None and (len(value) > 63 or not DNS_LABEL.match(value)):
+        if value is not None and not is_dns_label(value):
             raise ValueError(
                 f"namespace {value!r} must be a DNS-1123 label of at most 63 characters"
             )
@@ -194,7 +199,7 @@ class ManagerCreate(_Wire):
     @field_validator("deployment_manager_id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if len(value) > 63 or not DNS_LABEL.match(value):
+        if not is_dns_label(value):
             raise ValueError(
                 f"deploymentManagerId {value!r} must be a DNS-1123 label of at most 63 characters"
             )
@@ -203,7 +208,7 @@ class ManagerCreate(_Wire):
     @field_validator("default_namespace")
     @classmethod
     def _namespace(cls, value: str | None) -> str | None:
-        if value is not None and (len(value) > 63 or not DNS_LABEL.match(value)):
+        if value is not None and not is_dns_label(value):
             raise ValueError(f"defaultNamespace {value!r} must be a DNS-1123 label")
         return value
 
