@@ -422,23 +422,22 @@ class DynamoDBStore:
         **extra: Any,
     ) -> Page[T]:
         """A page from index GSI1; with a filter, keeps reading until the page is full."""
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "GSI1",
+            "KeyConditionExpression": "GSI1PK = :gpk",
+            **extra,
+            "ExpressionAttributeValues": {
+                **extra.get("ExpressionAttributeValues", {}),
+                ":gpk": {"S": partition},
+            },
+        }
         found: list[T] = []
         start = decode_token(token) if token else None
         while True:
-            query: dict[str, Any] = {
-                "TableName": self._table,
-                "IndexName": "GSI1",
-                "KeyConditionExpression": "GSI1PK = :gpk",
-                "Limit": limit - len(found),
-                **extra,
-            }
-            query["ExpressionAttributeValues"] = {
-                **extra.get("ExpressionAttributeValues", {}),
-                ":gpk": {"S": partition},
-            }
             if start:
                 query["ExclusiveStartKey"] = start
-            answer = self._client.query(**query)
+            answer = self._client.query(**query, Limit=limit - len(found))
             found += [read(i) for i in answer.get("Items", [])]
             start = answer.get("LastEvaluatedKey")
             if not start or len(found) >= limit:
