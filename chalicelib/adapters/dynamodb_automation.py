@@ -76,7 +76,7 @@ class DynamoDBAutomationStore:
             "TableName": self._table,
             "KeyConditionExpression": "PK = :pk AND SK BETWEEN :low AND :high",
             "ExpressionAttributeValues": {
-                ":pk": {"S": f"DEP#{deployment_id}"},
+                ":pk": {"S": items.deployment_partition(deployment_id)},
                 ":low": {"S": items.DEPLOYMENT_SK},
                 ":high": {"S": items.SCHEDULE_SK_PREFIX[:-1] + "$"},
             },
