@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.api_helpers import call, create_deployment, create_descriptor
+from tests.api_helpers import NGINX_DESCRIPTOR, call, create_deployment, create_descriptor
 from tests.conftest import World
 
 
@@ -282,3 +282,13 @@ def test_store_unavailable_is_503_not_500(client: Any, dynamodb: Any) -> None:
 
     assert_error(listed, 503, "ServiceUnavailable", "store")
     assert_error(created, 503, "ServiceUnavailable", "store")
+
+
+def test_ids_with_a_trailing_newline_are_refused(running: Any) -> None:
+    # Python's `$` also matches before a final newline; the ids must not end in one.
+    answer = call(running, "GET", "nfDeployments/nginx-prod%0A")
+    assert answer.status == 400, answer.body
+    assert answer.body["error"] == "BadRequest"
+    body = {**NGINX_DESCRIPTOR, "descriptorId": "nginx-chart\n"}
+    created = call(running, "POST", "nfDeploymentDescriptors", body)
+    assert created.status == 400, created.body

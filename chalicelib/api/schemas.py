@@ -33,7 +33,7 @@ CHART_SOURCES = ("https://", "http://", "oci://", "file://")
 
 def is_dns_label(value: str, max_length: int = 63) -> bool:
     """A Kubernetes DNS-1123 label: the rule for names, namespaces and manager ids."""
-    return len(value) <= max_length and DNS_LABEL.match(value) is not None
+    return len(value) <= max_length and DNS_LABEL.fullmatch(value) is not None
 
 
 def check_deployment_name(value: str) -> str:
@@ -46,7 +46,7 @@ def check_deployment_name(value: str) -> str:
 
 
 def check_descriptor_id(value: str) -> str:
-    if not DESCRIPTOR_ID.match(value):
+    if not DESCRIPTOR_ID.fullmatch(value):
         raise ValueError(
             f"descriptor id {value!r} must be 1-128 characters: letters, digits, '.', '_', '-'"
         )
