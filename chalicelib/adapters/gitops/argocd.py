@@ -39,7 +39,7 @@ from chalicelib.adapters.gitops.kube import (
     json_patch,
 )
 from chalicelib.adapters.gitops.settings import ArgoCDSettings
-from chalicelib.domain.errors import InvalidRequest, ReleaseNotFound
+from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.models import JsonObject
 from chalicelib.domain.ports import (
     Action,
@@ -76,38 +76,42 @@ class ArgoCDBackend:
     # ------------------------------------------------------------------ the port
 
     def install(self, target: ReleaseTarget) -> Applied:
-        self._send(target.operation_id, [self._create(target)])
+        self._kube.send(self._create(target), operation_id=target.operation_id)
         return self._applied(target, pinned=False)
 
     def upgrade(self, target: ReleaseTarget) -> Applied:
-        self._send(target.operation_id, [self._change(target, OperationType.UPGRADE)])
+        self._kube.send(
+            self._change(target, OperationType.UPGRADE), operation_id=target.operation_id
+        )
         return self._applied(target, pinned=False)
 
     def scale(self, target: ReleaseTarget, *, replicas: int) -> Applied:
         scaled = _scaled(target, replicas)
-        self._send(target.operation_id, [self._change(scaled, OperationType.SCALE)])
+        self._kube.send(self._change(scaled, OperationType.SCALE), operation_id=target.operation_id)
         return self._applied(scaled, pinned=False)
 
     def rollback(self, target: ReleaseTarget, *, to_backend_ref: str | None) -> Applied:
-        self._send(target.operation_id, [self._change(target, OperationType.ROLLBACK)])
+        self._kube.send(
+            self._change(target, OperationType.ROLLBACK), operation_id=target.operation_id
+        )
         applied = self._applied(target, pinned=True)
         if to_backend_ref is not None:
             applied.extensions["argocd.rollbackToHistoryId"] = to_backend_ref
         return applied
 
     def uninstall(self, ref: ReleaseRef) -> None:
-        self._send(None, [self._delete(ref.release)])
+        self._kube.send(self._delete(ref.release))
 
     def status(self, ref: ReleaseRef) -> BackendStatus:
-        app = self._get(ref.release)
-        return application_status(app, name=ref.release, namespace=self.settings.namespace)
+        ns = self.settings.namespace
+        app = self._kube.get(APPLICATION, ns, ref.release)
+        return application_status(app, name=ref.release, namespace=ns)
 
     def history(self, ref: ReleaseRef) -> list[BackendRevision]:
         """Argo CD's deployment history of the Application, oldest first."""
-        app = self._get(ref.release)
-        if app is None:
-            raise ReleaseNotFound(f"Application {self.settings.namespace}/{ref.release} not found")
-        return application_history(app)
+        return application_history(
+            self._kube.existing(APPLICATION, self.settings.namespace, ref.release)
+        )
 
     def plan(self, action: Action) -> list[PlanStep]:
         target, kind = action.target, action.type
@@ -211,15 +215,6 @@ class ArgoCDBackend:
 
     def _where(self, release: str) -> str:
         return f"{self.settings.namespace}/{release}"
-
-    def _get(self, release: str) -> JsonObject | None:
-        with self._kube.session() as kube:
-            return kube.get(APPLICATION, self.settings.namespace, release)
-
-    def _send(self, operation_id: str | None, requests: list[Request]) -> None:
-        with self._kube.session(operation_id=operation_id) as kube:
-            for request in requests:
-                kube.send(request)
 
 
 def source(target: ReleaseTarget) -> JsonObject:

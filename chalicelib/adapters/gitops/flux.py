@@ -92,16 +92,16 @@ class FluxBackend:
         return self._applied(target, pinned=False)
 
     def upgrade(self, target: ReleaseTarget) -> Applied:
-        self._send(target.operation_id, self._change(target, pinned=False))
+        self._kube.send(*self._change(target, pinned=False), operation_id=target.operation_id)
         return self._applied(target, pinned=False)
 
     def scale(self, target: ReleaseTarget, *, replicas: int) -> Applied:
         scaled = _scaled(target, replicas)
-        self._send(target.operation_id, self._change(scaled, pinned=False))
+        self._kube.send(*self._change(scaled, pinned=False), operation_id=target.operation_id)
         return self._applied(scaled, pinned=False)
 
     def rollback(self, target: ReleaseTarget, *, to_backend_ref: str | None) -> Applied:
-        self._send(target.operation_id, self._change(target, pinned=True))
+        self._kube.send(*self._change(target, pinned=True), operation_id=target.operation_id)
         applied = self._applied(target, pinned=True)
         if to_backend_ref is not None:
             applied.extensions["flux.rollbackToHelmRevision"] = to_backend_ref
@@ -121,15 +121,15 @@ class FluxBackend:
             raise missing
 
     def status(self, ref: ReleaseRef) -> BackendStatus:
-        release = self._get(ref.release)
-        return release_status(release, name=ref.release, namespace=self.settings.namespace)
+        ns = self.settings.namespace
+        release = self._kube.get(HELM_RELEASE, ns, ref.release)
+        return release_status(release, name=ref.release, namespace=ns)
 
     def history(self, ref: ReleaseRef) -> list[BackendRevision]:
         """helm-controller's record of the Helm release's revisions, oldest first."""
-        release = self._get(ref.release)
-        if release is None:
-            raise ReleaseNotFound(f"HelmRelease {self.settings.namespace}/{ref.release} not found")
-        return release_history(release)
+        return release_history(
+            self._kube.existing(HELM_RELEASE, self.settings.namespace, ref.release)
+        )
 
     def plan(self, action: Action) -> list[PlanStep]:
         target, kind = action.target, action.type
@@ -270,15 +270,6 @@ class FluxBackend:
                 "flux.pinnedRevision": target.revision if pinned else None,
             },
         )
-
-    def _get(self, release: str) -> JsonObject | None:
-        with self._kube.session() as kube:
-            return kube.get(HELM_RELEASE, self.settings.namespace, release)
-
-    def _send(self, operation_id: str | None, requests: tuple[Request, ...]) -> None:
-        with self._kube.session(operation_id=operation_id) as kube:
-            for request in requests:
-                kube.send(request)
 
 
 def _repository(target: ReleaseTarget) -> JsonObject:

@@ -253,6 +253,24 @@ class KubeApi:
         finally:
             client.close()  # type: ignore[no-untyped-call]
 
+    def get(self, resource: Resource, namespace: str, name: str) -> JsonObject | None:
+        """The object, or ``None`` when there is none, read in a session of its own."""
+        with self.session() as kube:
+            return kube.get(resource, namespace, name)
+
+    def existing(self, resource: Resource, namespace: str, name: str) -> JsonObject:
+        """The object; ``ReleaseNotFound`` when there is none."""
+        found = self.get(resource, namespace, name)
+        if found is None:
+            raise ReleaseNotFound(f"{resource.kind} {namespace}/{name} not found")
+        return found
+
+    def send(self, *requests: Request, operation_id: str | None = None) -> None:
+        """Send ``requests`` in order, in one session with credentials for ``operation_id``."""
+        with self.session(operation_id=operation_id) as kube:
+            for request in requests:
+                kube.send(request)
+
 
 def api_client(credentials: ClusterCredentials) -> ApiClient:
     """A Kubernetes client for ``credentials``: a kubeconfig, or server + CA + token."""
