@@ -319,10 +319,10 @@ class LocalBackend:
             if release is None:
                 return BackendStatus(_ABSENT, 100, f'release "{ref.release}" is not installed')
             rev = release.current
-            word = self._cluster.helm_status(release)
             if release.uninstalled_at is not None:
-                return self._uninstall_status(release, self._extensions(rev, word))
+                return self._uninstall_status(release, self._extensions(rev, _UNINSTALLING))
             now = self._cluster.rollout(rev)
+            word = _helm_status(rev, now.phase)
             return BackendStatus(
                 phase=now.phase,
                 progress=now.progress,
