@@ -29,7 +29,11 @@ import copy
 from dataclasses import replace
 
 from chalicelib.adapters.gitops import tracking
-from chalicelib.adapters.gitops.argocd_status import application_history, application_status
+from chalicelib.adapters.gitops.argocd_status import (
+    OPERATION_INFO,
+    application_history,
+    application_status,
+)
 from chalicelib.adapters.gitops.kube import (
     APPLICATION,
     KubeApi,
@@ -54,7 +58,6 @@ from chalicelib.domain.ports import (
 from chalicelib.domain.states import OperationType
 
 RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
-OPERATION_INFO = "o2dms.operationId"
 
 
 class ArgoCDBackend:

@@ -26,6 +26,7 @@ from chalicelib.adapters.gitops.tracking import dig, text
 from chalicelib.domain.models import Condition, JsonObject
 from chalicelib.domain.ports import BackendRevision, BackendStatus, RolloutPhase
 
+OPERATION_INFO = "o2dms.operationId"  # the sync operation's info entry naming our operation
 _FAILED_PHASES = frozenset({"Failed", "Error"})
 _RUNNING_PHASES = frozenset({"Running", "Terminating"})
 _HEALTH_PROGRESS = {"Missing": 30, "Progressing": 70, "Suspended": 70}
@@ -41,7 +42,7 @@ def _truth(word: str | None) -> str:
 
 def _operation_id(operation: Any) -> str | None:
     for item in dig(operation, "info") or []:
-        if isinstance(item, dict) and item.get("name") == "o2dms.operationId":
+        if isinstance(item, dict) and item.get("name") == OPERATION_INFO:
             value = item.get("value")
             return value if isinstance(value, str) else None
     return None
