@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.adapters.lazy import Lazy
 from chalicelib.domain.models import DEPLOYMENT_TAG
 
 if TYPE_CHECKING:
@@ -18,16 +19,13 @@ logger = logging.getLogger(__name__)
 
 class CloudWatchAlarmTags:
     def __init__(self, client: Callable[[], CloudWatchClient]) -> None:
-        self._make_client = client
-        self._client: CloudWatchClient | None = None
+        self._client = Lazy(client)
 
     def tagged_deployment(self, alarm_arn: str) -> str | None:
         """The tag's value; None when the alarm has no such tag or its tags cannot be read
         (then only alarms bound by name act, and the failure is logged)."""
-        if self._client is None:
-            self._client = self._make_client()
         try:
-            tags = self._client.list_tags_for_resource(ResourceARN=alarm_arn).get("Tags", [])
+            tags = self._client().list_tags_for_resource(ResourceARN=alarm_arn).get("Tags", [])
         except (ClientError, BotoCoreError) as exc:
             logger.warning("cannot read alarm tags", extra={"alarm": alarm_arn, "error": str(exc)})
             return None

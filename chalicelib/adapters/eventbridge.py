@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.adapters.lazy import Lazy
 from chalicelib.domain.models import Deployment, Operation
 
 if TYPE_CHECKING:
@@ -52,8 +53,7 @@ class EventBridgePublisher:
     """Builds its client on the first event: reads never pay for it on a cold start."""
 
     def __init__(self, client: Callable[[], EventBridgeClient], bus_name: str) -> None:
-        self._make_client = client
-        self._client: EventBridgeClient | None = None
+        self._client = Lazy(client)
         self._bus = bus_name
 
     def operation_ended(self, operation: Operation, deployment: Deployment) -> None:
@@ -64,10 +64,8 @@ class EventBridgePublisher:
             "EventBusName": self._bus,
             "Resources": [],
         }
-        if self._client is None:
-            self._client = self._make_client()
         try:
-            answer = self._client.put_events(Entries=[entry])  # type: ignore[list-item]
+            answer = self._client().put_events(Entries=[entry])  # type: ignore[list-item]
         except (ClientError, BotoCoreError):
             logger.exception("operation event not published", extra={"operation": operation.id})
             return

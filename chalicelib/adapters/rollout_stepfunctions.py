@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.adapters.lazy import Lazy
+
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -24,8 +26,7 @@ class StepFunctionsDriver:
     def __init__(
         self, client: Callable[[], SFNClient], state_machine_arn: str, *, poll_seconds: int
     ) -> None:
-        self._make_client = client
-        self._client: SFNClient | None = None
+        self._client = Lazy(client)
         self._arn = state_machine_arn
         self._poll_seconds = poll_seconds
 
@@ -35,9 +36,7 @@ class StepFunctionsDriver:
             "operationId": operation_id,
             "pollSeconds": self._poll_seconds,
         }
-        if self._client is None:
-            self._client = self._make_client()
-        client = self._client
+        client = self._client()
         try:
             answer = client.start_execution(
                 stateMachineArn=self._arn, name=operation_id, input=json.dumps(payload)

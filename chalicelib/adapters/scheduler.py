@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.adapters.lazy import Lazy
 from chalicelib.domain.errors import BackendUnavailable, InvalidRequest
 from chalicelib.domain.models import ScalingSchedule
 
@@ -48,8 +49,7 @@ class EventBridgeScheduler:
         target_arn: str | None,
         role_arn: str | None,
     ) -> None:
-        self._make_client = client
-        self._client: EventBridgeSchedulerClient | None = None
+        self._client = Lazy(client)
         self.group = group
         self.target_arn = target_arn
         self.role_arn = role_arn
@@ -89,7 +89,7 @@ class EventBridgeScheduler:
     def create(self, schedule: ScalingSchedule) -> None:
         params = self.request(schedule)
         try:
-            self._scheduler().create_schedule(**params)
+            self._client().create_schedule(**params)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             message = exc.response.get("Error", {}).get("Message", str(exc))
@@ -107,18 +107,13 @@ class EventBridgeScheduler:
 
     def delete(self, schedule_id: str) -> None:
         try:
-            self._scheduler().delete_schedule(Name=schedule_id, GroupName=self.group)
+            self._client().delete_schedule(Name=schedule_id, GroupName=self.group)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                 return
             raise _unavailable(exc.response.get("Error", {}).get("Code", ""), exc) from exc
         except BotoCoreError as exc:
             raise _unavailable("unreachable", exc) from exc
-
-    def _scheduler(self) -> EventBridgeSchedulerClient:
-        if self._client is None:
-            self._client = self._make_client()
-        return self._client
 
 
 def _unavailable(code: str, exc: Exception) -> BackendUnavailable:
