@@ -209,9 +209,11 @@ class DynamoDBStore:
         return str(pointer["managerId"]["S"]) if pointer else None
 
     @translate_errors
-    def list_managers(self, *, limit: int, token: str | None) -> Page[DeploymentManager]:
+    def list_managers(
+        self, *, limit: int, token: str | None
+    ) -> tuple[str | None, Page[DeploymentManager]]:
         default_id = self.default_manager_id()
-        return self._index_page(
+        return default_id, self._index_page(
             items.MANAGERS_INDEX_PK,
             lambda i: items.read_manager(i, default_id=default_id),
             limit=limit,

@@ -78,7 +78,10 @@ class Store(Protocol):
 
     def default_manager_id(self) -> str | None: ...
 
-    def list_managers(self, *, limit: int, token: str | None) -> Page[DeploymentManager]: ...
+    def list_managers(
+        self, *, limit: int, token: str | None
+    ) -> tuple[str | None, Page[DeploymentManager]]:
+        """The registered default's id (read for the page's flags anyway) and a page."""
 
     def delete_manager(self, manager_id: str) -> None:
         """``DeploymentManagerInUse`` while deployments use it; ``DeploymentManagerNotFound``."""

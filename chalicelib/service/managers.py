@@ -48,9 +48,10 @@ def get(deps: Deps, manager_id: str) -> DeploymentManager:
 
 
 def list_page(deps: Deps, *, limit: int, token: str | None) -> Page[DeploymentManager]:
-    page = deps.store.list_managers(limit=limit, token=token)
+    default_id, page = deps.store.list_managers(limit=limit, token=token)
     if token is None and deps.settings.local_cluster:
-        return Page((_described_local(deps), *page.items), page.next_token)
+        local = local_manager(deps, is_default=default_id is None)
+        return Page((local, *page.items), page.next_token)
     return page
 
 
