@@ -149,6 +149,34 @@ def cluster() -> Iterator[EmulatedCluster]:
 
 
 @pytest.fixture(scope="session")
+def real_kubeconfig(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> str:
+    """A kubeconfig for a real API server: ``O2DMS_TEST_KUBECONFIG``, or the session's
+    cluster from the test kit, started on first use and shared by the xdist workers."""
+    from tests import kit
+
+    reason = kit.unavailable()
+    if reason:
+        pytest.skip(reason)
+    base = tmp_path_factory.getbasetemp()
+    return kit.up(kit.state_dir(base, worker=worker_id != "master"))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the kit's cluster once, from the controller, keeping its logs after a failure."""
+    if hasattr(session.config, "workerinput"):
+        return
+    from tests import kit
+
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None:
+        return
+    state = kit.state_dir(factory.getbasetemp(), worker=False)
+    kept = kit.down(state, failed=exitstatus not in (0, 5))
+    if kept:
+        session.config.get_terminal_writer().line(f"test cluster logs kept in {kept}")
+
+
+@pytest.fixture(scope="session")
 def stack_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict[str, Any]:
     """The deployable stack's CloudFormation template, synthesized once per test session."""
     from tests.cdk_template import shared_template

@@ -1,12 +1,16 @@
 """Wiring for tests that drive the HTTP API with the real adapters (real helm binary, real
-Kubernetes client) against a cluster named by a kubeconfig: the unreachable-cluster test
-here, and the real-cluster suite when ``O2DMS_TEST_KUBECONFIG`` is set."""
+Kubernetes client) against a cluster named by a kubeconfig: the unreachable-cluster test,
+and the real-cluster suites on the session's real API server (``tests/kit.py``)."""
 
 from __future__ import annotations
 
+import json
+import secrets
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,70 @@ from tests.fakes import ManualDriver, RecordingEvents, automation_fields
 
 ROOT = Path(__file__).resolve().parent.parent
 HELM_FIXTURES = ROOT.parent / "shared" / "fixtures" / "helm4"
+BIN = ROOT / ".local" / "bin"
+
+
+class CommandFailed(AssertionError):
+    """kubectl or helm exited non-zero; the message has its stderr."""
+
+
+@dataclass(frozen=True)
+class Kube:
+    """kubectl and helm (the pinned binaries) on one cluster, answers decoded from JSON."""
+
+    kubeconfig: str
+
+    def run(self, tool: str, *args: str, stdin: str | None = None) -> str:
+        done = subprocess.run(
+            [str(BIN / tool), "--kubeconfig", self.kubeconfig, *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise CommandFailed(f"{tool} {' '.join(args)}: {done.stderr.strip()}")
+        return done.stdout
+
+    def json(self, tool: str, *args: str) -> Any:
+        out = self.run(tool, *args)
+        return json.loads(out) if out.strip() else None
+
+    def kubectl(self, *args: str, check: bool = True) -> str:
+        try:
+            return self.run("kubectl", *args)
+        except CommandFailed:
+            if check:
+                raise
+            return ""
+
+    def get(self, kind: str, name: str, namespace: str) -> dict[str, Any] | None:
+        """One object as the API server stores it, or None."""
+        found: dict[str, Any] | None = self.json(
+            "kubectl", "get", kind, name, "-n", namespace, "-o", "json", "--ignore-not-found"
+        )
+        return found
+
+    def new_namespace(self) -> str:
+        name = f"o2dms-test-{secrets.token_hex(3)}"
+        self.kubectl("create", "namespace", name)
+        return name
+
+    def drop_namespace(self, name: str) -> None:
+        self.kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=false", check=False)
+
+
+def manager_for(kubeconfig: str, namespace: str, **extra: Any) -> dict[str, Any]:
+    """The default deployment manager body for a cluster reached with ``kubeconfig``."""
+    return {
+        "deploymentManagerId": "test-cluster",
+        "kind": "kubeconfig",
+        "kubeconfigSource": f"file:{kubeconfig}",
+        "defaultNamespace": namespace,
+        "default": True,
+        **extra,
+    }
 
 
 def demo_descriptor(version: str) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The Argo CD and Flux adapters through the HTTP API, against a real API server.
 
-Runs only when ``O2DMS_TEST_KUBECONFIG`` names a kubeconfig. The Argo CD and Flux CRDs from
+Runs on the session's real API server (``tests/kit.py``). The Argo CD and Flux CRDs from
 ``../shared/crds`` are created first when the cluster lacks them. No Argo CD or Flux
 controller is expected to run, so no rollout ever becomes ready: after each call the test
 reads the objects back with kubectl and checks their fields (so the real API server's schema
@@ -12,10 +12,6 @@ objects in it) at the end.
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,16 +20,9 @@ import pytest
 import yaml
 
 from tests.api_helpers import Answer, call
-from tests.real_cluster import ROOT, follow_all, real_adapters
+from tests.real_cluster import Kube, follow_all, manager_for, real_adapters
 
-KUBECONFIG = os.environ.get("O2DMS_TEST_KUBECONFIG", "")
-pytestmark = [
-    pytest.mark.realcluster,
-    pytest.mark.skipif(
-        not KUBECONFIG, reason="set O2DMS_TEST_KUBECONFIG to a kubeconfig file to run it"
-    ),
-]
-KUBECTL = ROOT / ".local" / "bin" / "kubectl"
+pytestmark = pytest.mark.realcluster
 CRDS = Path(__file__).resolve().parents[2] / "shared" / "crds"
 APPLICATIONS = "applications.argoproj.io"
 HELM_RELEASES = "helmreleases.helm.toolkit.fluxcd.io"
@@ -48,78 +37,60 @@ REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 AUTOMATED = {"prune": True, "selfHeal": True}
 
 
-def _kubectl(*args: str, check: bool = True) -> str:
-    done = subprocess.run(
-        [str(KUBECTL), "--kubeconfig", KUBECONFIG, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if check and done.returncode != 0:
-        raise AssertionError(f"kubectl {' '.join(args)} failed: {done.stderr.strip()}")
-    return done.stdout
+@pytest.fixture(scope="module")
+def kube(real_kubeconfig: str) -> Kube:
+    return Kube(real_kubeconfig)
 
 
-def _read(kind: str, namespace: str) -> dict[str, Any] | None:
-    """The object ``demo`` of ``kind`` as the API server stores it, or None."""
-    out = _kubectl("get", kind, "demo", "-n", namespace, "-o", "json", "--ignore-not-found")
-    found: dict[str, Any] | None = json.loads(out) if out.strip() else None
-    return found
-
-
-def _stored(kind: str, namespace: str) -> dict[str, Any]:
-    found = _read(kind, namespace)
+def _stored(kube: Kube, kind: str, namespace: str) -> dict[str, Any]:
+    found = kube.get(kind, "demo", namespace)
     assert found is not None, f"{kind} {namespace}/demo is not on the cluster"
     return found
 
 
 @pytest.fixture(scope="module")
-def crds() -> None:
+def crds(kube: Kube) -> None:
     """Create the shared CRDs the cluster lacks, and wait until all are established."""
     names = []
     for path in sorted(CRDS.glob("*.yaml")):
         name = yaml.safe_load(path.read_text())["metadata"]["name"]
-        if not _kubectl("get", "crd", name, "-o", "name", "--ignore-not-found").strip():
+        if not kube.kubectl("get", "crd", name, "-o", "name", "--ignore-not-found").strip():
             # create, not a client-side apply: the Application CRD is larger than the
             # last-applied annotation that apply would store may be
-            _kubectl("create", "-f", str(path))
+            kube.kubectl("create", "-f", str(path))
         names.append(f"crd/{name}")
-    _kubectl("wait", "--for=condition=Established", "--timeout=60s", *names)
+    kube.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names)
 
 
 @pytest.fixture
-def namespace(crds: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def namespace(kube: Kube, crds: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh namespace for the deployment, its Application or HelmRelease and repository."""
-    name = f"o2dms-test-{secrets.token_hex(3)}"
-    _kubectl("create", "namespace", name)
+    name = kube.new_namespace()
     monkeypatch.setenv("O2DMS_ARGOCD_NAMESPACE", name)
     monkeypatch.setenv("O2DMS_FLUX_NAMESPACE", name)
     try:
         yield name
     finally:
-        _remove(name)
+        _remove(kube, name)
 
 
-def _remove(namespace: str) -> None:
+def _remove(kube: Kube, namespace: str) -> None:
     """Delete what a test left behind; Argo CD's finalizer would hold an Application forever."""
-    left = _kubectl("get", APPLICATIONS, "-n", namespace, "-o", "name", check=False).split()
+    left = kube.kubectl("get", APPLICATIONS, "-n", namespace, "-o", "name", check=False).split()
     for application in left:
         unhold = '{"metadata": {"finalizers": null}}'
-        _kubectl("patch", application, "-n", namespace, "--type=merge", "-p", unhold, check=False)
+        kube.kubectl(
+            "patch", application, "-n", namespace, "--type=merge", "-p", unhold, check=False
+        )
     kinds = f"{APPLICATIONS},{HELM_RELEASES},{HELM_REPOSITORIES}"
-    _kubectl("delete", kinds, "--all", "-n", namespace, "--wait=false", check=False)
-    _kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=false", check=False)
+    kube.kubectl("delete", kinds, "--all", "-n", namespace, "--wait=false", check=False)
+    kube.kubectl(
+        "delete", "namespace", namespace, "--ignore-not-found", "--wait=false", check=False
+    )
 
 
-def _register(client: Any, namespace: str) -> None:
-    manager = {
-        "deploymentManagerId": "test-cluster",
-        "kind": "kubeconfig",
-        "kubeconfigSource": f"file:{KUBECONFIG}",
-        "defaultNamespace": namespace,
-        "default": True,
-    }
+def _register(client: Any, kube: Kube, namespace: str) -> None:
+    manager = manager_for(kube.kubeconfig, namespace)
     assert call(client, "POST", "deploymentManagers", manager).status == 201
     for version, repository in (("0.1.0", HTTPS_REPO), ("0.2.0", OCI_REPO)):
         descriptor = {
@@ -169,12 +140,14 @@ def _notes(obj: dict[str, Any]) -> tuple[str, str, str]:
     return notes[REVISION], notes[OPERATION], notes[PINNED]
 
 
-def test_realcluster_argocd_lifecycle_and_rollback_suspends_auto_sync(namespace: str) -> None:
+def test_realcluster_argocd_lifecycle_and_rollback_suspends_auto_sync(
+    kube: Kube, namespace: str
+) -> None:
     with real_adapters(operation_timeout_seconds=OPERATION_TIMEOUT, helm_atomic=False) as (
         client,
         driver,
     ):
-        _register(client, namespace)
+        _register(client, kube, namespace)
         body = {
             "name": "demo",
             "descriptorId": "demo-0.1.0",
@@ -182,7 +155,7 @@ def test_realcluster_argocd_lifecycle_and_rollback_suspends_auto_sync(namespace:
             "parameters": {"replicaCount": 2},
         }
         op = _accepted(call(client, "POST", "nfDeployments", body), 201)
-        app = _stored(APPLICATIONS, namespace)
+        app = _stored(kube, APPLICATIONS, namespace)
         assert app["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "o2dms"
         assert "resources-finalizer.argocd.argoproj.io" in app["metadata"]["finalizers"]
         assert _notes(app) == ("1", op, "false")
@@ -206,7 +179,7 @@ def test_realcluster_argocd_lifecycle_and_rollback_suspends_auto_sync(namespace:
 
         upgrade = {"descriptorId": "demo-0.2.0", "parameters": {"debug": True}}
         op = _accepted(call(client, "PUT", "nfDeployments/demo", upgrade), 200)
-        app = _stored(APPLICATIONS, namespace)
+        app = _stored(kube, APPLICATIONS, namespace)
         assert _notes(app) == ("2", op, "false")
         source = app["spec"]["source"]
         assert (source["repoURL"], source["targetRevision"]) == (
@@ -219,7 +192,7 @@ def test_realcluster_argocd_lifecycle_and_rollback_suspends_auto_sync(namespace:
         _settle(client, driver, op)
 
         op = _accepted(call(client, "POST", "nfDeployments/demo/scale", {"replicas": 4}), 204)
-        app = _stored(APPLICATIONS, namespace)
+        app = _stored(kube, APPLICATIONS, namespace)
         assert _notes(app) == ("3", op, "false")
         assert app["spec"]["source"]["targetRevision"] == "0.2.0"
         assert app["spec"]["source"]["helm"]["valuesObject"] == {"replicaCount": 4, "debug": True}
@@ -228,7 +201,7 @@ def test_realcluster_argocd_lifecycle_and_rollback_suspends_auto_sync(namespace:
 
         rollback = call(client, "POST", "nfDeployments/demo/rollback", {"revision": 1})
         op = _accepted(rollback, 200)
-        app = _stored(APPLICATIONS, namespace)
+        app = _stored(kube, APPLICATIONS, namespace)
         assert _notes(app) == ("4", op, "true")
         assert app["spec"]["source"]["repoURL"] == HTTPS_REPO
         assert app["spec"]["source"]["targetRevision"] == "0.1.0"
@@ -243,7 +216,7 @@ def test_realcluster_argocd_lifecycle_and_rollback_suspends_auto_sync(namespace:
 
         upgrade = {"parameters": {"debug": False}}
         op = _accepted(call(client, "PUT", "nfDeployments/demo", upgrade), 200)
-        app = _stored(APPLICATIONS, namespace)
+        app = _stored(kube, APPLICATIONS, namespace)
         assert _notes(app) == ("5", op, "false")
         assert app["spec"]["syncPolicy"]["automated"] == AUTOMATED  # resumed by the upgrade
         assert app["spec"]["source"]["targetRevision"] == "0.1.0"
@@ -260,13 +233,13 @@ def test_realcluster_argocd_lifecycle_and_rollback_suspends_auto_sync(namespace:
         ]
 
         op = _accepted(call(client, "DELETE", "nfDeployments/demo"), 202)
-        app = _stored(APPLICATIONS, namespace)
+        app = _stored(kube, APPLICATIONS, namespace)
         assert app["metadata"]["deletionTimestamp"]  # held by Argo CD's finalizer
         # Argo CD would delete the workload, then drop its finalizer; do the latter for it
         unhold = '{"metadata": {"finalizers": null}}'
-        _kubectl("patch", APPLICATIONS, "demo", "-n", namespace, "--type=merge", "-p", unhold)
+        kube.kubectl("patch", APPLICATIONS, "demo", "-n", namespace, "--type=merge", "-p", unhold)
         follow_all(driver, interval=1)
-        assert _read(APPLICATIONS, namespace) is None
+        assert kube.get(APPLICATIONS, "demo", namespace) is None
         assert call(client, "GET", f"nfDeployments/demo/operations/{op}").body["state"] == (
             "COMPLETED"
         )
@@ -274,12 +247,14 @@ def test_realcluster_argocd_lifecycle_and_rollback_suspends_auto_sync(namespace:
         assert [number for number, _ in _history(client)] == [5, 4, 3, 2, 1]
 
 
-def test_realcluster_flux_lifecycle_and_rollback_pins_the_release(namespace: str) -> None:
+def test_realcluster_flux_lifecycle_and_rollback_pins_the_release(
+    kube: Kube, namespace: str
+) -> None:
     with real_adapters(operation_timeout_seconds=OPERATION_TIMEOUT, helm_atomic=False) as (
         client,
         driver,
     ):
-        _register(client, namespace)
+        _register(client, kube, namespace)
         body = {
             "name": "demo",
             "descriptorId": "demo-0.1.0",
@@ -287,9 +262,9 @@ def test_realcluster_flux_lifecycle_and_rollback_pins_the_release(namespace: str
             "parameters": {"replicaCount": 2},
         }
         op = _accepted(call(client, "POST", "nfDeployments", body), 201)
-        repository = _stored(HELM_REPOSITORIES, namespace)
+        repository = _stored(kube, HELM_REPOSITORIES, namespace)
         assert _part(repository["spec"], "interval", "url", "type") == ("5m", HTTPS_REPO, "default")
-        release = _stored(HELM_RELEASES, namespace)
+        release = _stored(kube, HELM_RELEASES, namespace)
         assert _notes(release) == ("1", op, "false")
         spec = release["spec"]
         assert _part(spec["chart"]["spec"], "chart", "version", "sourceRef") == (
@@ -306,9 +281,9 @@ def test_realcluster_flux_lifecycle_and_rollback_pins_the_release(namespace: str
 
         upgrade = {"descriptorId": "demo-0.2.0", "parameters": {"debug": True}}
         op = _accepted(call(client, "PUT", "nfDeployments/demo", upgrade), 200)
-        repository = _stored(HELM_REPOSITORIES, namespace)
+        repository = _stored(kube, HELM_REPOSITORIES, namespace)
         assert (repository["spec"]["url"], repository["spec"]["type"]) == (OCI_REPO, "oci")
-        release = _stored(HELM_RELEASES, namespace)
+        release = _stored(kube, HELM_RELEASES, namespace)
         assert _notes(release) == ("2", op, "false")
         assert release["spec"]["chart"]["spec"]["version"] == "0.2.0"
         assert release["spec"]["values"] == {"replicaCount": 2, "debug": True}
@@ -316,7 +291,7 @@ def test_realcluster_flux_lifecycle_and_rollback_pins_the_release(namespace: str
         _settle(client, driver, op)
 
         op = _accepted(call(client, "POST", "nfDeployments/demo/scale", {"replicas": 4}), 204)
-        release = _stored(HELM_RELEASES, namespace)
+        release = _stored(kube, HELM_RELEASES, namespace)
         assert _notes(release) == ("3", op, "false")
         assert release["spec"]["chart"]["spec"]["version"] == "0.2.0"
         assert release["spec"]["values"] == {"replicaCount": 4, "debug": True}
@@ -326,9 +301,9 @@ def test_realcluster_flux_lifecycle_and_rollback_pins_the_release(namespace: str
 
         rollback = call(client, "POST", "nfDeployments/demo/rollback", {"revision": 1})
         op = _accepted(rollback, 200)
-        repository = _stored(HELM_REPOSITORIES, namespace)
+        repository = _stored(kube, HELM_REPOSITORIES, namespace)
         assert (repository["spec"]["url"], repository["spec"]["type"]) == (HTTPS_REPO, "default")
-        release = _stored(HELM_RELEASES, namespace)
+        release = _stored(kube, HELM_RELEASES, namespace)
         assert _notes(release) == ("4", op, "true")
         assert release["spec"]["chart"]["spec"]["version"] == "0.1.0"
         assert release["spec"]["values"] == {"replicaCount": 2}
@@ -338,7 +313,7 @@ def test_realcluster_flux_lifecycle_and_rollback_pins_the_release(namespace: str
 
         upgrade = {"parameters": {"debug": False}}
         op = _accepted(call(client, "PUT", "nfDeployments/demo", upgrade), 200)
-        release = _stored(HELM_RELEASES, namespace)
+        release = _stored(kube, HELM_RELEASES, namespace)
         assert _notes(release) == ("5", op, "false")
         assert release["spec"]["chart"]["spec"]["version"] == "0.1.0"
         assert release["spec"]["values"] == {"replicaCount": 2, "debug": False}
@@ -353,8 +328,10 @@ def test_realcluster_flux_lifecycle_and_rollback_pins_the_release(namespace: str
         ]
 
         op = _accepted(call(client, "DELETE", "nfDeployments/demo"), 202)
-        assert _read(HELM_RELEASES, namespace) is None  # no helm-controller, so no finalizer
-        assert _read(HELM_REPOSITORIES, namespace) is None
+        assert (
+            kube.get(HELM_RELEASES, "demo", namespace) is None
+        )  # no helm-controller, so no finalizer
+        assert kube.get(HELM_REPOSITORIES, "demo", namespace) is None
         follow_all(driver, interval=1)
         assert call(client, "GET", f"nfDeployments/demo/operations/{op}").body["state"] == (
             "COMPLETED"
