@@ -6,10 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.deps-installed
 # The pinned helm 4.3.1 (and kubectl) from the Lambda layer package, for tests and local runs.
 HELM_STAMP := .local/bin/.helm-v4.3.1
+# The README's example chart, packaged for file:// sources (tests, and the offline local run).
+EXAMPLE_CHART := .local/charts/nginx-1.2.0.tgz
 
 .PHONY: setup helm run test pytest lint format typecheck bench clean synth cfnlint bootstrap deploy
 
-setup: $(STAMP) $(HELM_STAMP)
+setup: $(STAMP) $(HELM_STAMP) $(EXAMPLE_CHART)
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11 or newer is required (found %s)" % sys.version.split()[0])'
@@ -22,6 +24,9 @@ helm: $(HELM_STAMP)
 $(HELM_STAMP): scripts/install_helm.py | $(STAMP)
 	$(BIN)/python scripts/install_helm.py
 	@touch $(HELM_STAMP)
+
+$(EXAMPLE_CHART): $(wildcard examples/charts/nginx/* examples/charts/nginx/templates/*) | $(HELM_STAMP)
+	.local/bin/helm package examples/charts/nginx --destination .local/charts >/dev/null
 
 run: setup
 	$(BIN)/python scripts/run_local.py

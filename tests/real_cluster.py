@@ -29,6 +29,7 @@ from tests.fakes import ManualDriver, RecordingEvents, automation_fields
 ROOT = Path(__file__).resolve().parent.parent
 HELM_FIXTURES = ROOT.parent / "shared" / "fixtures" / "helm4"
 BIN = ROOT / ".local" / "bin"
+EXAMPLE_CHARTS = ROOT / ".local" / "charts"  # examples/charts, packaged by make setup
 
 
 class CommandFailed(AssertionError):
