@@ -8,9 +8,12 @@ from pathlib import Path
 import pytest
 
 from chalicelib.adapters.helm.errors import HelmRevisionNotFound, error_for, final_message
+from chalicelib.api.errors import status_for
 from chalicelib.domain.errors import (
     BackendError,
     BackendFailure,
+    BackendForbidden,
+    BackendRejected,
     BackendTimeout,
     BackendUnavailable,
     ReleaseConflict,
@@ -122,3 +125,52 @@ def test_errors_empty_stderr_says_which_command_failed() -> None:
 def test_errors_stderr_without_error_line_keeps_its_last_lines() -> None:
     stderr = 'level=ERROR msg="x"\npanic: runtime error\ngoroutine 1 [running]:\n'
     assert final_message(stderr) == "panic: runtime error\ngoroutine 1 [running]:"
+
+
+OURS = Path(__file__).resolve().parent / "fixtures" / "helm4"
+
+
+def test_errors_an_object_the_api_server_refuses_is_a_422_that_says_what_to_change() -> None:
+    stderr = (OURS / "helm-upgrade-invalid-strategy.stderr.txt").read_text()
+
+    error = error_for(stderr, exit_code=1, subcommand="upgrade")
+
+    assert type(error) is BackendRejected
+    assert status_for(error) == (422, "ValidationError")
+    assert error.message.startswith(
+        'The cluster\'s API server refused the change: Deployment.apps "web" is invalid:'
+        " spec.strategy.rollingUpdate: Forbidden:"
+    )
+    assert "server-side apply failed" not in error.message
+    assert '{"strategy": {"type": "Recreate", "rollingUpdate": null}}' in error.message
+
+
+def test_errors_another_invalid_object_gets_the_general_advice() -> None:
+    stderr = (
+        "Error: UPGRADE FAILED: server-side apply failed for object ns/web /v1, Kind=Service:"
+        ' Service "web" is invalid: spec.ports[0].port: Invalid value: 0: must be between 1'
+        " and 65535, inclusive\n"
+    )
+
+    error = error_for(stderr, exit_code=1, subcommand="upgrade")
+
+    assert type(error) is BackendRejected
+    assert 'Service "web" is invalid: spec.ports[0].port' in error.message
+    assert "Change the parameters" in error.message
+    assert "Recreate" not in error.message
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["helm-install-forbidden-secrets.stderr.txt", "helm-install-forbidden-namespace.stderr.txt"],
+)
+def test_errors_a_permission_the_credentials_lack_is_a_503_naming_the_identity(name: str) -> None:
+    stderr = (OURS / name).read_text()
+
+    error = error_for(stderr, exit_code=1, subcommand="install")
+
+    assert type(error) is BackendForbidden
+    assert status_for(error) == (503, "ServiceUnavailable")
+    assert 'User "system:serviceaccount:cap:r" cannot' in error.message
+    assert error.message.startswith("The deployment manager's credentials lack a permission")
+    assert "RoleBinding" in error.message

@@ -24,12 +24,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Most specific first: the first matching row wins.
 ERROR_TABLE: tuple[tuple[type[Exception], int, str], ...] = (
     (errors.InvalidRequest, 400, "BadRequest"),
-    (errors.ReleaseNotFound, 404, "NotFound"),
     (errors.NotFound, 404, "NotFound"),
+    (errors.ReleaseNotFound, 409, "Conflict"),
     (errors.ReleaseConflict, 409, "Conflict"),
     (errors.Conflict, 409, "Conflict"),
     (errors.ConcurrentModification, 409, "Conflict"),
     (errors.ParameterValidationFailed, 422, "ValidationError"),
+    (errors.BackendRejected, 422, "ValidationError"),
     (errors.BackendUnavailable, 503, "ServiceUnavailable"),
     (errors.StoreUnavailable, 503, "ServiceUnavailable"),
     (errors.BackendTimeout, 500, "InternalError"),

@@ -54,10 +54,19 @@ _RESPONSES: tuple[type[BaseModel], ...] = (
 _ERRORS = {
     400: "Bad request: malformed JSON, unknown fields, invalid values or ids",
     404: "Deployment, descriptor, revision or operation not found",
-    409: "Conflict: an operation is in progress, a rollback is running, or the target is current",
-    422: "Parameters fail the descriptor's parameter schema",
+    409: (
+        "Conflict: an operation is in progress, a rollback is running, the target is current,"
+        " or the release is no longer on the cluster"
+    ),
+    422: (
+        "Parameters fail the descriptor's parameter schema, or the cluster's API server"
+        " refuses the objects they render"
+    ),
     500: "The backend failed to carry out the change, or an unexpected error",
-    503: "The deployment backend (cluster) or the deployment store is unavailable",
+    503: (
+        "The deployment backend (cluster) or the deployment store is unavailable, or the"
+        " cluster refuses the deployment manager's credentials a permission"
+    ),
 }
 # Any endpoint may meet an unexpected error or an unavailable store.
 _ALWAYS = (500, 503)

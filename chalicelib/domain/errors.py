@@ -14,10 +14,12 @@ O2DmsError
 ├── StoreUnavailable                   503
 └── BackendError
     ├── BackendUnavailable             503
-    ├── ReleaseNotFound                404
+    │   └── BackendForbidden           503 (the cluster refused our credentials a permission)
+    ├── ReleaseNotFound                409 (the deployment exists; its release is gone)
     ├── ReleaseConflict                409
     ├── BackendTimeout                 500
     └── BackendFailure                 500
+        └── BackendRejected            422 (the API server refused the rendered objects)
 """
 
 from __future__ import annotations
@@ -119,6 +121,10 @@ class BackendUnavailable(BackendError):
     pass
 
 
+class BackendForbidden(BackendUnavailable):
+    """The cluster answered 403: the deployment manager's identity lacks a permission."""
+
+
 class ReleaseNotFound(BackendError):
     pass
 
@@ -133,3 +139,8 @@ class BackendTimeout(BackendError):
 
 class BackendFailure(BackendError):
     pass
+
+
+class BackendRejected(BackendFailure):
+    """The cluster's API server refused an object as invalid (its 422): the parameters
+    rendered something Kubernetes does not accept."""

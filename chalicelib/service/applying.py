@@ -56,9 +56,9 @@ def apply_change(deps: Deps, started: Started, proposal: Proposal) -> Started:
     """
     try:
         applied = _call_backend(deps, started, proposal)
-    except ReleaseNotFound:
+    except ReleaseNotFound as exc:
         if proposal.type is not OperationType.TERMINATE:
-            _record_apply_failure(deps, started, "ReleaseNotFound", "release not found")
+            _record_apply_failure(deps, started, "ReleaseNotFound", exc.message)
             raise
         applied = None  # already gone: the follower will find it absent
     except O2DmsError as exc:

@@ -11,6 +11,11 @@ Revisions: our history is not capped, Helm keeps ``max_history``. A rollback the
 deployment (same chart and values: a release uninstalled and installed again restarts Helm's
 numbering), and otherwise upgrades to our stored snapshot. ``backend_ref`` is Helm's
 revision number as text.
+
+A release removed behind our back (``helm uninstall``, or its namespace deleted): an upgrade
+or a rollback installs our snapshot again, since deploying that revision is what was asked;
+a scale refuses with a message saying so, since a scale (perhaps a schedule firing) must
+not bring back a network function that somebody removed.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from chalicelib.domain.states import OperationType
 logger = logging.getLogger(__name__)
 
 _ROLLBACK_METHOD = "helm.rollbackMethod"
+_REINSTALLED = "helm.reinstalled"  # the release was gone from the cluster and installed again
 _KUBECONFIG_NOTE = "helm runs with a private per-call --kubeconfig"
 
 
@@ -94,10 +100,18 @@ class HelmBackend:
         return self._apply(argv, target, creds, target.values)
 
     def upgrade(self, target: ReleaseTarget) -> Applied:
-        return self._upgrade(target, target.values)
+        return self._upgrade(target, target.values, reinstall=True)
 
     def scale(self, target: ReleaseTarget, *, replicas: int) -> Applied:
-        return self._upgrade(target, scaled_values(target.values, replicas))
+        try:
+            return self._upgrade(target, scaled_values(target.values, replicas))
+        except ReleaseNotFound as exc:
+            raise ReleaseNotFound(
+                f'Release "{target.release}" is no longer installed in namespace'
+                f" {target.namespace}: it was removed outside O2-DMS. A scale only changes an"
+                " installed release; an upgrade or a rollback installs the stored revision"
+                " again."
+            ) from exc
 
     def rollback(self, target: ReleaseTarget, *, to_backend_ref: str | None) -> Applied:
         creds = self._creds(target.operation_id)
@@ -115,7 +129,7 @@ class HelmBackend:
             else:
                 latest = self._latest(target, creds)
                 return self._record(target, self._rolled_back(latest, kept))
-        applied = self._upgrade(target, target.values, creds=creds)
+        applied = self._upgrade(target, target.values, creds=creds, reinstall=True)
         return Applied(
             applied.backend_ref,
             applied.app_version,
@@ -221,11 +235,33 @@ class HelmBackend:
         return parse_history(self._read(argv, creds).stdout)
 
     def _upgrade(
-        self, target: ReleaseTarget, values: JsonObject, *, creds: ClusterCredentials | None = None
+        self,
+        target: ReleaseTarget,
+        values: JsonObject,
+        *,
+        creds: ClusterCredentials | None = None,
+        reinstall: bool = False,
     ) -> Applied:
+        """``helm upgrade``; with ``reinstall``, ``helm install`` when the release is gone."""
         creds = creds or self._creds(target.operation_id)
-        argv = commands.upgrade(target, settings=self.settings, kube_context=kube_context(creds))
-        return self._apply(argv, target, creds, values)
+        context = kube_context(creds)
+        argv = commands.upgrade(target, settings=self.settings, kube_context=context)
+        try:
+            return self._apply(argv, target, creds, values)
+        except ReleaseNotFound:
+            if not reinstall:
+                raise
+        logger.warning(
+            "release missing on the cluster; installing the stored revision again",
+            extra={"release": target.release, "namespace": target.namespace},
+        )
+        argv = commands.install(target, settings=self.settings, kube_context=context)
+        applied = self._apply(argv, target, creds, values)
+        return Applied(
+            applied.backend_ref,
+            applied.app_version,
+            {**applied.extensions, _REINSTALLED: True},
+        )
 
     def _values_step(
         self, target: ReleaseTarget, values: JsonObject, context: str | None, why: str
@@ -243,7 +279,11 @@ class HelmBackend:
         if not backend_ref or not backend_ref.isdigit():
             return None
         number, ref = int(backend_ref), _ref(target)
-        entry = next((e for e in self._history(ref, creds) if e.revision == number), None)
+        try:
+            kept = self._history(ref, creds)
+        except ReleaseNotFound:
+            return None  # the release itself is gone: install the snapshot again
+        entry = next((e for e in kept if e.revision == number), None)
         if entry is None or (entry.chart_name, entry.chart_version) != (
             target.chart.name,
             target.chart.version,

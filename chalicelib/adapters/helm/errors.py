@@ -7,6 +7,8 @@ from real helm v4.3.1 output (``shared/fixtures/helm4/*.stderr.txt``); the first
 matches wins, so the more specific ones come first:
 
     BackendError
+    ├── BackendRejected      the API server's "<Kind> ... is invalid: <field>: ..." (its 422)
+    ├── BackendForbidden     the API server's "... is forbidden: User ... cannot ..." (its 403)
     ├── ReleaseConflict      another operation in progress; the name is in use / exists
     ├── ReleaseNotFound      "release: not found"; upgrade with "no deployed releases"
     ├── BackendFailure
@@ -14,6 +16,10 @@ matches wins, so the more specific ones come first:
     ├── BackendUnavailable   unreachable API server, DNS, TLS, missing/refused credentials
     ├── BackendTimeout       "context deadline exceeded", "timed out waiting ..."
     └── BackendFailure       anything else, with helm's own message
+
+An invalid object's message also holds "Forbidden:" (a field that may not be set), so the
+invalid rule comes before the permission one. Both are reworded to say what to do, since
+the API server's words name neither the parameters nor the credentials they come from.
 
 ``HelmRevisionNotFound`` is a ``BackendFailure`` rather than the domain's
 ``RevisionNotFound`` (a 404 about *our* revisions): our revision exists, Helm merely
@@ -27,6 +33,8 @@ import re
 from chalicelib.domain.errors import (
     BackendError,
     BackendFailure,
+    BackendForbidden,
+    BackendRejected,
     BackendTimeout,
     BackendUnavailable,
     ReleaseConflict,
@@ -41,6 +49,8 @@ class HelmRevisionNotFound(BackendFailure):
 _RULES: tuple[tuple[re.Pattern[str], type[BackendError]], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), error)
     for pattern, error in (
+        (r"\bis invalid: ", BackendRejected),
+        (r"\bis forbidden: ", BackendForbidden),
         (r"another operation \(install/upgrade/rollback\) is in progress", ReleaseConflict),
         (r"cannot re-?use a name that is still in use", ReleaseConflict),
         (r"\balready exists\b", ReleaseConflict),
@@ -74,10 +84,54 @@ def final_message(stderr: str) -> str:
     return "\n".join(line for line in tail if line).strip()
 
 
+# "server-side apply failed for object ns/name apps/v1, Kind=Deployment: " before the reason
+_APPLY_PREFIX = re.compile(r"server-side apply failed for object \S+ \S+ Kind=\w+: ")
+_RECREATE_WITH_ROLLING_UPDATE = re.compile(
+    r"(\S*)strategy\.rollingUpdate: Forbidden: may not be specified when strategy `type` is "
+    r"'Recreate'"
+)
+
+
+def _reason(message: str) -> str:
+    """The API server's own sentence, without helm's "UPGRADE FAILED: ... apply failed" lead."""
+    found = _APPLY_PREFIX.search(message)
+    return message[found.end() :] if found else message
+
+
+def _rejected(message: str) -> BackendRejected:
+    reason = _reason(message)
+    hint = (
+        "Change the parameters so that the chart renders objects Kubernetes accepts (in an"
+        " upgrade, null removes a key). Nothing was rolled out; the change is recorded as a"
+        " failed revision."
+    )
+    if _RECREATE_WITH_ROLLING_UPDATE.search(reason):
+        hint = (
+            "To switch to Recreate, remove the rolling-update settings in the same change:"
+            ' {"strategy": {"type": "Recreate", "rollingUpdate": null}} (null removes a key).'
+            " Nothing was rolled out; the change is recorded as a failed revision."
+        )
+    return BackendRejected(f"The cluster's API server refused the change: {reason}. {hint}")
+
+
+def _forbidden(message: str) -> BackendForbidden:
+    return BackendForbidden(
+        "The deployment manager's credentials lack a permission on the cluster:"
+        f" {_reason(message)}. Grant that identity the right to manage the release's objects"
+        " in its namespace (for example a RoleBinding to the ClusterRole admin, or on EKS an"
+        " access entry with an admin access policy)."
+    )
+
+
 def error_for(stderr: str, *, exit_code: int, subcommand: str) -> BackendError:
     """The domain error for a helm command that exited ``exit_code`` with ``stderr``."""
     message = final_message(stderr) or f"helm {subcommand} failed with exit code {exit_code}"
     for pattern, error in _RULES:
-        if pattern.search(message):
-            return error(message)
+        if not pattern.search(message):
+            continue
+        if error is BackendRejected:
+            return _rejected(message)
+        if error is BackendForbidden:
+            return _forbidden(message)
+        return error(message)
     return BackendFailure(message)
