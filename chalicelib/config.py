@@ -25,6 +25,26 @@ def parse_duration(text: str) -> int:
     return hours * 3600 + minutes * 60 + seconds
 
 
+_CHART_SCHEMES = ("https://", "http://", "oci://", "file://")
+ChartMirrors = tuple[tuple[str, str], ...]
+
+
+def parse_chart_mirrors(text: str) -> ChartMirrors:
+    """``FROM=TO`` pairs, separated by commas or spaces: charts a descriptor names in the
+    repository FROM are fetched from TO instead (an air-gapped cluster's mirror, or a local
+    folder). Both sides are chart sources (``https://``, ``oci://`` or ``file://``)."""
+    mirrors = []
+    for pair in text.replace(",", " ").split():
+        source, _, mirror = pair.partition("=")
+        if not source.startswith(_CHART_SCHEMES) or not mirror.startswith(_CHART_SCHEMES):
+            raise ValueError(
+                f"O2DMS_CHART_MIRRORS: {pair!r} is not FROM=TO with two chart sources"
+                " (https://, oci:// or file://)"
+            )
+        mirrors.append((source.rstrip("/"), mirror.rstrip("/")))
+    return tuple(mirrors)
+
+
 def _flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
@@ -40,6 +60,7 @@ class Settings:
     helm_wait: bool = True
     helm_wait_for_jobs: bool = True
     allow_local_charts: bool = False
+    chart_mirrors: ChartMirrors = ()
     default_namespace: str = "default"
     rollout_driver: str = "thread"
     rollout_poll_seconds: float = 1.0
@@ -71,6 +92,7 @@ class Settings:
             helm_wait=_flag(e.get("O2DMS_HELM_WAIT", "true")),
             helm_wait_for_jobs=_flag(e.get("O2DMS_HELM_WAIT_FOR_JOBS", "true")),
             allow_local_charts=_flag(e.get("O2DMS_ALLOW_LOCAL_CHARTS", "false")),
+            chart_mirrors=parse_chart_mirrors(e.get("O2DMS_CHART_MIRRORS", "")),
             default_namespace=e.get("O2DMS_DEFAULT_NAMESPACE", "default"),
             rollout_driver=e.get(
                 "O2DMS_ROLLOUT_DRIVER", "stepfunctions" if in_lambda else "thread"

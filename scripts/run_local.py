@@ -215,6 +215,17 @@ def chalice_argv(run: LocalRun) -> list[str]:
     ]
 
 
+# The README's example repository, served offline from the packaged example chart
+# (examples/charts, packaged by make setup) unless O2DMS_CHART_MIRRORS says otherwise.
+EXAMPLE_REPOSITORY = "https://charts.bitnami.com/bitnami"
+EXAMPLE_CHARTS = REPO_ROOT / ".local" / "charts"
+MIRRORS_VAR = "O2DMS_CHART_MIRRORS"
+
+
+def example_mirror() -> str:
+    return f"{EXAMPLE_REPOSITORY}=file://{EXAMPLE_CHARTS}"
+
+
 def chalice_environment(environ: Mapping[str, str], run: LocalRun) -> dict[str, str]:
     """The user's environment (O2DMS_* included), with every AWS call aimed at the emulator."""
     env = {
@@ -235,6 +246,7 @@ def chalice_environment(environ: Mapping[str, str], run: LocalRun) -> dict[str, 
         O2DMS_SCHEDULER_ROLE_ARN=run.scheduler_role_arn,
         PYTHONUNBUFFERED="1",
     )
+    env.setdefault(MIRRORS_VAR, example_mirror())
     return env
 
 
@@ -405,7 +417,7 @@ def launch(run: LocalRun, supervisor: Supervisor, environ: Mapping[str, str]) ->
     )
     kubeconfig = environ.get(KUBECONFIG_VAR)
     if kubeconfig:
-        register_cluster(run, kubeconfig, environ.get(KUBE_CONTEXT_VAR) or None)
+        register_cluster(run, kubeconfig, environ.get(KUBE_CONTEXT_VAR) or None, environ)
 
 
 KUBECONFIG_VAR = "O2DMS_KUBECONFIG"
@@ -430,7 +442,9 @@ def cluster_registration(path: str, context: str | None) -> dict[str, Any]:
     return body
 
 
-def register_cluster(run: LocalRun, path: str, context: str | None) -> None:
+def register_cluster(
+    run: LocalRun, path: str, context: str | None, environ: Mapping[str, str]
+) -> None:
     """Register the user's cluster as the default deployment manager: new deployments go
     there through the Helm adapter (or the adapter they name) instead of the simulation."""
     body = json.dumps(cluster_registration(path, context)).encode()
@@ -451,6 +465,12 @@ def register_cluster(run: LocalRun, path: str, context: str | None) -> None:
         f"{CLUSTER_ID!r}); the simulated cluster stays available as 'local'",
         flush=True,
     )
+    if MIRRORS_VAR not in environ:
+        print(
+            f"run_local: charts of {EXAMPLE_REPOSITORY} come from the example chart in "
+            f"examples/charts ({MIRRORS_VAR} changes that)",
+            flush=True,
+        )
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -93,3 +93,23 @@ def test_backends_local_cluster_serves_every_adapter() -> None:
     )
 
     assert backends(adapter="flux", manager=local).kind == "local"
+
+
+def test_backends_helm_reads_chart_mirrors_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "O2DMS_CHART_MIRRORS": (
+                "https://charts.bitnami.com/bitnami/=file:///srv/charts,"
+                " https://charts.example.com=oci://mirror.example.net/charts"
+            )
+        }
+    )
+    assert settings.chart_mirrors == (
+        ("https://charts.bitnami.com/bitnami", "file:///srv/charts"),
+        ("https://charts.example.com", "oci://mirror.example.net/charts"),
+    )
+    assert Settings.from_env({}).chart_mirrors == ()
+    with pytest.raises(ValueError, match="O2DMS_CHART_MIRRORS"):
+        Settings.from_env({"O2DMS_CHART_MIRRORS": "https://charts.example.com"})
+    with pytest.raises(ValueError, match="O2DMS_CHART_MIRRORS"):
+        Settings.from_env({"O2DMS_CHART_MIRRORS": "charts=/srv/charts"})

@@ -48,6 +48,26 @@ def test_commands_local_chart_refused_unless_allowed() -> None:
         commands.install(target(chart=FILE), settings=SEED)
 
 
+def test_commands_a_mirrored_repository_is_fetched_from_its_mirror() -> None:
+    mirrors = (
+        ("https://charts.example.com/stable", "oci://mirror.example.net/stable"),
+        ("https://charts.bitnami.com/bitnami", "file:///srv/mirror"),
+    )
+    settings = HelmSettings(chart_mirrors=mirrors)  # local charts not allowed for descriptors
+
+    to_oci = commands.upgrade(target(), settings=settings)
+    assert to_oci[2:6] == ("demo", "oci://mirror.example.net/stable/demo", "--version", "0.1.0")
+    bitnami = ChartRef("https://charts.bitnami.com/bitnami/", "nginx", "1.2.0")
+    assert commands.upgrade(target(chart=bitnami), settings=settings)[3] == (
+        "/srv/mirror/nginx-1.2.0.tgz"
+    )
+    assert commands.install(target(chart=OCI), settings=settings)[3] == (
+        "oci://registry.example.com/charts/demo"  # no mirror for it: as the descriptor says
+    )
+    with pytest.raises(InvalidRequest, match="file://"):
+        commands.install(target(chart=FILE), settings=settings)
+
+
 def test_commands_chart_source_for_each_kind() -> None:
     relative = ChartRef("file://charts/", "demo", "0.1.0")
     http = ChartRef("http://charts.example.com", "demo", "0.1.0")

@@ -272,6 +272,11 @@ def test_chalice_environment_aims_at_the_emulator_and_keeps_the_users_settings()
     assert env["PATH"] == "/usr/bin"
     assert "AWS_PROFILE" not in env
     assert "AWS_ENDPOINT_URL_DYNAMODB" not in env
+    # and the README's example repository is read from the packaged example chart
+    repository, _, mirror = env["O2DMS_CHART_MIRRORS"].partition("=")
+    assert repository == "https://charts.bitnami.com/bitnami"
+    assert mirror.endswith("/.local/charts")
+    assert chalice_environment({"O2DMS_CHART_MIRRORS": ""}, run)["O2DMS_CHART_MIRRORS"] == ""
 
 
 def test_cluster_registration_makes_the_kubeconfig_the_default(tmp_path: Path) -> None:

@@ -102,5 +102,6 @@ def helm_builder(settings: Settings) -> BackendBuilder:
         wait=settings.helm_wait,
         wait_for_jobs=settings.helm_wait_for_jobs,
         allow_local_charts=settings.allow_local_charts,
+        chart_mirrors=settings.chart_mirrors,
     )
     return lambda credentials: HelmBackend(credentials, settings=helm)

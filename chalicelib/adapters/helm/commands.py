@@ -61,6 +61,7 @@ class HelmSettings:
     wait: bool = True
     wait_for_jobs: bool = True
     allow_local_charts: bool = False
+    chart_mirrors: tuple[tuple[str, str], ...] = ()  # (repository, its mirror); see config
     read_timeout_seconds: int = 30
     grace_seconds: int = 30
     crash_loop_restarts: int = 3
@@ -80,13 +81,27 @@ def check_ref(ref: ReleaseRef | ReleaseTarget) -> None:
         raise InvalidRequest(f"{ref.namespace!r} is not a valid Kubernetes namespace")
 
 
-def chart_source(chart: ChartRef, *, allow_local_charts: bool) -> tuple[str, ...]:
-    """The argv words naming a chart: repository, OCI reference, or local archive."""
+def mirrored(url: str, mirrors: tuple[tuple[str, str], ...]) -> str | None:
+    """Where the operator's mirrors say to fetch the charts of repository ``url``, if
+    anywhere."""
+    wanted = url.strip().rstrip("/")
+    return next((mirror for source, mirror in mirrors if source == wanted), None)
+
+
+def chart_source(
+    chart: ChartRef, *, allow_local_charts: bool, mirrors: tuple[tuple[str, str], ...] = ()
+) -> tuple[str, ...]:
+    """The argv words naming a chart: repository, OCI reference, or local archive. A
+    repository with a mirror is read from the mirror; a mirror is the operator's setting,
+    so a local folder is allowed there even where descriptors may not name one."""
     if not _CHART_NAME.match(chart.name):
         raise InvalidRequest(f"{chart.name!r} is not a valid chart name")
     if not _CHART_VERSION.match(chart.version):
         raise InvalidRequest(f"{chart.version!r} is not a valid chart version")
     url = chart.repo_url.strip()
+    mirror = mirrored(url, mirrors)
+    if mirror is not None:
+        url, allow_local_charts = mirror, True
     if url.startswith(("https://", "http://")):
         return (chart.name, "--repo", url, "--version", chart.version)
     if url.startswith("oci://"):
@@ -102,6 +117,12 @@ def chart_source(chart: ChartRef, *, allow_local_charts: bool) -> tuple[str, ...
         # The archive's name carries the version; helm ignores --version for a local path.
         return (f"{folder.rstrip('/')}/{chart.name}-{chart.version}.tgz",)
     raise InvalidRequest(f"{url!r}: a chart source must start with https://, oci:// or file://")
+
+
+def _source(chart: ChartRef, settings: HelmSettings) -> tuple[str, ...]:
+    return chart_source(
+        chart, allow_local_charts=settings.allow_local_charts, mirrors=settings.chart_mirrors
+    )
 
 
 def encode_values(values: JsonObject) -> bytes:
@@ -129,7 +150,7 @@ def _scope(ref: ReleaseRef | ReleaseTarget, kube_context: str | None) -> tuple[s
 def install(
     target: ReleaseTarget, *, settings: HelmSettings, kube_context: str | None = None
 ) -> tuple[str, ...]:
-    source = chart_source(target.chart, allow_local_charts=settings.allow_local_charts)
+    source = _source(target.chart, settings)
     return (
         HELM,
         "install",
@@ -148,7 +169,7 @@ def upgrade(
     target: ReleaseTarget, *, settings: HelmSettings, kube_context: str | None = None
 ) -> tuple[str, ...]:
     """Deploy exactly the snapshot: ``--reset-values`` drops whatever the last release had."""
-    source = chart_source(target.chart, allow_local_charts=settings.allow_local_charts)
+    source = _source(target.chart, settings)
     return (
         HELM,
         "upgrade",
@@ -230,11 +251,11 @@ def get_values(
 
 def show_chart(chart: ChartRef, *, settings: HelmSettings) -> tuple[str, ...]:
     """Chart.yaml of a chart source; needs no cluster."""
-    source = chart_source(chart, allow_local_charts=settings.allow_local_charts)
+    source = _source(chart, settings)
     return (HELM, "show", "chart", *source)
 
 
 def template(target: ReleaseTarget, *, settings: HelmSettings) -> tuple[str, ...]:
     """Render the chart with the snapshot's values (stdin), client-side: needs no cluster."""
-    source = chart_source(target.chart, allow_local_charts=settings.allow_local_charts)
+    source = _source(target.chart, settings)
     return (HELM, "template", target.release, *source, *_scope(target, None), *VALUES_FROM_STDIN)
