@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,17 +54,17 @@ class Api:
         raise AssertionError(f"{deployment} still {status['status']} after {timeout}s")
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+@contextmanager
+def local_run(log_path: Path, **settings: str) -> Iterator[Api]:
+    """``scripts/run_local.py`` (what ``make run`` starts) on free ports, with ``settings``
+    added to its environment; stopped with Ctrl-C's signal at the end."""
     api_port, aws_port, lambda_port = free_ports(3)
-    log_path: Path = tmp_path_factory.mktemp("run") / "run_local.log"
     env = {
         **os.environ,
         "O2DMS_API_PORT": str(api_port),
         "O2DMS_AWS_PORT": str(aws_port),
         "O2DMS_LAMBDA_PORT": str(lambda_port),
-        "O2DMS_LOCAL_ROLLOUT_SECONDS": "1",
-        "O2DMS_ROLLOUT_POLL_SECONDS": "0.2",
+        **settings,
     }
     with log_path.open("wb") as log:
         launcher = subprocess.Popen(
@@ -89,6 +90,14 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     finally:
         launcher.send_signal(signal.SIGINT)
         launcher.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    log_path = tmp_path_factory.mktemp("run") / "run_local.log"
+    fast = {"O2DMS_LOCAL_ROLLOUT_SECONDS": "1", "O2DMS_ROLLOUT_POLL_SECONDS": "0.2"}
+    with local_run(log_path, **fast) as api:
+        yield api
 
 
 def test_local_run_seed_examples_answer_as_documented(api: Api) -> None:
