@@ -373,6 +373,40 @@ def test_argocd_status_degraded_is_failed_with_the_controllers_message(
     assert condition(status, "Healthy") == Condition("Healthy", "False", "Degraded", says)
 
 
+def test_argocd_status_degraded_takes_the_reason_from_the_degraded_resources(
+    argocd: ArgoCDBackend, cluster: EmulatedCluster
+) -> None:
+    # Argo CD writes only a code to status.health; the why is on each resource's health
+    argocd.install(target(1))
+    status_block = synced(stored(cluster), op="op-1", health="Degraded")
+    says = 'Deployment "nginx-prod" exceeded its progress deadline'
+    status_block["resources"] = [
+        {
+            "version": "v1",
+            "kind": "Service",
+            "namespace": REF.namespace,
+            "name": "nginx-prod",
+            "status": "Synced",
+            "health": {"status": "Healthy"},
+        },
+        {
+            "group": "apps",
+            "version": "v1",
+            "kind": "Deployment",
+            "namespace": REF.namespace,
+            "name": "nginx-prod",
+            "status": "Synced",
+            "health": {"status": "Degraded", "message": says},
+        },
+    ]
+    controller_writes(cluster, status_block)
+
+    status = argocd.status(REF)
+
+    assert status.phase is RolloutPhase.FAILED
+    assert status.message == f"Deployment nginx-prod: {says}"
+
+
 def test_argocd_status_failed_sync_operation_is_failed(
     argocd: ArgoCDBackend, cluster: EmulatedCluster
 ) -> None:

@@ -9,7 +9,7 @@ Suspended, Missing, Unknown), ``status.sync`` (Synced, OutOfSync, Unknown) and
 - A requested sync not yet started, or a status written before our last change (the
   compared source differs from the spec): ``PROGRESSING``, never a stale verdict.
 - Our sync operation ``Failed``/``Error``, or health ``Degraded``: ``FAILED``, with the
-  controller's message.
+  controller's message (for health, the Degraded resources' messages in ``status.resources``).
 - ``Healthy`` + ``Synced`` + the operation ``Succeeded`` (or none recorded): ``READY``.
 - Anything else: ``PROGRESSING``, with progress by how far the controller has got.
 
@@ -65,6 +65,23 @@ def _conditions(status: JsonObject) -> tuple[Condition, ...]:
         found.append(Condition("SyncOperation", _truth(phase), phase, says))
     found.extend(tracking.condition_list(status))  # ComparisonError, SyncError, ...
     return tuple(found)
+
+
+def _degraded_resources(status: JsonObject) -> str | None:
+    """Why the Application is Degraded, from its resources' own health messages.
+
+    The application controller writes only a status code to ``status.health`` and
+    leaves its ``message`` empty; the reason a rollout failed, such as a
+    Deployment's "exceeded its progress deadline", is on each resource's ``health`` in
+    ``status.resources`` (Argo CD's default, ``controller.resource.health.persist``).
+    """
+    found = []
+    for resource in status.get("resources") or []:
+        message = text(resource, "health", "message")
+        if text(resource, "health", "status") == "Degraded" and message:
+            kind, name = text(resource, "kind") or "resource", text(resource, "name") or "?"
+            found.append(f"{kind} {name}: {message}")
+    return "; ".join(found) or None
 
 
 def _essence(source: Any) -> tuple[Any, ...]:
@@ -131,9 +148,8 @@ def application_status(app: JsonObject | None, *, name: str, namespace: str) -> 
     health_says = text(status, "health", "message")
     if health == "Degraded":
         errors = [c.message for c in tracking.condition_list(status) if c.message]
-        return verdict(
-            RolloutPhase.FAILED, 70, health_says or next(iter(errors), f"{where} is Degraded")
-        )
+        why = health_says or _degraded_resources(status) or next(iter(errors), None)
+        return verdict(RolloutPhase.FAILED, 70, why or f"{where} is Degraded")
     compared = dig(status, "sync", "comparedTo", "source")
     current = compared is None or _essence(compared) == _essence(dig(app, "spec", "source"))
     if health == "Healthy" and sync == "Synced" and phase in (None, "Succeeded") and current:
