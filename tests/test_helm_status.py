@@ -83,7 +83,8 @@ def test_status_recorded_deployed_release_still_rolling_out_is_progressing() -> 
         'Waiting for deployment "demo" rollout to finish: '
         "1 out of 2 new replicas have been updated..."
     )
-    assert status.replicas == Replicas(desired=2, updated=1, ready=2, available=2)
+    # the 2 ready pods are the old ReplicaSet's; the one new pod is still Pending
+    assert status.replicas == Replicas(desired=2, updated=1, ready=0, available=0)
     assert status.extensions["helm.status"] == "deployed"
 
 

@@ -6,12 +6,16 @@ readiness from the one helm call it already makes, without importing the Kuberne
 (about 670 ms of cold start). The rules are those of ``kubectl rollout status``: a rollout is
 done once the controller has observed the latest spec and every desired replica is updated
 and available with no old replica left; a Deployment whose ``Progressing`` condition says
-``ProgressDeadlineExceeded`` has failed. Pods stuck in ``CrashLoopBackOff`` and the like are
+``ProgressDeadlineExceeded`` has failed. A Deployment's ``readyReplicas`` counts the pods of
+every ReplicaSet, so while old pods still serve, the ready and available replicas reported
+are those of the new ReplicaSet only: the one its ``Progressing`` condition names, whose pods
+are among the related pods helm returns. Pods stuck in ``CrashLoopBackOff`` and the like are
 reported so a waiting message says why nothing becomes ready.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -127,14 +131,84 @@ def _percent(updated: int, new_available: int, desired: int) -> int:
     return min(99, steps * 100 // (2 * desired))
 
 
-def deployment(obj: JsonObject) -> Workload:
+# The Progressing condition names the Deployment's new ReplicaSet for these reasons
+# (kube-controller-manager's deployment controller, ``deployment/util``).
+_NAMES_NEW_REPLICA_SET = frozenset(
+    {
+        "NewReplicaSetCreated",
+        "FoundNewReplicaSet",
+        "ReplicaSetUpdated",
+        "NewReplicaSetAvailable",
+        "ProgressDeadlineExceeded",
+    }
+)
+_QUOTED_REPLICA_SET = re.compile(r'(?:ReplicaSet|replica set) "([^"]+)"')
+
+
+def _new_replica_set(progressing: Condition | None) -> str | None:
+    if progressing is None or progressing.reason not in _NAMES_NEW_REPLICA_SET:
+        return None
+    found = _QUOTED_REPLICA_SET.search(progressing.message)
+    return found.group(1) if found else None
+
+
+def _owned_by(pod: JsonObject, replica_set: str) -> bool:
+    owners = _dict(pod.get("metadata")).get("ownerReferences")
+    return any(
+        isinstance(o, dict) and o.get("kind") == "ReplicaSet" and o.get("name") == replica_set
+        for o in (owners if isinstance(owners, list) else [])
+    )
+
+
+def _pod_ready(pod: JsonObject) -> bool:
+    """Counted as a ReplicaSet counts ready pods: active (not terminating, not ended) and
+    with the ``Ready`` condition true."""
+    meta, _, status = _sections(pod)
+    if meta.get("deletionTimestamp") or status.get("phase") in {"Succeeded", "Failed"}:
+        return False
+    return any(c.type == "Ready" and c.status == "True" for c in _conditions(status))
+
+
+def _new_ready(
+    status: JsonObject, progressing: Condition | None, pods: tuple[JsonObject, ...]
+) -> int:
+    """Ready pods of the new ReplicaSet. With no old replica left every pod is new; otherwise
+    the pods of the ReplicaSet the condition names, and never fewer than the ready pods that
+    old replicas cannot account for."""
+    updated, total = _int(status.get("updatedReplicas")), _int(status.get("replicas"))
+    ready = _int(status.get("readyReplicas"))
+    old = max(total - updated, 0)
+    if not old:
+        return ready
+    at_least = max(ready - old, 0)
+    replica_set = _new_replica_set(progressing)
+    if replica_set is None:
+        return at_least
+    counted = sum(1 for p in pods if _owned_by(p, replica_set) and _pod_ready(p))
+    return min(max(counted, at_least), updated, ready)
+
+
+def _new_available(spec: JsonObject, status: JsonObject, new_ready: int) -> int:
+    """Available pods of the new ReplicaSet: its ready ones, unless ``minReadySeconds`` asks
+    for more than readiness; then only what old replicas cannot account for."""
+    available = _int(status.get("availableReplicas"))
+    if not _int(spec.get("minReadySeconds")):
+        return min(new_ready, available)
+    old = max(_int(status.get("replicas")) - _int(status.get("updatedReplicas")), 0)
+    return min(new_ready, max(available - old, 0))
+
+
+def deployment(obj: JsonObject, pods: tuple[JsonObject, ...] = ()) -> Workload:
+    """One Deployment's rollout; ``pods`` are the related pods (of any ReplicaSet)."""
     meta, spec, status = _sections(obj)
     name = str(meta.get("name", ""))
     desired = _int(spec.get("replicas"), 1)
     updated, total = _int(status.get("updatedReplicas")), _int(status.get("replicas"))
-    ready, available = _int(status.get("readyReplicas")), _int(status.get("availableReplicas"))
+    available = _int(status.get("availableReplicas"))
     conditions = _conditions(status)
     progressing = _find(conditions, "Progressing")
+    new_ready = _new_ready(status, progressing, pods)
+    new_available = _new_available(spec, status, new_ready)
     says = f'Waiting for deployment "{name}" rollout to finish: '
     waiting = failed = ""
     if _unobserved(meta, status):
@@ -147,15 +221,14 @@ def deployment(obj: JsonObject) -> Workload:
         waiting = f"{says}{total - updated} old replicas are pending termination..."
     elif available < updated:
         waiting = f"{says}{available} of {updated} updated replicas are available..."
-    old = max(total - updated, 0)
-    progress = 100 if not (waiting or failed) else _percent(updated, available - old, desired)
+    progress = 100 if not (waiting or failed) else _percent(updated, new_available, desired)
     return Workload(
         "Deployment",
         name,
         desired,
         updated,
-        ready,
-        available,
+        new_ready,
+        new_available,
         progress,
         waiting,
         failed,
@@ -284,8 +357,9 @@ def pod_problems(resources: dict[str, list[JsonObject]]) -> tuple[PodProblem, ..
 
 
 def read(resources: dict[str, list[JsonObject]]) -> Readiness:
+    pods = tuple(objects_of(resources, "Pod"))
     workloads = (
-        *(deployment(o) for o in objects_of(resources, "Deployment")),
+        *(deployment(o, pods) for o in objects_of(resources, "Deployment")),
         *(stateful_set(o) for o in objects_of(resources, "StatefulSet")),
         *(daemon_set(o) for o in objects_of(resources, "DaemonSet")),
     )
