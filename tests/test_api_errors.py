@@ -292,3 +292,49 @@ def test_ids_with_a_trailing_newline_are_refused(running: Any) -> None:
     body = {**NGINX_DESCRIPTOR, "descriptorId": "nginx-chart\n"}
     created = call(running, "POST", "nfDeploymentDescriptors", body)
     assert created.status == 400, created.body
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"replicaCount": "many"},
+        {"replicaCount": -1},
+        {"replicaCount": 2.5},
+        {"replicaCount": True},
+        {"replicaCount": 10_001},
+        {"image": "nginx:1.21"},
+        {"image": {"tag": 1.21}},
+    ],
+)
+def test_bad_well_known_parameters_are_422_before_anything_is_written(
+    running: Any, world: World, parameters: dict[str, Any]
+) -> None:
+    history = call(running, "GET", "nfDeployments/nginx-prod/history").body
+    operations = call(running, "GET", "nfDeployments/nginx-prod/operations").body
+
+    upgrade = call(running, "PUT", "nfDeployments/nginx-prod", {"parameters": parameters})
+    created = call(
+        running,
+        "POST",
+        "nfDeployments",
+        {"name": "other", "descriptorId": "nginx-chart-1.2.0", "parameters": parameters},
+    )
+
+    assert_error(upgrade, 422, "ValidationError", "Invalid parameter: ")
+    assert_error(created, 422, "ValidationError", "Invalid parameter: ")
+    assert call(running, "GET", "nfDeployments/nginx-prod/history").body == history
+    assert call(running, "GET", "nfDeployments/nginx-prod/operations").body == operations
+    assert call(running, "GET", "nfDeployments/other").status == 404
+    assert call(running, "GET", "nfDeployments/other/history").status == 404
+    world.settle()
+    assert call(running, "GET", "nfDeployments/nginx-prod/status").body["status"] == (
+        "INSTANTIATED"
+    )
+
+
+def test_a_descriptor_with_bad_well_known_defaults_is_422(client: Any) -> None:
+    bad = {**NGINX_DESCRIPTOR, "defaultParameters": {"replicaCount": "two"}}
+
+    answer = call(client, "POST", "nfDeploymentDescriptors", bad)
+
+    assert_error(answer, 422, "ValidationError", "replicaCount: must be a whole number")

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from chalicelib.domain.models import MAX_REPLICAS
 from chalicelib.domain.states import (
     Adapter,
     ClusterKind,
@@ -121,8 +122,8 @@ class DeploymentUpgrade(_Wire):
 def check_replicas(value: int) -> int:
     if value < 0:
         raise ValueError("Replica count must be non-negative")
-    if value > 10_000:
-        raise ValueError("Replica count must be at most 10000")
+    if value > MAX_REPLICAS:
+        raise ValueError(f"Replica count must be at most {MAX_REPLICAS}")
     return value
 
 

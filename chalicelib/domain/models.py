@@ -247,6 +247,7 @@ class ScalingSchedule:
     last_firing: Firing | None = None
 
 
+MAX_REPLICAS = 10_000  # the most replicas a scale or a replicaCount parameter may ask for
 DEPLOYMENT_TAG = "o2dms:deployment"  # an alarm with this tag watches the deployment it names
 
 

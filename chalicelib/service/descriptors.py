@@ -24,7 +24,7 @@ def create(deps: Deps, new: NewDescriptor) -> Descriptor:
     """Store a descriptor; its schema must be valid and its defaults must satisfy it."""
     if new.parameter_schema:
         check_schema(new.parameter_schema)
-        validate_parameters(new.parameter_schema, new.default_parameters)
+    validate_parameters(new.parameter_schema, new.default_parameters)
     descriptor = Descriptor(
         id=new.id,
         name=new.name,

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from chalicelib.domain.errors import InvalidRequest, ParameterValidationFailed
-from chalicelib.domain.models import JsonObject
+from chalicelib.domain.models import MAX_REPLICAS, JsonObject
 
 
 def deep_merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> JsonObject:
@@ -50,8 +50,35 @@ def check_schema(schema: Mapping[str, Any]) -> None:
         raise InvalidRequest(f"parameterSchema is not a valid JSON Schema: {exc.message}") from exc
 
 
+def well_known_problems(values: Mapping[str, Any]) -> list[str]:
+    """What is wrong with the parameters every backend reads, whatever the chart's schema:
+    ``replicaCount`` (scaling and status count on it) and ``image.repository``/``image.tag``
+    (rollouts are judged by them). Caught here, before anything is written, rather than by
+    a backend halfway through a change."""
+    problems = []
+    count = values.get("replicaCount")
+    if "replicaCount" in values and (
+        isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_REPLICAS
+    ):
+        problems.append(
+            f"replicaCount: must be a whole number from 0 to {MAX_REPLICAS}, not {count!r}"
+        )
+    image = values.get("image")
+    if "image" in values and not isinstance(image, Mapping):
+        problems.append(f"image: must be an object (repository, tag), not {image!r}")
+    elif isinstance(image, Mapping):
+        for key in ("repository", "tag"):
+            if key in image and not isinstance(image[key], str):
+                problems.append(f"image.{key}: must be a string, not {image[key]!r}")
+    return problems
+
+
 def validate_parameters(schema: Mapping[str, Any] | None, values: Mapping[str, Any]) -> None:
-    """Raise ``ParameterValidationFailed`` (422) naming every parameter that breaks ``schema``."""
+    """Raise ``ParameterValidationFailed`` (422) naming every parameter that breaks ``schema``
+    or the well-known parameters' rules."""
+    known = well_known_problems(values)
+    if known:
+        raise ParameterValidationFailed("Invalid parameter: " + "; ".join(known))
     if not schema:
         return
     from jsonschema.validators import validator_for
