@@ -115,3 +115,39 @@ def test_managers_duplicate_is_409_and_unknown_is_404(client: Any) -> None:
     assert call(client, "POST", "deploymentManagers", EKS).status == 409
     assert call(client, "GET", "deploymentManagers/nope").status == 404
     assert call(client, "DELETE", "deploymentManagers/nope").status == 404
+
+
+def test_a_create_that_never_reached_its_cluster_leaves_the_name_free(
+    client: Any, world: World
+) -> None:
+    create_descriptor(client)
+    assert call(client, "POST", "deploymentManagers", EKS).status == 201
+    body = {"name": "nginx-prod", "descriptorId": "nginx-chart-1.2.0"}
+
+    failed = call(client, "POST", "nfDeployments", {**body, "deploymentManagerId": "eks-paris"})
+    assert failed.status == 503, failed.body  # no test backend for EKS: unreachable
+
+    retried = call(client, "POST", "nfDeployments", body)  # to the local cluster this time
+    assert retried.status == 201, retried.body
+    world.settle()
+    assert call(client, "GET", "nfDeployments/nginx-prod/status").body["status"] == (
+        "INSTANTIATED"
+    )
+    history = call(client, "GET", "nfDeployments/nginx-prod/history").body["revisions"]
+    assert [(r["revision"], r["status"]) for r in history] == [(2, "deployed"), (1, "failed")]
+    # the failed create no longer holds the EKS cluster
+    assert call(client, "DELETE", "deploymentManagers/eks-paris").status == 204
+
+
+def test_a_create_that_reached_its_cluster_keeps_its_name(client: Any, world: World) -> None:
+    create_descriptor(client)
+    body = {"name": "nginx-prod", "descriptorId": "nginx-chart-1.2.0"}
+    crashing = {**body, "parameters": {"image": {"tag": "crash"}}}
+    assert call(client, "POST", "nfDeployments", crashing).status == 201
+    world.settle(seconds=120)
+    assert call(client, "GET", "nfDeployments/nginx-prod/status").body["status"] == "FAILED"
+
+    again = call(client, "POST", "nfDeployments", body)
+
+    assert again.status == 409, again.body
+    assert again.body["error"] == "Conflict"

@@ -59,8 +59,8 @@ class Planned:
 
 
 def instantiate(deps: Deps, request: Instantiate, caller: Caller) -> Started:
-    current = _new_or_terminated(deps, request)
-    return start(deps, current, _instantiate_proposal(deps, request), caller)
+    current, replaces = _new_or_terminated(deps, request)
+    return start(deps, current, _instantiate_proposal(deps, request, replaces), caller)
 
 
 def upgrade(
@@ -110,7 +110,8 @@ def terminate(deps: Deps, deployment_id: str, *, caller: Caller) -> Started:
 
 
 def plan_instantiate(deps: Deps, request: Instantiate) -> Planned:
-    return _plan(deps, _new_or_terminated(deps, request), _instantiate_proposal(deps, request))
+    current, replaces = _new_or_terminated(deps, request)
+    return _plan(deps, current, _instantiate_proposal(deps, request, replaces))
 
 
 def plan_upgrade(
@@ -160,7 +161,9 @@ def _plan(deps: Deps, current: Deployment, prepare: Prepare) -> Planned:
 # ------------------------------------------------------------------------ proposals
 
 
-def _instantiate_proposal(deps: Deps, request: Instantiate) -> Prepare:
+def _instantiate_proposal(
+    deps: Deps, request: Instantiate, replaces: Deployment | None = None
+) -> Prepare:
     descriptor = deps.store.get_descriptor(request.descriptor_id)
     if request.adapter not in descriptor.adapters:
         suited = ", ".join(a.value for a in descriptor.adapters)
@@ -180,6 +183,7 @@ def _instantiate_proposal(deps: Deps, request: Instantiate) -> Prepare:
             parameters=parameters,
             values=values,
             hold_descriptor=True,
+            replaces=replaces,
         )
 
     return prepare
@@ -319,14 +323,15 @@ def ensure_live(deployment: Deployment) -> Deployment:
     return deployment
 
 
-def _new_or_terminated(deps: Deps, request: Instantiate) -> Deployment:
+def _new_or_terminated(deps: Deps, request: Instantiate) -> tuple[Deployment, Deployment | None]:
+    """The deployment a create starts from, and the failed create it takes over, if any."""
     manager = managers.resolve(deps, request.deployment_manager_id)
     now = deps.clock()
     try:
         existing = deps.store.get_deployment(request.name)
     except DeploymentNotFound:
         existing = None
-    if existing is not None and not existing.terminated:
+    if existing is not None and not (existing.terminated or never_deployed(existing)):
         raise AlreadyExists(f"Deployment {request.name} already exists")
     descriptor = deps.store.get_descriptor(request.descriptor_id)
     fresh = Deployment(
@@ -345,7 +350,15 @@ def _new_or_terminated(deps: Deps, request: Instantiate) -> Deployment:
         updated_at=now,
         record_version=existing.record_version if existing else 0,
     )
-    return fresh
+    replaces = existing if existing is not None and not existing.terminated else None
+    return fresh, replaces
+
+
+def never_deployed(deployment: Deployment) -> bool:
+    """A create that failed before anything reached the cluster (an unreachable cluster or
+    chart repository, unreadable credentials) and is over: a new create may take its name,
+    continuing its revision numbers, as after a termination."""
+    return deployment.revision == 0 and deployment.lease is None
 
 
 def _descriptor_if_any(deps: Deps, descriptor_id: str) -> Descriptor | None:

@@ -143,9 +143,21 @@ def _begin(
         revisions=(*closing.revisions, *_discredited(deps, current, proposal, closing, now)),
         operations=(*closing.operations, operation),
         descriptor_refs=refs,
-        manager_refs=manager_use(current, +1) if proposal.type is OperationType.INSTALL else {},
+        manager_refs=_manager_refs(current, proposal),
     )
     return change, Started(deployment, operation, revision)
+
+
+def _manager_refs(current: Deployment, proposal: Proposal) -> dict[str, int]:
+    """A create holds its cluster; one that takes over a failed create's name lets go of the
+    cluster that one held."""
+    if proposal.type is not OperationType.INSTALL:
+        return {}
+    refs = manager_use(current, +1)
+    if proposal.replaces is not None:
+        for manager, delta in manager_use(proposal.replaces, -1).items():
+            refs[manager] = refs.get(manager, 0) + delta
+    return refs
 
 
 def _discredited(

@@ -61,6 +61,9 @@ class Proposal:
     # A rollback that proves the revision it leaves bad (an alarm went off): that revision
     # is marked failed with this reason, so "the previous good revision" never picks it.
     discredit: str | None = None
+    # A create that takes over the name of a create that never reached its cluster: the
+    # cluster that one held is released (see ``manager_use``).
+    replaces: Deployment | None = None
 
 
 @dataclass(frozen=True, slots=True)
