@@ -42,7 +42,7 @@ class Step:
 def try_it_block() -> tuple[str, list[Step]]:
     """The API line and the commands of the README's first bash block under "Try it"."""
     text = README.read_text()
-    section = text[text.index("## Try it") :]
+    section = text[text.index("\n## Try it\n") :]
     block = section[section.index("```bash\n") + len("```bash\n") :]
     block = block[: block.index("```")]
     api_line, *lines = (line for line in block.splitlines() if not line.startswith("#"))
