@@ -256,6 +256,33 @@ def test_a_store_outage_fails_the_handler_so_the_event_is_delivered_again(
         _deliver(running, "nginx-5xx", began + timedelta(seconds=5))
 
 
+def test_a_rollback_lost_to_a_store_outage_happens_on_redelivery_despite_the_cooldown(
+    running: Any, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _bind(running)
+    began = _upgrade(running, world, "1.21.0")
+    at = began + timedelta(seconds=5)
+    read_history = world.store.history
+
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise StoreUnavailable("The deployment store is unavailable (ThrottlingException)")
+
+    monkeypatch.setattr(world.store, "history", unavailable)  # after the cooldown's claim
+    with pytest.raises(StoreUnavailable):
+        _deliver(running, "nginx-5xx", at)
+    monkeypatch.setattr(world.store, "history", read_history)  # the store is back
+    assert [r["revision"] for r in _history(running)] == [2, 1]
+
+    _deliver(running, "nginx-5xx", at)  # EventBridge delivers the event again
+
+    revisions = _history(running)
+    assert [r["revision"] for r in revisions] == [3, 2, 1]
+    assert revisions[0]["description"].startswith("Rolled back from revision 2 to revision 1")
+    world.settle()
+    _deliver(running, "nginx-5xx", at)  # and once more: nothing more happens
+    assert [r["revision"] for r in _history(running)] == [3, 2, 1]
+
+
 def test_a_later_rollback_to_the_previous_good_revision_skips_the_one_an_alarm_condemned(
     running: Any, world: World
 ) -> None:

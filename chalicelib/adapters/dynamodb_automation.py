@@ -8,6 +8,7 @@ firings and rollback storms are stopped by conditional writes, not by reading fi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -274,22 +275,34 @@ class DynamoDBAutomationStore:
 
     @translate_errors
     def claim_alarm_rollback(
-        self, deployment_id: str, *, now: datetime, cooldown_seconds: int
+        self, deployment_id: str, *, now: datetime, cooldown_seconds: int, event: str
     ) -> bool:
         cutoff = now - timedelta(seconds=cooldown_seconds)
         try:
             self._client.update_item(
                 TableName=self._table,
                 Key=items.alarm_binding_key(deployment_id),
-                UpdateExpression="SET lastRollbackAt = :now",
+                UpdateExpression="SET lastRollbackAt = :now, lastRollbackEvent = :event",
                 ConditionExpression=(
                     "attribute_not_exists(lastRollbackAt) OR lastRollbackAt <= :cutoff"
+                    " OR lastRollbackEvent = :event"
                 ),
                 ExpressionAttributeValues={
                     ":now": {"S": items.utc_text(now)},
                     ":cutoff": {"S": items.utc_text(cutoff)},
+                    ":event": {"S": event},
                 },
             )
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
         return True
+
+    def release_alarm_rollback(self, deployment_id: str, *, event: str) -> None:
+        with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+            self._client.update_item(
+                TableName=self._table,
+                Key=items.alarm_binding_key(deployment_id),
+                UpdateExpression="REMOVE lastRollbackAt, lastRollbackEvent",
+                ConditionExpression="lastRollbackEvent = :event",
+                ExpressionAttributeValues={":event": {"S": event}},
+            )

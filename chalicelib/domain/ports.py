@@ -161,9 +161,13 @@ class AutomationStore(Protocol):
     def deployments_for_alarm(self, alarm_name: str) -> tuple[str, ...]: ...
 
     def claim_alarm_rollback(
-        self, deployment_id: str, *, now: datetime, cooldown_seconds: int
+        self, deployment_id: str, *, now: datetime, cooldown_seconds: int, event: str
     ) -> bool:
-        """Record an alarm rollback at ``now`` unless one happened within the cooldown."""
+        """Record an alarm rollback at ``now`` for ``event`` unless one happened within the
+        cooldown; a claim made for the same ``event`` (a redelivery) is granted again."""
+
+    def release_alarm_rollback(self, deployment_id: str, *, event: str) -> None:
+        """Withdraw the claim ``event`` made, whose rollback did not start."""
 
 
 class ScheduleRunner(Protocol):

@@ -29,6 +29,7 @@ from chalicelib.domain.models import AlarmBinding, Deployment
 from chalicelib.domain.states import OperationType, Trigger
 from chalicelib.service import lifecycle
 from chalicelib.service.context import Caller, Deps
+from chalicelib.service.records import Started
 
 logger = logging.getLogger(__name__)
 
@@ -125,9 +126,9 @@ def _judge(deps: Deps, change: AlarmChange, deployment_id: str) -> Verdict:
         refusal = _refusal(deps, deployment, rules, change)
         if refusal:
             return Verdict(deployment_id, False, refusal)
-        now = deps.clock()
+        now, event = deps.clock(), _event_key(change)
         if not deps.automation.claim_alarm_rollback(
-            deployment_id, now=now, cooldown_seconds=rules.cooldown_seconds
+            deployment_id, now=now, cooldown_seconds=rules.cooldown_seconds, event=event
         ):
             return Verdict(
                 deployment_id,
@@ -135,18 +136,7 @@ def _judge(deps: Deps, change: AlarmChange, deployment_id: str) -> Verdict:
                 f"an alarm rolled {deployment_id} back less than "
                 f"{rules.cooldown_seconds} s ago (cooldown)",
             )
-        started = lifecycle.rollback(
-            deps,
-            deployment_id,
-            revision=0,
-            caller=Caller(
-                actor=f"alarm/{change.alarm_name}",
-                trigger=Trigger.ALARM,
-                reason=f"CloudWatch alarm {change.alarm_name} is in ALARM: {change.reason}"[:1024],
-            ),
-            note=f"alarm {change.alarm_name} in ALARM: {change.reason}"[:300],
-            discredit=True,
-        )
+        started = _roll_back(deps, change, deployment_id, event)
     except (NotFound, Conflict) as exc:
         return Verdict(deployment_id, False, exc.message)
     except StoreUnavailable:
@@ -158,6 +148,35 @@ def _judge(deps: Deps, change: AlarmChange, deployment_id: str) -> Verdict:
         )
         return Verdict(deployment_id, False, exc.message)
     return Verdict(deployment_id, True, started.operation.message, started.operation.id)
+
+
+def _event_key(change: AlarmChange) -> str:
+    """The same for every delivery of one state change, and only for it."""
+    return f"{change.alarm_name}@{change.changed_at.isoformat()}"
+
+
+def _roll_back(deps: Deps, change: AlarmChange, deployment_id: str, event: str) -> Started:
+    """The rollback the claim was made for; if it does not start, the claim is withdrawn
+    (and should that fail too, a redelivery of the event is still granted the claim)."""
+    try:
+        return lifecycle.rollback(
+            deps,
+            deployment_id,
+            revision=0,
+            caller=Caller(
+                actor=f"alarm/{change.alarm_name}",
+                trigger=Trigger.ALARM,
+                reason=f"CloudWatch alarm {change.alarm_name} is in ALARM: {change.reason}"[:1024],
+            ),
+            note=f"alarm {change.alarm_name} in ALARM: {change.reason}"[:300],
+            discredit=True,
+        )
+    except Exception:
+        try:
+            deps.automation.release_alarm_rollback(deployment_id, event=event)
+        except Exception:  # the store is still out: the redelivery is granted anyway
+            logger.warning("could not withdraw the cooldown claim", extra={"event": event})
+        raise
 
 
 def _refusal(
