@@ -68,3 +68,22 @@ def test_lifecycle_two_upgrades_and_rollback_make_contiguous_history(
     deployment = call(client, "GET", "nfDeployments/nginx-prod").body
     assert deployment["parameters"] == {"image": {"tag": "1.21.0"}}
     assert deployment["status"] == "INSTANTIATED"
+
+
+def test_an_upgrade_description_names_only_what_changed_and_says_how_many_more(
+    running: Any, world: World
+) -> None:
+    same_tag = {"image": {"tag": "1.20.0", "repository": "nginx"}, "replicaCount": 2}
+    seven = {f"key{n}": n for n in range(7)}
+    descriptions = []
+    for parameters in (same_tag, {**same_tag, "image": {"tag": "1.21.0"}}, seven):
+        answer = call(running, "PUT", "nfDeployments/nginx-prod", {"parameters": parameters})
+        assert answer.status == 200, answer.body
+        descriptions.append(answer.body["description"])
+        world.settle()
+
+    assert descriptions == [
+        "Upgraded nginx-chart-1.2.0 (no parameter changes)",  # the descriptor's own values
+        "Upgraded parameters: image.tag",
+        "Upgraded parameters: key0, key1, key2, key3, key4 and 2 more",
+    ]

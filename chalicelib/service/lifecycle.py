@@ -202,7 +202,9 @@ def _upgrade_proposal(
                 f"Descriptor {descriptor.id} does not suit adapter {current.adapter.value}"
             )
         merged = deep_merge(current.parameters, patch)
-        changed = ", ".join(sorted(leaf_paths(patch))[:5])
+        values = _effective_values(descriptor, merged)
+        before = deep_merge(descriptor.default_parameters, current.parameters)
+        changed = _changed_paths(before, values, patch)
         if descriptor_id:
             description = f"Upgraded to {descriptor.id}"
         elif changed:
@@ -215,7 +217,7 @@ def _upgrade_proposal(
             descriptor_id=descriptor.id,
             chart=descriptor.chart,
             parameters=merged,
-            values=_effective_values(descriptor, merged),
+            values=values,
             hold_descriptor=descriptor.id != current.descriptor_ref,
         )
 
@@ -352,6 +354,27 @@ def _new_or_terminated(deps: Deps, request: Instantiate) -> tuple[Deployment, De
     )
     replaces = existing if existing is not None and not existing.terminated else None
     return fresh, replaces
+
+
+def _changed_paths(before: Mapping[str, Any], after: Mapping[str, Any], patch: JsonObject) -> str:
+    """The parameters a patch really changed, as dotted paths: at most five, then how many
+    more ("image.tag, replicaCount and 3 more")."""
+    changed = sorted(path for path in leaf_paths(patch) if _at(before, path) != _at(after, path))
+    shown = ", ".join(changed[:5])
+    return f"{shown} and {len(changed) - 5} more" if len(changed) > 5 else shown
+
+
+def _at(values: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path, or a marker distinct from every value when absent."""
+    found: Any = values
+    for key in path.split("."):
+        if not isinstance(found, Mapping) or key not in found:
+            return _ABSENT
+        found = found[key]
+    return found
+
+
+_ABSENT = object()
 
 
 def never_deployed(deployment: Deployment) -> bool:
