@@ -28,8 +28,9 @@ $(HELM_STAMP): scripts/install_helm.py | $(STAMP)
 $(EXAMPLE_CHART): $(wildcard examples/charts/nginx/* examples/charts/nginx/templates/*) | $(HELM_STAMP)
 	.local/bin/helm package examples/charts/nginx --destination .local/charts >/dev/null
 
+# State persists under .local/state across runs; RESET=1 starts clean.
 run: setup
-	$(BIN)/python scripts/run_local.py
+	$(BIN)/python scripts/run_local.py $(if $(filter 1 true yes,$(RESET)),--reset)
 
 test: setup lint typecheck cfnlint pytest
 

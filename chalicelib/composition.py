@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from chalicelib.config import Settings
-from chalicelib.domain.ports import AlarmDirectory, AutomationStore, RolloutDriver, ScheduleRunner
+from chalicelib.domain.ports import (
+    AlarmDirectory,
+    AutomationStore,
+    DeploymentFilter,
+    RolloutDriver,
+    ScheduleRunner,
+)
 from chalicelib.service.context import Deps
 
 _lock = threading.Lock()
@@ -43,8 +50,11 @@ def build(settings: Settings) -> Deps:
     from chalicelib.adapters.local_cluster import LocalCluster
 
     dynamodb = boto3.client("dynamodb", endpoint_url=settings.endpoint_url)
+    state_file = settings.local_cluster_state
     cluster = LocalCluster(
-        rollout_seconds=settings.local_rollout_seconds, max_history=settings.helm_max_history
+        rollout_seconds=settings.local_rollout_seconds,
+        max_history=settings.helm_max_history,
+        state_file=Path(state_file) if state_file else None,
     )
 
     holder: list[Deps] = []
@@ -117,3 +127,31 @@ def _driver(settings: Settings, holder: list[Deps]) -> RolloutDriver:
         lambda deployment_id, operation_id: follow(holder[0], deployment_id, operation_id),
         interval_seconds=settings.rollout_poll_seconds,
     )
+
+
+RESUME_PAGE_SIZE = 100
+
+
+def resume_rollouts(deps: Deps) -> list[tuple[str, str]]:
+    """Follow again the operations a previous process left running: (deployment, operation)
+    for each one handed to the driver.
+
+    For the local run, whose thread driver dies with its process: at start, every deployment
+    still holding a lease gets a follower again, and the usual follow logic ends the operation
+    (completed, failed, or rolled back once its deadline has passed). In AWS nothing calls
+    this: a Step Functions execution outlives the Lambda invocation that started it.
+    """
+    resumed: list[tuple[str, str]] = []
+    token: str | None = None
+    while True:
+        page = deps.store.list_deployments(
+            filters=DeploymentFilter(), limit=RESUME_PAGE_SIZE, token=token
+        )
+        for deployment in page.items:
+            if deployment.lease is not None:
+                operation_id = deployment.lease.operation_id
+                deps.driver.start(deployment_id=deployment.id, operation_id=operation_id)
+                resumed.append((deployment.id, operation_id))
+        token = page.next_token
+        if token is None:
+            return resumed

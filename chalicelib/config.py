@@ -68,6 +68,7 @@ class Settings:
     endpoint_url: str | None = None
     event_bus_name: str = "default"
     local_cluster: bool = True
+    local_cluster_state: str | None = None  # a JSON file that keeps the simulated cluster
     default_deployment_manager: str | None = None
     state_machine_arn: str | None = None
     schedule_group: str = "o2dms-dev"
@@ -102,6 +103,7 @@ class Settings:
             endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
             event_bus_name=e.get("O2DMS_EVENT_BUS", "default"),
             local_cluster=_flag(e.get("O2DMS_LOCAL_CLUSTER", "false" if in_lambda else "true")),
+            local_cluster_state=e.get("O2DMS_LOCAL_CLUSTER_STATE") or None,
             default_deployment_manager=e.get("O2DMS_DEFAULT_DEPLOYMENT_MANAGER") or None,
             state_machine_arn=e.get("O2DMS_ROLLOUT_STATE_MACHINE_ARN") or None,
             schedule_group=e.get("O2DMS_SCHEDULE_GROUP") or f"o2dms-{e.get('O2DMS_STAGE', 'dev')}",

@@ -16,6 +16,10 @@ process):
 
 Lambda targets are invoked through Lambda's Invoke API at `lambda_endpoint` (the API process
 serves it: `scripts/local_lambda.py`), asynchronously, as Scheduler and EventBridge do.
+
+When the emulator starts from a saved state (`scripts/aws_state.py`), `AwsBehaviour.resume`
+counts what the saved schedules and alarms show as already handled: alarm state changes of
+the previous run are not delivered twice, and firings missed while stopped are not replayed.
 """
 
 from __future__ import annotations
@@ -93,6 +97,13 @@ class ScheduleFirer:
         self._backend_dict = backend_dict
         self._invoke = invoke
         self._checked: dict[str, datetime] = {}
+
+    def mark_checked(self, now: datetime) -> None:
+        """Count every existing schedule as checked up to `now`: nothing earlier fires."""
+        for _, _, backend in _backends(self._backend_dict):
+            for group in list(backend.schedule_groups.values()):
+                for schedule in list(group.schedules.values()):
+                    self._checked[schedule.arn] = now
 
     def tick(self, now: datetime) -> int:
         fired = 0
@@ -184,6 +195,12 @@ class AlarmWatcher:
         self._events = events
         self._invoke = invoke
         self._replayed: dict[str, int] = {}
+
+    def mark_delivered(self) -> None:
+        """Count every state change the alarms have recorded so far as delivered."""
+        for _, _, backend in _backends(self._cloudwatch):
+            for alarm in list(backend.alarms.values()):
+                self._new_changes(alarm)  # counts them as replayed; the events are dropped
 
     def tick(self) -> int:
         delivered = 0
@@ -279,6 +296,11 @@ class AwsBehaviour:
         self.watcher = AlarmWatcher(cloudwatch_backends, events_backends, invoke)
         self._interval = interval
         self._stop = threading.Event()
+
+    def resume(self, now: datetime) -> None:
+        """Carry on from a restored state: what it shows happened was handled back then."""
+        self.watcher.mark_delivered()
+        self.firer.mark_checked(now)
 
     def start(self) -> None:
         threading.Thread(target=self._run, name="aws-behaviour", daemon=True).start()

@@ -13,6 +13,9 @@ Behaviour that AWS performs on its own, firing Scheduler schedules and turning a
 state changes into EventBridge events, runs beside it (`scripts/aws_behaviour.py`) when
 `--lambda-endpoint` says where the Lambda functions it invokes are served.
 
+With `--state-file`, what the emulator holds survives a restart (`scripts/aws_state.py`):
+loaded at start, saved as it changes and when the emulator stops.
+
 Run it from the repository root:
 
     python -m scripts.aws_emulator --host 127.0.0.1 --port 5000
@@ -27,6 +30,8 @@ import signal
 import sys
 import threading
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -67,7 +72,7 @@ def _drain(body: Iterable[bytes]) -> list[bytes]:
             close()
 
 
-def build_app() -> WSGIApplication:
+def build_app(lock: threading.Lock | None = None) -> WSGIApplication:
     """Compose the emulator: moto's per-service dispatcher, then our AWS behaviour around it.
 
     Import moto here, not at module level: it is slow to import, and `MOTO_PORT` must be set
@@ -76,7 +81,7 @@ def build_app() -> WSGIApplication:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     moto_app: WSGIApplication = DomainDispatcherApplication(create_backend_app)
-    return SerialDynamoDB(moto_app)
+    return SerialDynamoDB(moto_app, lock)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -97,10 +102,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "when given, due schedules fire and alarm state changes become events",
     )
     parser.add_argument("--region", default="us-east-1", help="region of the Lambda endpoint")
+    parser.add_argument(
+        "--state-file",
+        type=Path,
+        help="keep the emulator's state in this file: loaded at start, saved as it changes",
+    )
     return parser.parse_args(argv)
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    # A second request to stop must not interrupt the last save of the state on the way out.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.exit(0)
 
 
@@ -120,14 +133,32 @@ def main(argv: Sequence[str] | None = None) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     signal.signal(signal.SIGTERM, _exit_cleanly)
     signal.signal(signal.SIGINT, _exit_cleanly)
-    app = build_app()
+    logging.basicConfig(level=logging.WARNING, format="aws emulator: %(message)s")
+    dynamodb_lock = threading.Lock()
+    app = build_app(dynamodb_lock)
+    keeper = None
+    restored = 0
+    if args.state_file:
+        from scripts.aws_state import ChangeTracker, StateKeeper
+
+        logging.getLogger("aws_state").setLevel(logging.INFO)
+        keeper = StateKeeper(args.state_file, lock=dynamodb_lock)
+        restored = keeper.load()
+        app = ChangeTracker(app, keeper)
+        keeper.start()
     if args.lambda_endpoint:
         from scripts.aws_behaviour import AwsBehaviour, lambda_invoker
 
         logging.getLogger("aws_behaviour").setLevel(logging.INFO)
-        logging.basicConfig(level=logging.WARNING, format="aws emulator: %(message)s")
-        AwsBehaviour(lambda_invoker(args.lambda_endpoint, args.region)).start()
-    serve(app, host=args.host, port=args.port)
+        behaviour = AwsBehaviour(lambda_invoker(args.lambda_endpoint, args.region))
+        if restored:
+            behaviour.resume(datetime.now(UTC))
+        behaviour.start()
+    try:
+        serve(app, host=args.host, port=args.port)
+    finally:
+        if keeper is not None:
+            keeper.stop()
 
 
 if __name__ == "__main__":

@@ -15,6 +15,12 @@ deployable stack does.
 
 Ports: O2DMS_API_PORT (default 8080), O2DMS_AWS_PORT (default 5000) and O2DMS_LAMBDA_PORT
 (default 8081, the app's Lambda functions).
+
+State survives a restart: the emulator and the simulated cluster keep theirs in
+O2DMS_LOCAL_STATE_DIR (default `.local/state`), and the API process follows again the
+rollouts the previous run left unfinished. `--reset` (`make run RESET=1`) starts clean. The
+children die with the launcher, even when it is killed, and a launcher finds and stops what
+a killed one left running before it claims the ports (`scripts/local_state.py`).
 """
 
 from __future__ import annotations
@@ -37,6 +43,22 @@ from types import FrameType
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `scripts` importable
+
+from scripts.local_state import (  # noqa: E402 - needs the path above when run as a script
+    AWS_STATE_FILE,
+    CLUSTER_STATE_FILE,
+    RunInProgressError,
+    die_with_parent,
+    remove_run_record,
+    reset_state,
+    state_dir_from_env,
+    stop_stale_run,
+    write_run_record,
+)
+
+DEFAULT_STATE_DIR = REPO_ROOT / ".local" / "state"
 HOST = "127.0.0.1"
 STAGE = "dev"
 API_BASE_PATH = "/o2dms/v1"
@@ -84,6 +106,15 @@ class LocalRun:
     region: str
     table_name: str
     lambda_port: int = DEFAULT_LAMBDA_PORT
+    state_dir: Path = DEFAULT_STATE_DIR
+
+    @property
+    def aws_state_file(self) -> Path:
+        return self.state_dir / AWS_STATE_FILE
+
+    @property
+    def cluster_state_file(self) -> Path:
+        return self.state_dir / CLUSTER_STATE_FILE
 
     @property
     def lambda_endpoint(self) -> str:
@@ -148,6 +179,7 @@ def configure(project_dir: Path, environ: Mapping[str, str]) -> LocalRun:
         region=environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
         table_name=read_table_name(project_dir),
         lambda_port=port_from_env(environ, LAMBDA_PORT_VAR, DEFAULT_LAMBDA_PORT),
+        state_dir=state_dir_from_env(environ, DEFAULT_STATE_DIR),
     )
     ports = {
         API_PORT_VAR: run.api_port,
@@ -196,6 +228,8 @@ def emulator_argv(run: LocalRun) -> list[str]:
         run.lambda_endpoint,
         "--region",
         run.region,
+        "--state-file",
+        str(run.aws_state_file),
     ]
 
 
@@ -244,6 +278,7 @@ def chalice_environment(environ: Mapping[str, str], run: LocalRun) -> dict[str, 
         O2DMS_SCHEDULE_GROUP=run.schedule_group,
         O2DMS_SCHEDULE_TARGET_ARN=run.function_arn(SCALE_FUNCTION),
         O2DMS_SCHEDULER_ROLE_ARN=run.scheduler_role_arn,
+        O2DMS_LOCAL_CLUSTER_STATE=str(run.cluster_state_file),
         PYTHONUNBUFFERED="1",
     )
     env.setdefault(MIRRORS_VAR, example_mirror())
@@ -271,8 +306,6 @@ def prepare_automation(run: LocalRun) -> None:
     the EventBridge rule that sends alarm state changes to the alarm handler."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `chalicelib` importable
     from chalicelib.events.automation import ALARM_EVENT_PATTERN
 
     rule = f"{APP_NAME}-{STAGE}-{ALARM_FUNCTION}"
@@ -320,6 +353,8 @@ def banner(run: LocalRun) -> str:
             f"  Schedules:     fired from group {run.schedule_group} about every minute",
             "  Alarms:        aws cloudwatch set-alarm-state (same endpoint) on an alarm bound "
             "with PUT .../rollbackAlarms",
+            f"  State:         kept in {run.state_dir} across restarts "
+            "(make run RESET=1 starts clean)",
             "Ctrl-C stops everything.",
             "",
         ]
@@ -342,10 +377,19 @@ class Supervisor:
         self._stop_requested = True
 
     def start(self, name: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str]) -> None:
-        # A session of its own: the terminal's Ctrl-C reaches only us, and we stop the child.
+        # A session of its own: the terminal's Ctrl-C reaches only us, and we stop the child;
+        # and it dies with us if we are killed (where the system allows).
         self._children[name] = subprocess.Popen(
-            argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, start_new_session=True
+            argv,
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=die_with_parent(),  # noqa: PLW1509 - one thread: safe
         )
+
+    def pids(self) -> dict[str, int]:
+        return {name: process.pid for name, process in self._children.items()}
 
     def check(self) -> None:
         if self._stop_requested:
@@ -394,13 +438,37 @@ def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
         os.killpg(process.pid, signum)
 
 
-def launch(run: LocalRun, supervisor: Supervisor, environ: Mapping[str, str]) -> None:
+def claim_state_dir(run: LocalRun, *, reset: bool) -> None:
+    """Stop what a killed earlier run left behind; with `reset`, forget the saved state."""
+    try:
+        stopped = stop_stale_run(run.state_dir)
+    except RunInProgressError as exc:
+        raise LaunchError(str(exc)) from exc
+    if stopped:
+        print(
+            f"run_local: stopped what a killed earlier run left running: {', '.join(stopped)}",
+            flush=True,
+        )
+    if reset:
+        removed = reset_state(run.state_dir)
+        print(
+            f"run_local: starting clean ({len(removed)} saved state file(s) removed "
+            f"from {run.state_dir})",
+            flush=True,
+        )
+
+
+def launch(
+    run: LocalRun, supervisor: Supervisor, environ: Mapping[str, str], *, reset: bool = False
+) -> None:
+    claim_state_dir(run, reset=reset)
     ensure_port_free(run.aws_port, AWS_PORT_VAR)
     ensure_port_free(run.api_port, API_PORT_VAR)
     ensure_port_free(run.lambda_port, LAMBDA_PORT_VAR)
     spec = read_table_spec(run.project_dir)
     emulator_env = {**environ, "PYTHONUNBUFFERED": "1"}
     supervisor.start("the AWS emulator", emulator_argv(run), cwd=REPO_ROOT, env=emulator_env)
+    write_run_record(run.state_dir, supervisor.pids())
     supervisor.wait_until(
         lambda: port_accepts(run.aws_port),
         what=f"the AWS emulator on port {run.aws_port}",
@@ -410,6 +478,7 @@ def launch(run: LocalRun, supervisor: Supervisor, environ: Mapping[str, str]) ->
     prepare_automation(run)
     chalice_env = chalice_environment(environ, run)
     supervisor.start("chalice local", chalice_argv(run), cwd=run.project_dir, env=chalice_env)
+    write_run_record(run.state_dir, supervisor.pids())
     supervisor.wait_until(
         lambda: port_accepts(run.api_port),
         what=f"chalice local on port {run.api_port}",
@@ -446,20 +515,26 @@ def register_cluster(
     run: LocalRun, path: str, context: str | None, environ: Mapping[str, str]
 ) -> None:
     """Register the user's cluster as the default deployment manager: new deployments go
-    there through the Helm adapter (or the adapter they name) instead of the simulation."""
-    body = json.dumps(cluster_registration(path, context)).encode()
-    request = urllib.request.Request(
-        f"{run.api_url}/deploymentManagers",
-        data=body,
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            answer.read()
-    except urllib.error.HTTPError as exc:
-        detail = exc.read().decode(errors="replace")
-        raise LaunchError(f"could not register the cluster in {path}: {detail}") from exc
+    there through the Helm adapter (or the adapter they name) instead of the simulation.
+
+    The saved state of an earlier run may hold the registration already: kept if it names
+    the same kubeconfig and context, replaced otherwise (while no deployment uses it)."""
+    body = cluster_registration(path, context)
+    managers = f"{run.api_url}/deploymentManagers"
+    status, answer = api_call("POST", managers, body)
+    if status == 409:
+        status, existing = api_call("GET", f"{managers}/{CLUSTER_ID}")
+        if status == 200 and _same_registration(existing, body):
+            status = 201
+        else:
+            status, answer = api_call("DELETE", f"{managers}/{CLUSTER_ID}")
+            if status == 204:
+                status, answer = api_call("POST", managers, body)
+    if status != 201:
+        raise LaunchError(
+            f"could not register the cluster in {path}: {answer} "
+            "(make run RESET=1 forgets the earlier registration)"
+        )
     print(
         f"run_local: deployments go to the cluster in {path} (deployment manager "
         f"{CLUSTER_ID!r}); the simulated cluster stays available as 'local'",
@@ -473,6 +548,28 @@ def register_cluster(
         )
 
 
+def api_call(method: str, url: str, body: Mapping[str, Any] | None = None) -> tuple[int, Any]:
+    """One call to the local API: its status code and its decoded answer (None if empty)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/json"}, method=method
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            status, text = answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        status, text = exc.code, exc.read()
+    try:
+        return status, json.loads(text) if text.strip() else None
+    except ValueError:
+        return status, text.decode(errors="replace")
+
+
+def _same_registration(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    fields = ("kind", "kubeconfigSource", "context", "default")
+    return all(existing.get(name) == wanted.get(name) for name in fields)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Serve the O2-DMS API locally against an AWS emulator; Ctrl-C stops it."
@@ -483,6 +580,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=REPO_ROOT,
         help="Chalice project to serve (default: this repository)",
     )
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="forget the state saved by earlier runs (tables, schedules, alarms, the "
+        "simulated cluster) and start clean",
+    )
     return parser.parse_args(argv)
 
 
@@ -490,9 +593,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     supervisor = Supervisor()
     supervisor.install_signal_handlers()
+    run: LocalRun | None = None
     try:
         run = configure(args.project_dir.resolve(), os.environ)
-        launch(run, supervisor, os.environ)
+        launch(run, supervisor, os.environ, reset=args.reset)
         print(banner(run), flush=True)
         supervisor.watch()
     except StopRequestedError:
@@ -502,6 +606,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         supervisor.stop_all()
+        if run is not None and supervisor.pids():
+            remove_run_record(run.state_dir)
     return 0
 
 

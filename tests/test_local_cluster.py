@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -574,3 +576,85 @@ def test_local_cluster_plan_changes_nothing(helm: DeploymentBackend) -> None:
 def test_local_cluster_plan_scale_needs_a_replica_count(helm: DeploymentBackend) -> None:
     with pytest.raises(InvalidRequest):
         helm.plan(Action(OperationType.SCALE, target()))
+
+
+# --- the state file of the local run ---------------------------------------------------
+
+
+def test_local_cluster_state_file_carries_releases_and_rollout_time_to_a_new_process(
+    tmp_path: Path,
+) -> None:
+    # Given a cluster kept in a state file, with a crashed revision and an upgrade rolling out
+    state = tmp_path / "cluster.json"
+    before_clock, before_wall = FakeClock(), FakeClock()
+    before_wall.now = 1_700_000_000.0
+    first = LocalCluster(
+        rollout_seconds=4.0, clock=before_clock, wall_clock=before_wall, state_file=state
+    )
+    helm = first.backend("helm")
+    helm.install(target(tag="1.0"))
+    before_clock.advance(5)
+    helm.upgrade(target(tag="crash", revision=2))
+    before_clock.advance(5)
+    helm.upgrade(target(tag="1.1", revision=3, replicas=4))
+    before_clock.advance(1)
+    history_before = helm.history(REF)
+
+    # When a new process, whose monotonic clock starts elsewhere, reads the file 3 s (by the
+    # wall clock) after the last upgrade
+    after_clock, after_wall = FakeClock(), FakeClock()
+    after_clock.now = 50.0
+    after_wall.now = before_wall.now + 3
+    second = LocalCluster(
+        rollout_seconds=4.0, clock=after_clock, wall_clock=after_wall, state_file=state
+    )
+    status = second.backend("helm").status(REF)
+
+    # Then the releases and their history are the same, and the rollout has moved on
+    assert second.backend("helm").history(REF) == history_before
+    assert (status.backend_ref, status.phase, status.progress) == (
+        "3",
+        RolloutPhase.PROGRESSING,
+        75,
+    )
+    after_clock.advance(1)
+    done = second.backend("helm").status(REF)
+    assert (done.phase, done.message) == (RolloutPhase.READY, "All 4 replicas ready")
+
+
+def test_local_cluster_state_file_keeps_an_uninstall_going(tmp_path: Path) -> None:
+    # Given an uninstall started just before a restart
+    state = tmp_path / "cluster.json"
+    clock = FakeClock()
+    helm = LocalCluster(rollout_seconds=4.0, clock=clock, state_file=state).backend("helm")
+    helm.install(target())
+    helm.uninstall(REF)
+
+    # When a new cluster reads the state after the uninstall time has passed
+    later = FakeClock()
+    restarted = LocalCluster(
+        rollout_seconds=4.0, clock=later, wall_clock=lambda: time.time() + 3, state_file=state
+    )
+
+    # Then the release is gone, and the name may be installed again
+    assert restarted.backend("helm").status(REF).phase is RolloutPhase.ABSENT
+    assert restarted.backend("helm").install(target()).backend_ref == "1"
+
+
+def test_local_cluster_without_a_state_file_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    helm = LocalCluster().backend("helm")
+
+    helm.install(target())
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_local_cluster_unreadable_state_file_says_how_to_start_clean(tmp_path: Path) -> None:
+    state = tmp_path / "cluster.json"
+    state.write_text('{"format": 1, "releases": [{"name": "demo"}]}')
+
+    with pytest.raises(ValueError, match=r"cluster\.json.*RESET=1"):
+        LocalCluster(state_file=state)

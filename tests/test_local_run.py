@@ -27,8 +27,11 @@ from scripts.run_local import (
     LocalRun,
     chalice_argv,
     chalice_environment,
+    claim_state_dir,
     cluster_registration,
     configure,
+    emulator_argv,
+    parse_args,
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +88,7 @@ def launch(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Launcher]
     ) -> subprocess.Popen[bytes]:
         env = {
             **os.environ,
+            "O2DMS_LOCAL_STATE_DIR": str(tmp_path / "state"),
             **(env or {}),
             "O2DMS_API_PORT": str(api_port),
             "O2DMS_AWS_PORT": str(aws_port),
@@ -324,3 +328,77 @@ def test_run_local_with_a_kubeconfig_registers_it_as_the_default(
         ("kubeconfig", True),
     ]
     assert managers[1]["kubeconfigSource"] == f"file:{kubeconfig}"
+
+
+def test_run_local_restarted_keeps_the_kubeconfig_registration_of_the_saved_state(
+    launch: Launcher, tmp_path: Path
+) -> None:
+    # Given a run that registered a kubeconfig, stopped with Ctrl-C (its state kept)
+    kubeconfig = tmp_path / "kubeconfig.json"
+    kubeconfig.write_text('{"apiVersion": "v1", "clusters": [], "contexts": []}')
+    log_path = tmp_path / "run_local.log"
+    api_port, aws_port = free_ports(2)
+    env = {"O2DMS_KUBECONFIG": str(kubeconfig)}
+    base = f"http://{HOST}:{api_port}/o2dms/v1"
+    first = launch(api_port=api_port, aws_port=aws_port, env=env)
+    wait_for_ok(f"{base}/nfDeploymentDescriptors", first, log_path)
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while "deployments go to the cluster" not in output_of(log_path):
+        assert time.monotonic() < deadline, output_of(log_path)
+        time.sleep(0.2)
+    first.send_signal(signal.SIGINT)
+    assert first.wait(timeout=SHUTDOWN_SECONDS) == 0, output_of(log_path)
+
+    # When it starts again with the same kubeconfig
+    second = launch(api_port=api_port, aws_port=aws_port, env=env)
+    wait_for_ok(f"{base}/nfDeploymentDescriptors", second, log_path)
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while "deployments go to the cluster" not in output_of(log_path):
+        assert second.poll() is None, output_of(log_path)
+        assert time.monotonic() < deadline, output_of(log_path)
+        time.sleep(0.2)
+
+    # Then the registration is the one kept from the first run, still the default
+    managers = requests.get(f"{base}/deploymentManagers", timeout=10).json()["deploymentManagers"]
+    assert [(m["deploymentManagerId"], m["default"]) for m in managers] == [
+        ("local", False),
+        ("kubeconfig", True),
+    ]
+
+
+def test_claim_state_dir_with_reset_forgets_only_the_saved_state(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given saved state from an earlier run
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    for name in ("aws.pickle", "cluster.json", "keep.txt"):
+        (state_dir / name).write_text("x")
+    run = LocalRun(
+        project_dir=REPO_ROOT,
+        api_port=8080,
+        aws_port=5000,
+        region="us-east-1",
+        table_name="o2dms-dev",
+        state_dir=state_dir,
+    )
+
+    # When the launcher claims the directory with --reset (make run RESET=1)
+    claim_state_dir(run, reset=True)
+
+    # Then the saved state is gone, and the user is told
+    assert [p.name for p in state_dir.iterdir()] == ["keep.txt"]
+    assert "starting clean (2 saved state file(s) removed" in capsys.readouterr().out
+    assert parse_args(["--reset"]).reset is True
+    assert parse_args([]).reset is False
+
+
+def test_local_run_children_are_told_where_to_keep_their_state(tmp_path: Path) -> None:
+    run = configure(REPO_ROOT, {"O2DMS_LOCAL_STATE_DIR": str(tmp_path)})
+
+    argv = emulator_argv(run)
+    env = chalice_environment({}, run)
+
+    assert argv[argv.index("--state-file") + 1] == str(tmp_path / "aws.pickle")
+    assert env["O2DMS_LOCAL_CLUSTER_STATE"] == str(tmp_path / "cluster.json")
+    assert configure(REPO_ROOT, {}).state_dir == REPO_ROOT / ".local" / "state"

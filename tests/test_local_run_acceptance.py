@@ -1,6 +1,7 @@
 """Acceptance against the real local run (`scripts/run_local.py`, what `make run` starts):
-the seed document's examples over HTTP, 20 concurrent upgrades of one deployment, and the
-automation triggers driven with AWS's own API against the local emulator."""
+the seed document's examples over HTTP, 20 concurrent upgrades of one deployment, the
+automation triggers driven with AWS's own API against the local emulator, and a launcher
+killed mid-upgrade then started again."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,12 @@ TRANSIENT = {"DEPLOYING", "ROLLING_BACK", "DELETING"}
 
 
 class Api:
-    def __init__(self, base: str, aws_endpoint: str) -> None:
+    def __init__(
+        self, base: str, aws_endpoint: str, launcher: subprocess.Popen[bytes] | None = None
+    ) -> None:
         self.base = base
         self.aws_endpoint = aws_endpoint
+        self.launcher = launcher
 
     def aws(self, service: str) -> Any:
         """A boto3 client on the local run's AWS emulator, as a user would make one."""
@@ -56,14 +60,27 @@ class Api:
 
 @contextmanager
 def local_run(log_path: Path, **settings: str) -> Iterator[Api]:
-    """``scripts/run_local.py`` (what ``make run`` starts) on free ports, with ``settings``
-    added to its environment; stopped with Ctrl-C's signal at the end."""
-    api_port, aws_port, lambda_port = free_ports(3)
+    """``scripts/run_local.py`` (what ``make run`` starts) on free ports, keeping its state in
+    a new folder beside the log, with ``settings`` added to its environment; stopped with
+    Ctrl-C's signal at the end."""
+    state_dir = log_path.with_name(f"{log_path.stem}-state")
+    with local_run_on(log_path, ports=free_ports(3), state_dir=state_dir, settings=settings) as api:
+        yield api
+
+
+@contextmanager
+def local_run_on(
+    log_path: Path, *, ports: Sequence[int], state_dir: Path, settings: Mapping[str, str]
+) -> Iterator[Api]:
+    """``local_run`` on the given ports (API, AWS, Lambda) and state directory, so that a
+    test can start it again where it was; not stopped again if the test killed it."""
+    api_port, aws_port, lambda_port = ports
     env = {
         **os.environ,
         "O2DMS_API_PORT": str(api_port),
         "O2DMS_AWS_PORT": str(aws_port),
         "O2DMS_LAMBDA_PORT": str(lambda_port),
+        "O2DMS_LOCAL_STATE_DIR": str(state_dir),
         **settings,
     }
     with log_path.open("wb") as log:
@@ -86,9 +103,10 @@ def local_run(log_path: Path, **settings: str) -> Iterator[Api]:
             assert launcher.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.3)
-        yield Api(base, f"http://127.0.0.1:{aws_port}")
+        yield Api(base, f"http://127.0.0.1:{aws_port}", launcher)
     finally:
-        launcher.send_signal(signal.SIGINT)
+        if launcher.poll() is None:
+            launcher.send_signal(signal.SIGINT)
         launcher.wait(timeout=20)
 
 

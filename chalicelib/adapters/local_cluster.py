@@ -7,6 +7,10 @@ revisions, pruned history, rollouts that take time and may crash-loop) without a
 is ready ``rollout_seconds`` after it was applied, unless its image tag contains ``crash``, in
 which case its pods crash-loop and the rollout fails. Conditions, messages and status words
 copy what a real Deployment, ``kubectl rollout status`` and Helm report.
+
+Given a ``state_file`` (the local run's ``O2DMS_LOCAL_CLUSTER_STATE``), the releases survive a
+restart: every change is written to that JSON file, with times as wall-clock instants so that
+a rollout started before a restart has moved on by the time it is read again.
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from chalicelib.domain.errors import (
     BackendFailure,
@@ -210,15 +217,21 @@ class LocalCluster:
         rollout_seconds: float = 4.0,
         max_history: int = 10,
         clock: Callable[[], float] = time.monotonic,
+        state_file: Path | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         if rollout_seconds < 0 or max_history < 1:
             raise ValueError("rollout_seconds must be >= 0 and max_history >= 1")
         self.rollout_seconds = rollout_seconds
         self.max_history = max_history
         self.clock = clock
+        self._wall_clock = wall_clock
+        self._state_file = state_file
         self._lock = threading.Lock()
         self._releases: dict[tuple[str, str], _Release] = {}
         self._reachable = True
+        if state_file is not None and state_file.exists():
+            self._releases = _load(state_file, self._wall_offset())
 
     def backend(self, adapter: str) -> LocalBackend:
         return LocalBackend(self, Adapter(adapter))
@@ -240,6 +253,18 @@ class LocalCluster:
                     del self._releases[key]
             yield self._releases
 
+    @contextmanager
+    def changing(self) -> Iterator[dict[tuple[str, str], _Release]]:
+        """``releases()`` for a change: saved to the state file, if any, once it is made."""
+        with self.releases() as releases:
+            yield releases
+            if self._state_file is not None:
+                _save(self._state_file, releases, self._wall_offset())
+
+    def _wall_offset(self) -> float:
+        """What to add to a ``clock`` reading to get the wall-clock instant."""
+        return self._wall_clock() - self.clock()
+
     def rollout(self, rev: _Revision) -> _Rollout:
         return _rollout(rev, self.clock() - rev.applied_at, self.rollout_seconds)
 
@@ -260,7 +285,7 @@ class LocalBackend:
         self.adapter = adapter
 
     def install(self, target: ReleaseTarget) -> Applied:
-        with self._cluster.releases() as releases:
+        with self._cluster.changing() as releases:
             key = (target.namespace, target.release)
             if key in releases:
                 raise ReleaseConflict(
@@ -275,7 +300,7 @@ class LocalBackend:
             return applied
 
     def upgrade(self, target: ReleaseTarget) -> Applied:
-        with self._cluster.releases() as releases:
+        with self._cluster.changing() as releases:
             release = _find(releases, target.namespace, target.release, live=True)
             return self._push(
                 release, target.chart, target.values, op=_UPGRADE, says="Upgrade complete"
@@ -283,13 +308,13 @@ class LocalBackend:
 
     def scale(self, target: ReleaseTarget, *, replicas: int) -> Applied:
         values = {**target.values, "replicaCount": replicas}
-        with self._cluster.releases() as releases:
+        with self._cluster.changing() as releases:
             release = _find(releases, target.namespace, target.release, live=True)
             return self._push(release, target.chart, values, op=_UPGRADE, says="Upgrade complete")
 
     def rollback(self, target: ReleaseTarget, *, to_backend_ref: str | None) -> Applied:
         method = f"{self.adapter}.rollbackMethod"
-        with self._cluster.releases() as releases:
+        with self._cluster.changing() as releases:
             release = _find(releases, target.namespace, target.release, live=True)
             kept = release.held(to_backend_ref)
             if kept is not None:
@@ -308,7 +333,7 @@ class LocalBackend:
             )
 
     def uninstall(self, ref: ReleaseRef) -> None:
-        with self._cluster.releases() as releases:
+        with self._cluster.changing() as releases:
             release = _find(releases, ref.namespace, ref.release, live=False)
             if release.uninstalled_at is None:
                 release.uninstalled_at = self._cluster.clock()
@@ -464,3 +489,88 @@ def _values_step(
         "go on stdin, never on the command line"
     )
     return PlanStep(says, (*argv, "--version", chart.version, "--values", "-"))
+
+
+# --------------------------------------------------------------- state file (local run)
+
+_STATE_FORMAT = 1
+
+
+def _save(path: Path, releases: dict[tuple[str, str], _Release], wall_offset: float) -> None:
+    """Write the releases to ``path`` whole, through a temporary file: never half a file."""
+    document = {
+        "format": _STATE_FORMAT,
+        "releases": [_release_json(release, wall_offset) for release in releases.values()],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.partial")
+    partial.write_text(json.dumps(document, indent=1, default=str))
+    os.replace(partial, path)
+
+
+def _load(path: Path, wall_offset: float) -> dict[tuple[str, str], _Release]:
+    try:
+        document = json.loads(path.read_text())
+        if document.get("format") != _STATE_FORMAT:
+            raise ValueError(f"format {document.get('format')!r}, expected {_STATE_FORMAT}")
+        releases = [_release_from(item, wall_offset) for item in document["releases"]]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(
+            f"cannot read the simulated cluster's state from {path}: {exc} "
+            "(`make run RESET=1` starts from a clean state)"
+        ) from exc
+    return {(release.namespace, release.name): release for release in releases}
+
+
+def _release_json(release: _Release, wall_offset: float) -> dict[str, Any]:
+    gone = release.uninstalled_at
+    return {
+        "name": release.name,
+        "namespace": release.namespace,
+        "uninstalledAt": None if gone is None else gone + wall_offset,
+        "revisions": [_revision_json(rev, wall_offset) for rev in release.revisions],
+    }
+
+
+def _revision_json(rev: _Revision, wall_offset: float) -> dict[str, Any]:
+    return {
+        "number": rev.number,
+        "chart": {
+            "repoUrl": rev.chart.repo_url,
+            "name": rev.chart.name,
+            "version": rev.chart.version,
+        },
+        "values": rev.values,
+        "appliedAt": rev.applied_at + wall_offset,
+        "op": rev.op.value,
+        "description": rev.description,
+        "backed": rev.backed,
+        "finalStatus": rev.final_status,
+    }
+
+
+def _release_from(item: dict[str, Any], wall_offset: float) -> _Release:
+    gone = item["uninstalledAt"]
+    return _Release(
+        name=str(item["name"]),
+        namespace=str(item["namespace"]),
+        revisions=[_revision_from(rev, wall_offset) for rev in item["revisions"]],
+        uninstalled_at=None if gone is None else float(gone) - wall_offset,
+    )
+
+
+def _revision_from(item: dict[str, Any], wall_offset: float) -> _Revision:
+    chart = item["chart"]
+    values = item["values"]
+    if not isinstance(values, dict):
+        raise TypeError(f"revision {item['number']}: values must be an object")
+    return _Revision(
+        number=int(item["number"]),
+        chart=ChartRef(repo_url=chart["repoUrl"], name=chart["name"], version=chart["version"]),
+        values=values,
+        applied_at=float(item["appliedAt"]) - wall_offset,
+        op=OperationType(item["op"]),
+        description=str(item["description"]),
+        backed=bool(item["backed"]),
+        final_status=item["finalStatus"],
+    )
