@@ -5,7 +5,7 @@ from __future__ import annotations
 from chalice.app import Chalice
 
 from chalicelib.api import automation as automation_api
-from chalicelib.api import deployments, descriptors, managers, meta
+from chalicelib.api import deployments, descriptors, errors, http, managers, meta
 from chalicelib.events import automation, rollout
 
 app = Chalice(app_name="o2dms")
@@ -14,6 +14,9 @@ app.register_blueprint(deployments.bp)
 app.register_blueprint(managers.bp)
 app.register_blueprint(automation_api.bp)
 app.register_blueprint(meta.bp)
+# Any declared media type (bodies are read as JSON), and Chalice's own errors in our shape.
+http.accept_any_media_type(app)
+app.register_middleware(errors.framework_errors, "http")
 
 # Tasks of the rollout state machine (infra/rollout.asl.json).
 rollout_follow = app.lambda_function(name="rollout_follow")(rollout.follow)

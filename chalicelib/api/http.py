@@ -1,11 +1,19 @@
-"""Reading requests and writing responses, the same way for every view."""
+"""Reading requests and writing responses, the same way for every view.
+
+A body is read as JSON whatever media type it declares (the seed's own ``curl -d`` examples
+declare ``application/x-www-form-urlencoded``), and refused with a 400 when it is not JSON,
+is larger than ``MAX_BODY_BYTES`` or nests deeper than ``MAX_JSON_DEPTH``: nothing
+downstream (merging, schema validation, rendering) then meets input deep enough to exhaust
+the interpreter's stack.
+"""
 
 from __future__ import annotations
 
+import json as jsonlib
 from collections.abc import Collection, Mapping
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
-from chalice.app import Request, Response
+from chalice.app import Chalice, Request, Response
 from pydantic import BaseModel
 
 from chalicelib.api.schemas import _Wire, check_deployment_name, check_descriptor_id, is_dns_label
@@ -16,11 +24,25 @@ M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
+# A request's parameters are stored in the deployment item and twice in the revision item
+# (parameters, and the values they merge into), all within DynamoDB's 400 KB per item.
+MAX_BODY_BYTES = 128 * 1024
+MAX_JSON_DEPTH = 64
+# Every media type: the body is read as JSON whatever it declares (see ``read_json``).
+ANY_MEDIA_TYPE = ["*/*"]
+
+
+def accept_any_media_type(app: Chalice) -> None:
+    """Let every route take any declared media type: Chalice would answer other types than
+    ``application/json`` with its own 415 before the view runs."""
+    for methods in app.routes.values():
+        for entry in methods.values():
+            entry.content_types = list(ANY_MEDIA_TYPE)
 
 
 def body(request: Request, model: type[M], *, required: bool = True) -> M:
     """The JSON body validated against ``model`` (pydantic errors become 400s)."""
-    raw = request.json_body if request.raw_body else None
+    raw = read_json(request.raw_body)
     if raw is None:
         if required:
             raise InvalidRequest("A JSON request body is required")
@@ -28,6 +50,62 @@ def body(request: Request, model: type[M], *, required: bool = True) -> M:
     if not isinstance(raw, dict):
         raise InvalidRequest("The request body must be a JSON object")
     return model.model_validate(raw)
+
+
+def read_json(raw: str | bytes) -> Any:
+    """The body's JSON value, or None for an empty body, whatever its declared media type."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    if not data.strip():
+        return None
+    if len(data) > MAX_BODY_BYTES:
+        raise InvalidRequest(f"The request body is too large: at most {MAX_BODY_BYTES} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest("The request body is not UTF-8 JSON") from exc
+    brackets = text.count("[") + text.count("{")  # fast: most bodies need no closer look
+    if brackets > MAX_JSON_DEPTH and _nesting(text) > MAX_JSON_DEPTH:
+        _too_deep()
+    try:
+        return jsonlib.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:  # unreachable after _nesting, kept as a guard for the C parser
+        _too_deep()
+    except ValueError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from exc
+
+
+def _nesting(text: str) -> int:
+    """How deep the arrays and objects of a JSON text nest (an upper bound when the text is
+    not JSON), counted without parsing: brackets inside strings do not count."""
+    deepest = depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _too_deep() -> NoReturn:
+    raise InvalidRequest(
+        f"The request body is nested too deeply: at most {MAX_JSON_DEPTH} levels of objects"
+        " and arrays"
+    )
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
 
 
 def query(request: Request, allowed: Collection[str]) -> dict[str, str]:

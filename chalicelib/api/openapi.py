@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.api import schemas as s
+from chalicelib.api.http import MAX_BODY_BYTES, MAX_JSON_DEPTH
+from chalicelib.domain.states import Adapter, DeploymentStatus
 
 REF = "#/components/schemas/{model}"
 DEPLOYMENTS = "/o2dms/v1/nfDeployments"
@@ -124,9 +127,19 @@ def _param(name: str, where: str, description: str, schema: dict[str, Any]) -> d
 
 
 _STR = {"type": "string"}
-DEPLOYMENT_ID = _param("deploymentId", "path", "The deployment's id (its name)", _STR)
-DESCRIPTOR_ID = _param("descriptorId", "path", "The descriptor's id", _STR)
-MANAGER_ID = _param("deploymentManagerId", "path", "The deployment manager's id", _STR)
+
+
+def _id(pattern: re.Pattern[str], max_length: int) -> dict[str, Any]:
+    return {"type": "string", "pattern": pattern.pattern, "maxLength": max_length}
+
+
+DEPLOYMENT_ID = _param(
+    "deploymentId", "path", "The deployment's id (its name)", _id(s.DNS_LABEL, 53)
+)
+DESCRIPTOR_ID = _param("descriptorId", "path", "The descriptor's id", _id(s.DESCRIPTOR_ID, 128))
+MANAGER_ID = _param(
+    "deploymentManagerId", "path", "The deployment manager's id", _id(s.DNS_LABEL, 63)
+)
 LIMIT = _param("limit", "query", "Page size", {"type": "integer", "minimum": 1, "maximum": 100})
 TOKEN = _param("nextToken", "query", "Token from the previous page", _STR)
 DRY_RUN = _param("dryRun", "query", "Answer with the plan; change nothing", {"type": "boolean"})
@@ -201,13 +214,13 @@ def _paths() -> dict[str, Any]:
                     LIMIT,
                     TOKEN,
                     *(
-                        _param(n, "query", f"Only deployments with this {n}", _STR)
-                        for n in (
-                            "status",
-                            "descriptorId",
-                            "namespace",
-                            "adapter",
-                            "deploymentManagerId",
+                        _param(n, "query", f"Only deployments with this {n}", schema)
+                        for n, schema in (
+                            ("status", {"enum": [v.value for v in DeploymentStatus]}),
+                            ("descriptorId", _STR),
+                            ("namespace", _STR),
+                            ("adapter", {"enum": [v.value for v in Adapter]}),
+                            ("deploymentManagerId", _STR),
                         )
                     ),
                 ),
@@ -263,7 +276,7 @@ def _paths() -> dict[str, Any]:
         ONE + "/history/{revision}": {
             "parameters": [
                 DEPLOYMENT_ID,
-                _param("revision", "path", "Revision number", {"type": "integer"}),
+                _param("revision", "path", "Revision number", {"type": "integer", "minimum": 1}),
             ],
             "get": _found("One revision with its full snapshot", s.RevisionDetail),
         },
@@ -286,7 +299,15 @@ def _paths() -> dict[str, Any]:
             ),
         },
         ONE + "/scalingSchedules/{scheduleId}": {
-            "parameters": [DEPLOYMENT_ID, _param("scheduleId", "path", "Schedule id", _STR)],
+            "parameters": [
+                DEPLOYMENT_ID,
+                _param(
+                    "scheduleId",
+                    "path",
+                    "Schedule id",
+                    {"type": "string", "pattern": "^sch-[A-Za-z0-9]+$", "maxLength": 64},
+                ),
+            ],
             "get": _found("One scaling schedule, with its next and last firing", s.ScheduleOut),
             "delete": _deleted("Delete a scaling schedule", (400, 404)),
         },
@@ -305,7 +326,15 @@ def _paths() -> dict[str, Any]:
             ),
         },
         ONE + "/operations/{operationId}": {
-            "parameters": [DEPLOYMENT_ID, _param("operationId", "path", "Operation id", _STR)],
+            "parameters": [
+                DEPLOYMENT_ID,
+                _param(
+                    "operationId",
+                    "path",
+                    "Operation id",
+                    {"type": "string", "pattern": "^op-", "maxLength": 64},
+                ),
+            ],
             "get": _found("One operation", s.OperationOut),
         },
     }
@@ -321,10 +350,33 @@ def document_dict() -> dict[str, Any]:
             "title": "O2-DMS lifecycle API",
             "version": "1.0",
             "description": "O-RAN O2 Deployment Management Services: instantiate, upgrade, "
-            "scale, roll back, monitor and terminate NF deployments.",
+            "scale, roll back, monitor and terminate NF deployments. Every error is an "
+            "ErrorBody; besides each operation's own, a path the API does not have is 404 "
+            "NotFound and a method a path does not offer is 405 MethodNotAllowed (see "
+            "components.responses). Request bodies are read as JSON whatever their declared "
+            f"media type, at most {MAX_BODY_BYTES // 1024} KiB and {MAX_JSON_DEPTH} levels of "
+            "nesting (else 400).",
         },
         "paths": _paths(),
-        "components": {"schemas": schemas.get("$defs", {})},
+        "components": {"schemas": schemas.get("$defs", {}), "responses": _outside_paths()},
+    }
+
+
+def _outside_paths() -> dict[str, Any]:
+    """Answers to requests no operation above describes (OpenAPI has no place to declare
+    them per path): a path the API does not have, a method a path does not offer."""
+    return {
+        "NoSuchPath": _answer("404 NotFound: the API has no such path", s.ErrorBody),
+        "MethodNotAllowed": {
+            **_answer(
+                "405 MethodNotAllowed: the path does not offer the method (any other"
+                " than those documented for it)",
+                s.ErrorBody,
+            ),
+            "headers": {
+                "Allow": {"description": "The path's methods", "schema": _STR},
+            },
+        },
     }
 
 

@@ -1,0 +1,85 @@
+"""API Gateway's own answers in the API's error shape ``{"error", "message", "code"}``.
+
+API Gateway answers some requests without calling the app: a path it has no resource for
+(``MISSING_AUTHENTICATION_TOKEN``, a 403 ``{"message": "Missing Authentication Token"}`` by
+default), a throttled request, a Lambda that timed out or failed. Its gateway responses
+are set here to the API's documented statuses and body. They go into the REST API's
+OpenAPI definition (``x-amazon-apigateway-gateway-responses``), so a change to them is part
+of the definition and is redeployed with it.
+
+A method a path does not offer is no "missing route" for the app: every path also gets an
+``ANY`` method (API Gateway prefers a path's own methods to it) that calls the app, which
+answers 405 ``MethodNotAllowed`` with ``Allow``, as the local server does.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from typing import Any
+
+INTEGRATION = "x-amazon-apigateway-integration"
+ANY_METHOD = "x-amazon-apigateway-any-method"
+GATEWAY_RESPONSES = "x-amazon-apigateway-gateway-responses"
+# API Gateway's own message for the response, as a quoted JSON string.
+GATEWAY_MESSAGE = "$context.error.messageString"
+_METHODS = ("get", "put", "post", "delete", "options", "head", "patch")
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayAnswer:
+    status: int
+    error: str
+    message: str | None = None  # None: API Gateway's own message
+
+    def template(self) -> str:
+        message = json.dumps(self.message) if self.message is not None else GATEWAY_MESSAGE
+        return f'{{"error":"{self.error}","message":{message},"code":{self.status}}}'
+
+
+NO_ROUTE = GatewayAnswer(
+    404, "NotFound", "No such resource in this API (see /o2dms/v1/openapi.json)"
+)
+ANSWERS: dict[str, GatewayAnswer] = {
+    "MISSING_AUTHENTICATION_TOKEN": NO_ROUTE,  # no resource for the path
+    "RESOURCE_NOT_FOUND": GatewayAnswer(404, "NotFound"),
+    "UNSUPPORTED_MEDIA_TYPE": GatewayAnswer(400, "BadRequest"),
+    "REQUEST_TOO_LARGE": GatewayAnswer(400, "BadRequest"),
+    "THROTTLED": GatewayAnswer(503, "ServiceUnavailable", "Too many requests; retry later"),
+    "QUOTA_EXCEEDED": GatewayAnswer(503, "ServiceUnavailable", "Too many requests; retry later"),
+    "INTEGRATION_TIMEOUT": GatewayAnswer(
+        503, "ServiceUnavailable", "The request took too long; see the operation's status"
+    ),
+    "DEFAULT_4XX": GatewayAnswer(400, "BadRequest"),
+    "DEFAULT_5XX": GatewayAnswer(500, "InternalError"),
+}
+
+
+def gateway_responses() -> dict[str, Any]:
+    """The ``x-amazon-apigateway-gateway-responses`` extension for ``ANSWERS``."""
+    return {
+        kind: {
+            "statusCode": answer.status,
+            "responseTemplates": {"application/json": answer.template()},
+        }
+        for kind, answer in ANSWERS.items()
+    }
+
+
+def with_error_answers(definition: dict[str, Any]) -> dict[str, Any]:
+    """The REST API's OpenAPI definition with the gateway responses and, on every path, an
+    ``ANY`` method calling the same function as the path's own methods."""
+    updated = copy.deepcopy(definition)
+    updated[GATEWAY_RESPONSES] = gateway_responses()
+    for item in updated["paths"].values():
+        integration = next(
+            (item[m][INTEGRATION] for m in _METHODS if m in item and INTEGRATION in item[m]),
+            None,
+        )
+        if integration is not None:
+            item[ANY_METHOD] = {
+                "responses": {"405": {"description": "The path does not offer the method"}},
+                INTEGRATION: copy.deepcopy(integration),
+            }
+    return updated
