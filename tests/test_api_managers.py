@@ -130,9 +130,7 @@ def test_a_create_that_never_reached_its_cluster_leaves_the_name_free(
     retried = call(client, "POST", "nfDeployments", body)  # to the local cluster this time
     assert retried.status == 201, retried.body
     world.settle()
-    assert call(client, "GET", "nfDeployments/nginx-prod/status").body["status"] == (
-        "INSTANTIATED"
-    )
+    assert call(client, "GET", "nfDeployments/nginx-prod/status").body["status"] == ("INSTANTIATED")
     history = call(client, "GET", "nfDeployments/nginx-prod/history").body["revisions"]
     assert [(r["revision"], r["status"]) for r in history] == [(2, "deployed"), (1, "failed")]
     # the failed create no longer holds the EKS cluster

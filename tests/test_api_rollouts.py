@@ -221,8 +221,24 @@ def test_terminate_keeps_history_and_recreate_continues_numbering(
 
     assert deleted.status == 202
     assert deleting == "DELETING"
-    assert call(running, "GET", "nfDeployments/nginx-prod").status == 404
-    assert call(running, "GET", "nfDeployments").body["nfDeployments"] == []
+    terminated = call(running, "GET", "nfDeployments/nginx-prod")
+    assert terminated.status == 200
+    assert terminated.body["status"] == "NOT_INSTANTIATED"
+    assert call(running, "GET", "nfDeployments/nginx-prod/status").body["status"] == (
+        "NOT_INSTANTIATED"
+    )
+    listed = call(running, "GET", "nfDeployments?status=NOT_INSTANTIATED").body["nfDeployments"]
+    assert [d["deploymentId"] for d in listed] == ["nginx-prod"]
+    assert call(running, "GET", "nfDeployments?status=INSTANTIATED").body["nfDeployments"] == []
+    for method, path, body in (
+        ("PUT", "nfDeployments/nginx-prod", {"parameters": {"replicaCount": 3}}),
+        ("POST", "nfDeployments/nginx-prod/scale", {"replicas": 3}),
+        ("POST", "nfDeployments/nginx-prod/rollback", {"revision": 0}),
+        ("DELETE", "nfDeployments/nginx-prod", None),
+    ):
+        refused = call(running, method, path, body)
+        assert refused.status == 409, refused.body
+        assert "NOT_INSTANTIATED" in refused.body["message"]
     history = call(running, "GET", "nfDeployments/nginx-prod/history").body["revisions"]
     assert [(r["revision"], r["status"]) for r in history] == [(1, "uninstalled")]
     create_deployment(running)

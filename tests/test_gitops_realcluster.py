@@ -387,7 +387,7 @@ def test_realcluster_argocd_lifecycle_and_rollback_suspends_auto_sync(
         assert call(client, "GET", f"nfDeployments/demo/operations/{op}").body["state"] == (
             "COMPLETED"
         )
-        assert call(client, "GET", "nfDeployments/demo").status == 404
+        assert call(client, "GET", "nfDeployments/demo").body["status"] == "NOT_INSTANTIATED"
         assert [number for number, _, _ in _history(client)] == [5, 4, 3, 2, 1]
 
 
@@ -540,7 +540,7 @@ def test_realcluster_flux_lifecycle_and_rollback_pins_the_release(
         assert call(client, "GET", f"nfDeployments/demo/operations/{op}").body["state"] == (
             "COMPLETED"
         )
-        assert call(client, "GET", "nfDeployments/demo").status == 404
+        assert call(client, "GET", "nfDeployments/demo").body["status"] == "NOT_INSTANTIATED"
         assert [number for number, _, _ in _history(client)] == [5, 4, 3, 2, 1]
 
 

@@ -90,8 +90,8 @@ def readme_api(real_kubeconfig: str, tmp_path: Any) -> Iterator[Api]:
         with local_run(tmp_path / "run_local.log", **settings) as api:
             yield api
             api("DELETE", "nfDeployments/nginx-prod")
-            for _ in range(120):  # terminated: the deployment answers 404 once it has ended
-                if api("GET", "nfDeployments/nginx-prod").status_code == 404:
+            for _ in range(120):  # until terminated: NOT_INSTANTIATED
+                if api("GET", "nfDeployments/nginx-prod").json()["status"] == "NOT_INSTANTIATED":
                     break
                 time.sleep(0.5)
     finally:

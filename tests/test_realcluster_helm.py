@@ -96,7 +96,7 @@ def test_realcluster_helm_lifecycle_matches_helm_and_the_cluster(
 
         assert call(client, "DELETE", "nfDeployments/demo").status == 202
         follow_all(driver)
-        assert call(client, "GET", "nfDeployments/demo").status == 404
+        assert call(client, "GET", "nfDeployments/demo").body["status"] == "NOT_INSTANTIATED"
         assert len(call(client, "GET", "nfDeployments/demo/history").body["revisions"]) == 5
 
 

@@ -262,9 +262,8 @@ def deployment_item(deployment: Deployment) -> Item:
         "extensions": _json(d.extensions),
         "recordVersion": _n(d.record_version),
     }
-    if not d.terminated:
-        item["GSI1PK"] = _s(DEPLOYMENTS_INDEX_PK)
-        item["GSI1SK"] = _s(d.id)
+    item["GSI1PK"] = _s(DEPLOYMENTS_INDEX_PK)  # terminated ones too: NOT_INSTANTIATED
+    item["GSI1SK"] = _s(d.id)
     _put_optional(item, "appVersion", _s(d.app_version) if d.app_version is not None else None)
     _put_optional(item, "replicas", _n(d.replicas) if d.replicas is not None else None)
     _put_optional(item, "etaSeconds", _n(d.eta_seconds) if d.eta_seconds is not None else None)

@@ -7,6 +7,7 @@ O2DmsError
 │   └── OperationNotFound, DeploymentManagerNotFound, ScheduleNotFound
 ├── Conflict                           409
 │   ├── AlreadyExists, DescriptorInUse, DeploymentManagerInUse, IllegalTransition
+│   ├── DeploymentTerminated (a change to a NOT_INSTANTIATED deployment)
 │   ├── OperationInProgress, RollbackInProgress, RollbackToCurrentRevision
 │   └── NoPreviousRevision
 ├── ParameterValidationFailed          422
@@ -71,6 +72,11 @@ class Conflict(O2DmsError):
 
 class AlreadyExists(Conflict):
     pass
+
+
+class DeploymentTerminated(Conflict):
+    """The deployment was terminated: it reads as NOT_INSTANTIATED and takes no change but
+    a new create."""
 
 
 class DescriptorInUse(Conflict):

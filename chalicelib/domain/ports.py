@@ -92,7 +92,7 @@ class Store(Protocol):
     def list_deployments(
         self, *, filters: DeploymentFilter, limit: int, token: str | None
     ) -> Page[Deployment]:
-        """Deployments that are not terminated, by id."""
+        """Deployments by id, terminated ones (NOT_INSTANTIATED) included."""
 
     def get_revision(self, deployment_id: str, number: int) -> Revision: ...
 

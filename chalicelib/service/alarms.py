@@ -60,9 +60,9 @@ class Verdict:
 
 
 def binding(deps: Deps, deployment_id: str) -> AlarmBinding:
-    """The deployment's binding; defaults (no names) when none was ever set."""
-    deployment, found = deps.automation.deployment_alarm_binding(deployment_id)
-    lifecycle.ensure_live(deployment)
+    """The deployment's binding; defaults (no names) when none was ever set, or once it is
+    terminated (terminating removes the binding)."""
+    _, found = deps.automation.deployment_alarm_binding(deployment_id)
     return found
 
 
@@ -74,7 +74,8 @@ def bind(
     watch_window_seconds: int | None,
     cooldown_seconds: int | None,
 ) -> AlarmBinding:
-    previous = binding(deps, deployment_id)
+    deployment, previous = deps.automation.deployment_alarm_binding(deployment_id)
+    lifecycle.ensure_live(deployment)
     updated = replace(
         previous,
         alarm_names=tuple(dict.fromkeys(alarm_names)),

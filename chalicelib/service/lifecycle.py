@@ -15,6 +15,7 @@ from typing import Any
 from chalicelib.domain.errors import (
     AlreadyExists,
     DeploymentNotFound,
+    DeploymentTerminated,
     DescriptorNotFound,
     InvalidRequest,
     NoPreviousRevision,
@@ -312,15 +313,18 @@ def previous_good_revision(deps: Deps, current: Deployment) -> Revision:
 
 
 def live_deployment(deps: Deps, deployment_id: str) -> Deployment:
-    """The deployment, or ``DeploymentNotFound`` if it never existed or was terminated."""
+    """The deployment; ``DeploymentNotFound`` if it never existed, ``DeploymentTerminated``
+    if it was terminated."""
     return ensure_live(deps.store.get_deployment(deployment_id))
 
 
 def ensure_live(deployment: Deployment) -> Deployment:
-    """``deployment`` as read, or ``DeploymentNotFound`` if it was terminated."""
+    """``deployment`` as read, or ``DeploymentTerminated`` (409) if it was terminated: it
+    reads as NOT_INSTANTIATED, and only a new create brings it back."""
     if deployment.terminated:
-        raise DeploymentNotFound(
-            f"Deployment {deployment.id} was terminated; its history remains readable"
+        raise DeploymentTerminated(
+            f"Deployment {deployment.id} is NOT_INSTANTIATED: it was terminated; its history"
+            " remains readable, and POST /nfDeployments with its name instantiates it again"
         )
     return deployment
 

@@ -11,16 +11,16 @@ from chalicelib.domain.errors import DeploymentNotFound
 from chalicelib.domain.models import Deployment, Operation, Page, Revision
 from chalicelib.domain.ports import DeploymentFilter
 from chalicelib.service.context import Deps
-from chalicelib.service.lifecycle import live_deployment
 from chalicelib.service.records import lease_is_live
 from chalicelib.service.rollouts import reconcile
 
 
 def deployment(deps: Deps, deployment_id: str) -> Deployment:
-    current = live_deployment(deps, deployment_id)
+    """The deployment, a terminated one included (it reads as ``NOT_INSTANTIATED``)."""
+    current = deps.store.get_deployment(deployment_id)
     if current.lease is not None and not lease_is_live(current, deps.clock()):
         reconcile(deps, current.id, current.lease.operation_id)
-        current = live_deployment(deps, deployment_id)
+        current = deps.store.get_deployment(deployment_id)
     return current
 
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from chalicelib.domain import schedules as expressions
 from chalicelib.domain.errors import (
     DeploymentNotFound,
+    DeploymentTerminated,
     InvalidRequest,
     O2DmsError,
     OperationInProgress,
@@ -134,8 +135,8 @@ def _check_window(request: NewSchedule, now: datetime) -> None:
 
 
 def listing(deps: Deps, deployment_id: str) -> tuple[ScalingSchedule, ...]:
-    deployment, found = deps.automation.deployment_schedules(deployment_id)
-    lifecycle.ensure_live(deployment)
+    """The deployment's schedules (none once it is terminated: terminating deletes them)."""
+    _, found = deps.automation.deployment_schedules(deployment_id)
     return found
 
 
@@ -213,7 +214,7 @@ def _scale_with_retries(
             sleep(deps.settings.schedule_retry_seconds)
         try:
             deployment = lifecycle.live_deployment(deps, schedule.deployment_id)
-        except DeploymentNotFound:
+        except (DeploymentNotFound, DeploymentTerminated):
             deps.scheduler.delete(schedule.id)
             deps.automation.delete_schedule(schedule.deployment_id, schedule.id)
             return FireResult(None, f"deployment {schedule.deployment_id} is gone")
