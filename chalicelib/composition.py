@@ -41,15 +41,36 @@ def use(replacement: Deps | None) -> None:
     _deps = replacement
 
 
-def build(settings: Settings) -> Deps:
+def aws_clients(settings: Settings) -> Callable[..., Any]:
+    """``boto3.client`` with the request path's limits: a store or service that hangs gives
+    up after bounded timeouts and retries (a 503), well inside API Gateway's 29 s, instead
+    of botocore's defaults (60 s reads, retried: about two minutes)."""
     import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=settings.aws_connect_timeout_seconds,
+        read_timeout=settings.aws_read_timeout_seconds,
+        retries={"mode": "standard", "max_attempts": settings.aws_max_attempts},
+    )
+
+    def client(service: str, **kwargs: Any) -> Any:
+        return boto3.client(  # type: ignore[call-overload]
+            service, endpoint_url=settings.endpoint_url, config=config, **kwargs
+        )
+
+    return client
+
+
+def build(settings: Settings) -> Deps:
 
     from chalicelib.adapters.backends import Backends
     from chalicelib.adapters.dynamodb_store import DynamoDBStore
     from chalicelib.adapters.eventbridge import EventBridgePublisher
     from chalicelib.adapters.local_cluster import LocalCluster
 
-    dynamodb = boto3.client("dynamodb", endpoint_url=settings.endpoint_url)
+    aws = aws_clients(settings)
+    dynamodb = aws("dynamodb")
     state_file = settings.local_cluster_state
     cluster = LocalCluster(
         rollout_seconds=settings.local_rollout_seconds,
@@ -58,13 +79,13 @@ def build(settings: Settings) -> Deps:
     )
 
     holder: list[Deps] = []
-    automation, scheduler, alarms = automation_ports(settings, dynamodb, boto3.client)
+    automation, scheduler, alarms = automation_ports(settings, dynamodb, aws)
     built = Deps(
         store=DynamoDBStore(dynamodb, settings.table_name),
         backends=Backends(settings, cluster),
         driver=_driver(settings, holder),
         events=EventBridgePublisher(
-            lambda: boto3.client("events", endpoint_url=settings.endpoint_url),
+            lambda: aws("events"),
             settings.event_bus_name,
         ),
         settings=settings,
@@ -93,26 +114,24 @@ def automation_ports(
             cooldown_seconds=settings.alarm_cooldown_seconds,
         ),
         EventBridgeScheduler(
-            lambda: make_client("scheduler", endpoint_url=settings.endpoint_url),
+            lambda: make_client("scheduler"),
             group=settings.schedule_group,
             target_arn=settings.schedule_target_arn,
             role_arn=settings.scheduler_role_arn,
         ),
-        CloudWatchAlarmTags(lambda: make_client("cloudwatch", endpoint_url=settings.endpoint_url)),
+        CloudWatchAlarmTags(lambda: make_client("cloudwatch")),
     )
 
 
 def _driver(settings: Settings, holder: list[Deps]) -> RolloutDriver:
     """Step Functions in AWS; a background thread running the same steps locally."""
     if settings.rollout_driver == "stepfunctions":
-        import boto3
-
         from chalicelib.adapters.rollout_stepfunctions import StepFunctionsDriver
 
         if not settings.state_machine_arn:
             raise ValueError("O2DMS_ROLLOUT_STATE_MACHINE_ARN must be set for Step Functions")
         return StepFunctionsDriver(
-            lambda: boto3.client("stepfunctions", endpoint_url=settings.endpoint_url),
+            lambda: aws_clients(settings)("stepfunctions"),
             settings.state_machine_arn,
             poll_seconds=max(1, round(settings.rollout_poll_seconds)),
         )

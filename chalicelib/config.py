@@ -45,8 +45,19 @@ def parse_chart_mirrors(text: str) -> ChartMirrors:
     return tuple(mirrors)
 
 
-def _flag(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def _env_flag(env: Mapping[str, str], name: str, default: str) -> bool:
+    """A boolean setting; anything but the usual words is refused, so ``ture`` is not read
+    as false without a word."""
+    value = env.get(name, default)
+    word = value.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError(f"{name}={value!r}: use true or false")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +89,11 @@ class Settings:
     schedule_retry_seconds: float = 15.0
     alarm_watch_window_seconds: int = 1800
     alarm_cooldown_seconds: int = 600
+    # AWS calls on the request path must give up well inside API Gateway's 29 s: at most
+    # aws_max_attempts x (connect + read timeout) plus standard-mode backoff.
+    aws_connect_timeout_seconds: float = 2.0
+    aws_read_timeout_seconds: float = 5.0
+    aws_max_attempts: int = 3
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -89,10 +105,10 @@ class Settings:
             operation_timeout_seconds=parse_duration(e.get("O2DMS_OPERATION_TIMEOUT", "5m")),
             lease_grace_seconds=parse_duration(e.get("O2DMS_LEASE_GRACE", "2m")),
             helm_max_history=int(e.get("O2DMS_HELM_MAX_HISTORY", "10")),
-            helm_atomic=_flag(e.get("O2DMS_HELM_ATOMIC", "true")),
-            helm_wait=_flag(e.get("O2DMS_HELM_WAIT", "true")),
-            helm_wait_for_jobs=_flag(e.get("O2DMS_HELM_WAIT_FOR_JOBS", "true")),
-            allow_local_charts=_flag(e.get("O2DMS_ALLOW_LOCAL_CHARTS", "false")),
+            helm_atomic=_env_flag(e, "O2DMS_HELM_ATOMIC", "true"),
+            helm_wait=_env_flag(e, "O2DMS_HELM_WAIT", "true"),
+            helm_wait_for_jobs=_env_flag(e, "O2DMS_HELM_WAIT_FOR_JOBS", "true"),
+            allow_local_charts=_env_flag(e, "O2DMS_ALLOW_LOCAL_CHARTS", "false"),
             chart_mirrors=parse_chart_mirrors(e.get("O2DMS_CHART_MIRRORS", "")),
             default_namespace=e.get("O2DMS_DEFAULT_NAMESPACE", "default"),
             rollout_driver=e.get(
@@ -102,7 +118,7 @@ class Settings:
             local_rollout_seconds=float(e.get("O2DMS_LOCAL_ROLLOUT_SECONDS", "4")),
             endpoint_url=e.get("AWS_ENDPOINT_URL") or None,
             event_bus_name=e.get("O2DMS_EVENT_BUS", "default"),
-            local_cluster=_flag(e.get("O2DMS_LOCAL_CLUSTER", "false" if in_lambda else "true")),
+            local_cluster=_env_flag(e, "O2DMS_LOCAL_CLUSTER", "false" if in_lambda else "true"),
             local_cluster_state=e.get("O2DMS_LOCAL_CLUSTER_STATE") or None,
             default_deployment_manager=e.get("O2DMS_DEFAULT_DEPLOYMENT_MANAGER") or None,
             state_machine_arn=e.get("O2DMS_ROLLOUT_STATE_MACHINE_ARN") or None,
@@ -113,4 +129,7 @@ class Settings:
             schedule_retry_seconds=parse_duration(e.get("O2DMS_SCHEDULE_RETRY_DELAY", "15s")),
             alarm_watch_window_seconds=parse_duration(e.get("O2DMS_ALARM_WATCH_WINDOW", "30m")),
             alarm_cooldown_seconds=parse_duration(e.get("O2DMS_ALARM_COOLDOWN", "10m")),
+            aws_connect_timeout_seconds=float(e.get("O2DMS_AWS_CONNECT_TIMEOUT", "2")),
+            aws_read_timeout_seconds=float(e.get("O2DMS_AWS_READ_TIMEOUT", "5")),
+            aws_max_attempts=int(e.get("O2DMS_AWS_MAX_ATTEMPTS", "3")),
         )
