@@ -58,6 +58,18 @@ class JsonErrorsRequestHandler(ChaliceRequestHandler):
         self.close_connection = True
         self._send_json(status, error_body(status, name, message or HTTPStatus(code).phrase))
 
+    def _send_http_response_with_body(
+        self, code: int, headers: dict[str, Any], body: str | bytes
+    ) -> None:
+        """As chalice local's, except that an answer without content (a 204) declares no
+        JSON content type."""
+        if code != HTTPStatus.NO_CONTENT or body:
+            super()._send_http_response_with_body(code, headers, body)
+            return
+        self.send_response(code)
+        headers.pop("Content-Type", None)
+        self._send_headers(headers)
+
     def _drain_body(self) -> None:
         length = self.headers.get("content-length", "0")
         if length.isdigit() and int(length) > 0:

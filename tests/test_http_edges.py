@@ -257,7 +257,7 @@ def test_local_server_other_methods_are_405_in_the_documented_shape(
 
 
 def test_local_server_serves_the_seed_curl_as_written(served: tuple[str, int]) -> None:
-    status, body, _ = over_http(
+    status, body, headers = over_http(
         served,
         "POST",
         f"{BASE}/nfDeployments/nginx-prod/scale",
@@ -266,6 +266,7 @@ def test_local_server_serves_the_seed_curl_as_written(served: tuple[str, int]) -
     )
 
     assert status == 204, body
+    assert "Content-Type" not in headers  # no content, so no JSON content type either
 
 
 def test_local_server_unparsable_request_is_json_400(served: tuple[str, int]) -> None:

@@ -658,3 +658,13 @@ def test_local_cluster_unreadable_state_file_says_how_to_start_clean(tmp_path: P
 
     with pytest.raises(ValueError, match=r"cluster\.json.*RESET=1"):
         LocalCluster(state_file=state)
+
+
+def test_a_ready_message_counts_its_replicas_in_good_english() -> None:
+    from chalicelib.domain.ports import ready_message
+
+    assert [ready_message(n) for n in (0, 1, 2)] == [
+        "Scaled to 0 replicas",
+        "The 1 replica is ready",
+        "All 2 replicas ready",
+    ]

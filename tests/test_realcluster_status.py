@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.ports import BackendStatus, Replicas, RolloutPhase
+from chalicelib.domain.ports import BackendStatus, Replicas, RolloutPhase, ready_message
 from chalicelib.service.managers import backend_for
 from chalicelib.service.records import release_ref
 from tests.api_helpers import call
@@ -396,5 +396,5 @@ def test_realcluster_status_after_scaling_matches_the_deployment(
             assert seen.cluster.ready_pods_of(seen.cluster.new_replica_set) == replicas
             plural = "" if replicas == 1 else "s"
             assert seen.api["message"] == f"Deployment scaled to {replicas} replica{plural}"
-            expected = f"All {replicas} replicas ready" if replicas else "Scaled to 0 replicas"
+            expected = ready_message(replicas)
             assert seen.ours.message == expected

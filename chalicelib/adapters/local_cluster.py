@@ -45,6 +45,7 @@ from chalicelib.domain.ports import (
     ReleaseTarget,
     Replicas,
     RolloutPhase,
+    ready_message,
 )
 from chalicelib.domain.states import PENDING_REVISION_STATUS, Adapter, OperationType
 
@@ -180,7 +181,7 @@ def _conditions(release: str, rev: _Revision, now: _Rollout) -> tuple[Condition,
 def _message(release: str, rev: _Revision, now: _Rollout) -> str:
     desired = rev.replicas
     if now.phase is _READY:
-        return f"All {desired} replicas ready" if desired else "Scaled to 0 replicas"
+        return ready_message(desired)
     if now.phase is _FAILED:
         return (
             f"Rollout failed: pods of {release} are in CrashLoopBackOff ({now.restarts} restarts); "

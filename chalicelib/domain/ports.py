@@ -233,6 +233,13 @@ class Replicas:
     available: int
 
 
+def ready_message(desired: int) -> str:
+    """What a backend says of a rolled-out workload with ``desired`` replicas."""
+    if desired == 0:
+        return "Scaled to 0 replicas"
+    return "The 1 replica is ready" if desired == 1 else f"All {desired} replicas ready"
+
+
 @dataclass(frozen=True, slots=True)
 class BackendStatus:
     phase: RolloutPhase

@@ -15,7 +15,7 @@ from __future__ import annotations
 from chalicelib.adapters.helm.models import Release
 from chalicelib.adapters.helm.workloads import PodProblem, Readiness, Workload, read
 from chalicelib.domain.models import Condition, JsonObject
-from chalicelib.domain.ports import BackendStatus, Replicas, RolloutPhase
+from chalicelib.domain.ports import BackendStatus, Replicas, RolloutPhase, ready_message
 
 
 def extensions_of(release: Release) -> JsonObject:
@@ -116,13 +116,7 @@ def _deployed(
             waiting[0] + _why(seen.pod_problems),
         )
     desired = sum(w.desired for w in seen.workloads)
-    if not seen.workloads:
-        message = deployed
-    elif desired:
-        message = f"All {desired} replicas ready"
-    else:
-        message = "Scaled to 0 replicas"
-    return RolloutPhase.READY, 100, message
+    return RolloutPhase.READY, 100, ready_message(desired) if seen.workloads else deployed
 
 
 def backend_status(
