@@ -338,3 +338,21 @@ def test_a_descriptor_with_bad_well_known_defaults_is_422(client: Any) -> None:
     answer = call(client, "POST", "nfDeploymentDescriptors", bad)
 
     assert_error(answer, 422, "ValidationError", "replicaCount: must be a whole number")
+
+
+def test_parameters_that_grow_past_what_a_revision_can_store_are_422(
+    running: Any, world: World
+) -> None:
+    answers = []
+    for key in ("a", "b", "c"):  # each request is small enough; together they are not
+        answer = call(
+            running, "PUT", "nfDeployments/nginx-prod", {"parameters": {key: "x" * 30_000}}
+        )
+        answers.append(answer)
+        world.settle()
+
+    assert [a.status for a in answers] == [200, 200, 422]
+    assert_error(answers[2], 422, "ValidationError", "at most 65536 fit in a revision")
+    history = call(running, "GET", "nfDeployments/nginx-prod/history").body["revisions"]
+    assert [r["revision"] for r in history] == [3, 2, 1]
+    assert call(running, "GET", "nfDeployments/nginx-prod/status").body["status"] == "INSTANTIATED"

@@ -9,6 +9,7 @@ descriptor has one, keeping it off the cold-start path.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -73,9 +74,26 @@ def well_known_problems(values: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+# A revision stores its parameters and its values (defaults included) in one DynamoDB item,
+# which holds at most 400 KB: values may take 64 KiB of JSON, so both fit with room to spare.
+MAX_VALUES_BYTES = 64 * 1024
+
+
+def check_size(values: Mapping[str, Any]) -> None:
+    """Refuse values too large to be stored with their revision (422), which patches that
+    add up could otherwise reach, however small each request."""
+    size = len(json.dumps(values, separators=(",", ":")).encode())
+    if size > MAX_VALUES_BYTES:
+        raise ParameterValidationFailed(
+            f"Invalid parameters: they take {size} bytes as JSON, defaults included; at most"
+            f" {MAX_VALUES_BYTES} fit in a revision (null removes a key in an upgrade)"
+        )
+
+
 def validate_parameters(schema: Mapping[str, Any] | None, values: Mapping[str, Any]) -> None:
     """Raise ``ParameterValidationFailed`` (422) naming every parameter that breaks ``schema``
-    or the well-known parameters' rules."""
+    or the well-known parameters' rules, or when they are too large to store."""
+    check_size(values)
     known = well_known_problems(values)
     if known:
         raise ParameterValidationFailed("Invalid parameter: " + "; ".join(known))
