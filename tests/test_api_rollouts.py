@@ -349,3 +349,18 @@ def test_rollback_that_cannot_be_applied_ends_failed_and_releases_the_lease(
         (2, "failed"),
         (1, "deployed"),
     ]
+
+
+def test_scaling_to_the_current_count_changes_nothing_and_says_so(
+    running: Any, world: World
+) -> None:
+    answer = call(running, "POST", "nfDeployments/nginx-prod/scale", {"replicas": 2})
+
+    assert answer.status == 200, answer.body
+    assert answer.body["message"] == "nginx-prod already runs 2 replicas; nothing changed"
+    assert answer.body["status"] == "INSTANTIATED"
+    assert "X-O2DMS-Operation-Id" not in answer.headers
+    history = call(running, "GET", "nfDeployments/nginx-prod/history").body["revisions"]
+    assert [r["revision"] for r in history] == [1]
+    operations = call(running, "GET", "nfDeployments/nginx-prod/operations").body["operations"]
+    assert [o["type"] for o in operations] == ["install"]

@@ -16,7 +16,7 @@ from chalicelib.composition import deps
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.ports import DeploymentFilter
 from chalicelib.domain.states import Adapter, DeploymentStatus
-from chalicelib.service import lifecycle, queries
+from chalicelib.service import lifecycle, queries, waiting
 from chalicelib.service.context import Caller
 from chalicelib.service.records import Started
 
@@ -57,11 +57,21 @@ def _operation_headers(result: Started) -> http.Headers:
     }
 
 
+def _waited(result: Started, headers: http.Headers) -> Started:
+    """With ``Prefer: wait=N``, the change as it stands once it has ended (or after N s)."""
+    seconds = http.prefer_wait(bp.current_request)
+    if seconds is None:
+        return result
+    seconds = min(seconds, waiting.MAX_WAIT_SECONDS)
+    headers["Preference-Applied"] = f"wait={seconds}"
+    return waiting.until_ended(deps(), result, seconds)
+
+
 def _started(result: Started, status: int = 200) -> Response:
     headers = _operation_headers(result)
     if status == 201:
         headers["Location"] = f"{BASE}/{result.deployment.id}"
-    return http.json(render.started(result), status, headers)
+    return http.json(render.started(_waited(result, headers)), status, headers)
 
 
 def _planned(deployment_id: str, planned: lifecycle.Planned) -> Response:
@@ -101,6 +111,7 @@ def list_deployments() -> Response:
     }
     params = http.query(bp.current_request, allowed)
     limit, token = http.page_args(params)
+    token = s.page_token(token)
     filters = DeploymentFilter(
         status=_enum(DeploymentStatus, params.get("status"), "status"),
         descriptor_id=params.get("descriptorId"),
@@ -168,7 +179,11 @@ def scale_deployment(deployment_id: str) -> Response:
     if m.dry_run:
         return _planned(m.name, lifecycle.plan_scale(deps(), m.name, replicas=m.body.replicas))
     result = lifecycle.scale(deps(), m.name, replicas=m.body.replicas, caller=m.caller)
-    return http.no_content(_operation_headers(result))
+    if isinstance(result, lifecycle.Unchanged):
+        return http.json(render.unchanged(result))
+    headers = _operation_headers(result)
+    _waited(result, headers)
+    return http.no_content(headers)
 
 
 @bp.route(ONE + "/rollback", methods=["POST"])
@@ -192,6 +207,7 @@ def deployment_status(deployment_id: str) -> Response:
 @handle_errors
 def deployment_history(deployment_id: str) -> Response:
     limit, token = http.page(bp.current_request)
+    token = s.page_token(token)
     name = http.deployment_id(deployment_id)
     current, page = queries.history(deps(), name, limit=limit, token=token)
     return http.json(
@@ -218,6 +234,7 @@ def deployment_revision(deployment_id: str, revision: str) -> Response:
 @handle_errors
 def deployment_operations(deployment_id: str) -> Response:
     limit, token = http.page(bp.current_request)
+    token = s.page_token(token)
     name = http.deployment_id(deployment_id)
     page = queries.operations(deps(), name, limit=limit, token=token)
     return http.json(

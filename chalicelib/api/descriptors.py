@@ -45,6 +45,7 @@ def create_descriptor() -> Response:
 @handle_errors
 def list_descriptors() -> Response:
     limit, token = http.page(bp.current_request)
+    token = s.page_token(token)
     page = descriptors.list_page(deps(), limit=limit, token=token)
     return http.json(
         s.DescriptorList(

@@ -101,16 +101,28 @@ def status_for(exc: errors.O2DmsError) -> tuple[int, str]:
 def describe_validation_error(exc: ValidationError) -> str:
     """One line per bad field, in the request's own (camelCase) names.
 
-    Our own validators' messages already say what is wrong ("Replica count must be
-    non-negative", as the seed documents); pydantic's built-in ones get the field's name.
+    Our own validators' messages already say what is wrong; a broken bound or pattern (the
+    constraints the document states, see ``schemas``) is worded by ``BOUND_MESSAGES`` ("Replica
+    count must be non-negative", as the seed documents) or ``PATTERN_MEANINGS``; pydantic's
+    other messages get the field's name.
     """
+    from chalicelib.api.schemas import BOUND_MESSAGES, PATTERN_MEANINGS
+
     parts = []
     for problem in exc.errors(include_url=False)[:5]:
         location = ".".join(str(p) for p in problem["loc"]) or "body"
-        if problem["type"] == "value_error":
+        kind, context = problem["type"], problem.get("ctx") or {}
+        field = str(problem["loc"][-1]) if problem["loc"] else ""
+        bound = BOUND_MESSAGES.get((field, kind))
+        meaning = PATTERN_MEANINGS.get(context.get("pattern", ""))
+        if kind == "value_error":
             parts.append(problem["msg"].removeprefix("Value error, "))
-        elif problem["type"] == "extra_forbidden":
+        elif kind == "extra_forbidden":
             parts.append(f"{location}: unknown field")
+        elif bound is not None:
+            parts.append(bound.format(**context))
+        elif kind == "string_pattern_mismatch" and meaning is not None:
+            parts.append(f"{location} {problem['input']!r} must be {meaning}")
         else:
             parts.append(f"{location}: {problem['msg']}")
     return "; ".join(parts)

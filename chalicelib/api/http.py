@@ -178,6 +178,16 @@ def caller(request: Request, reason: str | None) -> Caller:
     return Caller(actor=str(actor)[:256], reason=reason)
 
 
+def prefer_wait(request: Request) -> int | None:
+    """The seconds of a ``Prefer: wait=N`` header (RFC 7240), if it asks for any. Other
+    preferences, and a malformed wait, are ignored, as the RFC says."""
+    for preference in (request.headers.get("prefer") or "").split(","):
+        name, _, value = preference.strip().partition("=")
+        if name.strip().lower() == "wait" and value.strip().isdigit():
+            return int(value.strip())
+    return None
+
+
 Headers = dict[str, str | list[str]]
 
 

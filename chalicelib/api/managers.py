@@ -42,6 +42,7 @@ def register_manager() -> Response:
 @handle_errors
 def list_managers() -> Response:
     limit, token = http.page(bp.current_request)
+    token = s.page_token(token)
     page = managers.list_page(deps(), limit=limit, token=token)
     return http.json(
         s.ManagerList(

@@ -17,6 +17,7 @@ from pydantic.json_schema import models_json_schema
 from chalicelib.api import schemas as s
 from chalicelib.api.http import MAX_BODY_BYTES, MAX_JSON_DEPTH
 from chalicelib.domain.states import Adapter, DeploymentStatus
+from chalicelib.service.managers import LOCAL_ID
 
 REF = "#/components/schemas/{model}"
 DEPLOYMENTS = "/o2dms/v1/nfDeployments"
@@ -130,19 +131,46 @@ _STR = {"type": "string"}
 
 
 def _id(pattern: re.Pattern[str], max_length: int) -> dict[str, Any]:
-    return {"type": "string", "pattern": pattern.pattern, "maxLength": max_length}
+    return {"type": "string", "pattern": pattern.pattern, "minLength": 1, "maxLength": max_length}
 
 
 DEPLOYMENT_ID = _param(
-    "deploymentId", "path", "The deployment's id (its name)", _id(s.DNS_LABEL, 53)
+    "deploymentId",
+    "path",
+    "The deployment's id (its name)",
+    _id(s.DNS_LABEL, s.DEPLOYMENT_NAME_MAX),
 )
-DESCRIPTOR_ID = _param("descriptorId", "path", "The descriptor's id", _id(s.DESCRIPTOR_ID, 128))
+DESCRIPTOR_ID = _param(
+    "descriptorId", "path", "The descriptor's id", _id(s.DESCRIPTOR_ID, s.DESCRIPTOR_ID_MAX)
+)
 MANAGER_ID = _param(
-    "deploymentManagerId", "path", "The deployment manager's id", _id(s.DNS_LABEL, 63)
+    "deploymentManagerId", "path", "The deployment manager's id", _id(s.DNS_LABEL, s.DNS_LABEL_MAX)
+)
+# The built-in local cluster can be read but not deleted (400).
+DELETABLE_MANAGER_ID = _param(
+    "deploymentManagerId",
+    "path",
+    f"The deployment manager's id; not {LOCAL_ID!r}, the built-in local cluster, which"
+    " cannot be deleted (400)",
+    {**_id(s.DNS_LABEL, s.DNS_LABEL_MAX), "not": {"const": LOCAL_ID}},
 )
 LIMIT = _param("limit", "query", "Page size", {"type": "integer", "minimum": 1, "maximum": 100})
-TOKEN = _param("nextToken", "query", "Token from the previous page", _STR)
+TOKEN = _param(
+    "nextToken",
+    "query",
+    "The nextToken of the previous page, as the API returned it (unpadded base64url; any"
+    " other value is 400); empty or absent: the first page",
+    {"type": "string", "pattern": s.NEXT_TOKEN.pattern, "maxLength": s.NEXT_TOKEN_MAX},
+)
 DRY_RUN = _param("dryRun", "query", "Answer with the plan; change nothing", {"type": "boolean"})
+PREFER = _param(
+    "Prefer",
+    "header",
+    "RFC 7240 `wait=N`: answer once the operation has ended (the deployment as it left it),"
+    " or after N seconds (at most 25) with the state of that moment; the answer then carries"
+    " `Preference-Applied: wait=N`. Other preferences are ignored",
+    {"type": "string", "maxLength": 256},
+)
 _PLAN = _answer("dryRun=true: what the backend would run", s.PlanOut)
 
 
@@ -153,6 +181,16 @@ def _found(summary: str, model: type[BaseModel]) -> dict[str, Any]:
 
 def _deleted(summary: str, errors: tuple[int, ...]) -> dict[str, Any]:
     return _operation(summary, {204: _answer("Deleted")}, errors)
+
+
+def _local_not_deletable(operation: dict[str, Any]) -> dict[str, Any]:
+    """DELETE of a manager: its id may not be the built-in cluster's, whose deletion is 400."""
+    bad_request = _answer(
+        f"{_ERRORS[400]}, or the built-in {LOCAL_ID!r} cluster, which cannot be deleted",
+        s.ErrorBody,
+    )
+    responses = {**operation["responses"], "400": bad_request}
+    return {**operation, "parameters": [DELETABLE_MANAGER_ID], "responses": responses}
 
 
 def _page(summary: str, model: type[BaseModel], errors: tuple[int, ...]) -> dict[str, Any]:
@@ -175,8 +213,12 @@ def _paths() -> dict[str, Any]:
         MANAGERS + "/{deploymentManagerId}": {
             "parameters": [MANAGER_ID],
             "get": _found("Get a target cluster", s.ManagerOut),
-            "delete": _deleted(
-                "Unregister a target cluster (409 while deployments use it)", (400, 404, 409)
+            "delete": _local_not_deletable(
+                _deleted(
+                    "Unregister a target cluster (409 while deployments use it; 400 for the"
+                    f" built-in {LOCAL_ID!r} cluster, which cannot be deleted)",
+                    (400, 404, 409),
+                )
             ),
         },
         DESCRIPTORS: {
@@ -204,7 +246,7 @@ def _paths() -> dict[str, Any]:
                 },
                 mutation,
                 body=s.DeploymentCreate,
-                parameters=(DRY_RUN,),
+                parameters=(DRY_RUN, PREFER),
             ),
             "get": _operation(
                 "List deployments",
@@ -234,7 +276,7 @@ def _paths() -> dict[str, Any]:
                 {200: _change_or_plan("Upgrade started, or (dryRun) its plan")},
                 mutation,
                 body=s.DeploymentUpgrade,
-                parameters=(DRY_RUN,),
+                parameters=(DRY_RUN, PREFER),
             ),
             "delete": _operation(
                 "Terminate (history stays readable)",
@@ -242,17 +284,23 @@ def _paths() -> dict[str, Any]:
                 (400, 404, 409, 500, 503),
                 body=s.TerminateRequest,
                 body_required=False,
-                parameters=(DRY_RUN,),
+                parameters=(DRY_RUN, PREFER),
             ),
         },
         ONE + "/scale": {
             "parameters": [DEPLOYMENT_ID],
             "post": _operation(
                 "Scale",
-                {204: _answer("Scaling started"), 200: _PLAN},
+                {
+                    204: _answer("Scaling started"),
+                    200: _change_or_plan(
+                        "Already settled at that count, so nothing changed (the deployment,"
+                        " its message saying so), or (dryRun) the plan"
+                    ),
+                },
                 mutation,
                 body=s.ScaleRequest,
-                parameters=(DRY_RUN,),
+                parameters=(DRY_RUN, PREFER),
             ),
         },
         ONE + "/rollback": {
@@ -262,7 +310,7 @@ def _paths() -> dict[str, Any]:
                 {200: _change_or_plan("Rollback started, or (dryRun) its plan")},
                 mutation,
                 body=s.RollbackRequest,
-                parameters=(DRY_RUN,),
+                parameters=(DRY_RUN, PREFER),
             ),
         },
         ONE + "/status": {

@@ -17,7 +17,7 @@ from chalicelib.domain.models import (
     ScalingSchedule,
 )
 from chalicelib.domain.states import OperationType
-from chalicelib.service.lifecycle import Planned
+from chalicelib.service.lifecycle import Planned, Unchanged
 from chalicelib.service.records import Started
 from chalicelib.service.schedules import next_firing
 
@@ -56,6 +56,12 @@ def manager(m: DeploymentManager) -> s.ManagerOut:
         deployment_count=m.deployment_count,
         created_at=m.created_at,
     )
+
+
+def unchanged(result: Unchanged) -> s.DeploymentOut:
+    """The answer to a change that changed nothing: the deployment, saying so."""
+    body = deployment(result.deployment, description=result.message)
+    return body.model_copy(update={"message": result.message})
 
 
 def deployment(d: Deployment, *, description: str | None = None) -> s.DeploymentOut:

@@ -7,13 +7,24 @@ answers cannot drift apart.
 
 from __future__ import annotations
 
+import functools
 import re
+import zoneinfo
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
+from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.models import MAX_REPLICAS
 from chalicelib.domain.states import (
     Adapter,
@@ -26,22 +37,94 @@ from chalicelib.domain.states import (
     Stage,
     Trigger,
 )
+from chalicelib.service.managers import LOCAL_ID
+
+# ----------------------------------------------------------------------------- rules
+# Each rule of a request is stated once, as a pydantic constraint: pydantic enforces it and
+# the OpenAPI document states it (``model_json_schema``). Patterns are anchored and avoid
+# what regex dialects disagree on, so pydantic (Rust regex), Python and ECMA-262 read them
+# alike. ``PATTERN_MEANINGS`` and ``BOUND_MESSAGES`` only word the answers to break them.
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_LABEL_MAX = 63
+DEPLOYMENT_NAME_MAX = 53  # Helm release names
 DESCRIPTOR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-CHART_SOURCES = ("https://", "http://", "oci://", "file://")
+DESCRIPTOR_ID_MAX = 128
+CHART_SOURCE = re.compile(r"^(https|http|oci|file)://")
+# The shape of an EventBridge Scheduler expression; its fields are checked further in
+# ``domain.schedules`` (ranges, names, units, dates).
+SCHEDULE_EXPRESSION = re.compile(
+    r"^(cron\( *[0-9A-Za-z*?,/#-]+( +[0-9A-Za-z*?,/#-]+){5} *\)"
+    r"|rate\( *[0-9]+ +(minute|hour|day)s? *\)"
+    r"|at\([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\))$"
+)
+# Page tokens are unpadded base64url (of the store's start key).
+NEXT_TOKEN = re.compile(r"^[A-Za-z0-9_-]*$")
+NEXT_TOKEN_MAX = 2048
+ALARM_NAME = r"^[^\x00-\x1f]*$"
+ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$"
+REGION = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]{1,2}$"
+EKS_NAME = r"^[0-9A-Za-z][A-Za-z0-9_-]*$"
+KUBECONFIG_SOURCE = r"^(ssm:|secretsmanager:|file:)\S+$"
+REASON_MAX = 1024
+
+DNS_LABEL_RULE = (
+    "a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter"
+    " or digit"
+)
+PATTERN_MEANINGS: dict[str, str] = {
+    DNS_LABEL.pattern: DNS_LABEL_RULE,
+    DESCRIPTOR_ID.pattern: "letters, digits, '.', '_' and '-', starting with a letter or digit",
+    CHART_SOURCE.pattern: "a URL starting with https://, http://, oci:// or file://",
+    SCHEDULE_EXPRESSION.pattern: (
+        "cron(minutes hours day-of-month month day-of-week year), rate(value unit)"
+        " or at(yyyy-mm-ddThh:mm:ss)"
+    ),
+    ALARM_NAME: "a CloudWatch alarm name, without control characters",
+    ROLE_ARN: "an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+    REGION: "an AWS region such as eu-west-3",
+    EKS_NAME: "an EKS cluster name: letters, digits, '_' and '-', starting alphanumeric",
+    KUBECONFIG_SOURCE: "ssm:<parameter>, secretsmanager:<secret> or file:<path>",
+}
+# (field, pydantic error type) -> the answer's words; ``{le}``/``{ge}`` are the bound.
+BOUND_MESSAGES: dict[tuple[str, str], str] = {
+    ("replicas", "greater_than_equal"): "Replica count must be non-negative",
+    ("replicas", "less_than_equal"): "Replica count must be at most {le}",
+    ("revision", "greater_than_equal"): (
+        "Invalid revision number: use 0 for the previous revision or N >= 1"
+    ),
+}
 
 
-def is_dns_label(value: str, max_length: int = 63) -> bool:
+def _text(pattern: str, max_length: int) -> Any:
+    return Field(
+        min_length=1,
+        max_length=max_length,
+        pattern=pattern,
+        description=f"{PATTERN_MEANINGS[pattern]}; 1 to {max_length} characters",
+    )
+
+
+DnsLabel = Annotated[str, _text(DNS_LABEL.pattern, DNS_LABEL_MAX)]
+DeploymentName = Annotated[str, _text(DNS_LABEL.pattern, DEPLOYMENT_NAME_MAX)]
+DescriptorId = Annotated[str, _text(DESCRIPTOR_ID.pattern, DESCRIPTOR_ID_MAX)]
+Replicas = Annotated[StrictInt, Field(ge=0, le=MAX_REPLICAS)]
+Reason = Annotated[
+    str | None,
+    Field(default=None, max_length=REASON_MAX, description="Why: recorded on the operation"),
+]
+JsonMap = dict[str, Any]
+
+
+def is_dns_label(value: str, max_length: int = DNS_LABEL_MAX) -> bool:
     """A Kubernetes DNS-1123 label: the rule for names, namespaces and manager ids."""
     return len(value) <= max_length and DNS_LABEL.fullmatch(value) is not None
 
 
 def check_deployment_name(value: str) -> str:
-    if not is_dns_label(value, 53):
+    if not is_dns_label(value, DEPLOYMENT_NAME_MAX):
         raise ValueError(
-            f"name {value!r} must be a DNS-1123 label of at most 53 characters "
-            "(lower-case letters, digits and '-', starting and ending alphanumeric)"
+            f"name {value!r} must be {DNS_LABEL_RULE}, at most {DEPLOYMENT_NAME_MAX} characters"
         )
     return value
 
@@ -49,9 +132,42 @@ def check_deployment_name(value: str) -> str:
 def check_descriptor_id(value: str) -> str:
     if not DESCRIPTOR_ID.fullmatch(value):
         raise ValueError(
-            f"descriptor id {value!r} must be 1-128 characters: letters, digits, '.', '_', '-'"
+            f"descriptor id {value!r} must be 1-{DESCRIPTOR_ID_MAX} characters: "
+            + PATTERN_MEANINGS[DESCRIPTOR_ID.pattern]
         )
     return value
+
+
+def page_token(token: str | None) -> str | None:
+    """A listing's ``nextToken`` as the document states it (the store decodes it further)."""
+    if token is not None and (len(token) > NEXT_TOKEN_MAX or not NEXT_TOKEN.fullmatch(token)):
+        raise InvalidRequest("nextToken is not a token this API returned")
+    return token
+
+
+@functools.cache
+def time_zones() -> frozenset[str]:
+    """The IANA time zone names this runtime knows (read on first use, not at import)."""
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _known_zone(value: str) -> str:
+    if value not in time_zones():
+        raise ValueError(
+            f"time zone {value!r} is not a known IANA name such as 'Europe/Paris' or 'UTC'"
+        )
+    return value
+
+
+def _zone_enum(schema: dict[str, Any]) -> None:
+    schema["enum"] = sorted(time_zones())
+
+
+TimeZone = Annotated[
+    str,
+    AfterValidator(_known_zone),
+    Field(description="An IANA time zone name", json_schema_extra=_zone_enum),
+]
 
 
 class _Wire(BaseModel):
@@ -60,90 +176,55 @@ class _Wire(BaseModel):
     )
 
 
-Reason = Annotated[str | None, Field(default=None, max_length=1024)]
-JsonMap = dict[str, Any]
-
 # -------------------------------------------------------------------------- requests
 
 
 class DescriptorCreate(_Wire):
-    descriptor_id: str
+    descriptor_id: DescriptorId
     name: Annotated[str, Field(min_length=1, max_length=253)]
-    artifact_repo_url: Annotated[str, Field(min_length=1, max_length=2048)]
+    artifact_repo_url: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=2048,
+            pattern=CHART_SOURCE.pattern,
+            description=f"{PATTERN_MEANINGS[CHART_SOURCE.pattern]} (file:// only where the"
+            " stage allows local charts, O2DMS_ALLOW_LOCAL_CHARTS; else 400)",
+        ),
+    ]
     artifact_name: Annotated[str, Field(min_length=1, max_length=253)]
     artifact_version: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^\S+$")]
     default_parameters: JsonMap = Field(default_factory=dict)
     parameter_schema: JsonMap | None = None
     supported_adapters: list[Adapter] = Field(default_factory=lambda: list(Adapter), min_length=1)
 
-    _id = field_validator("descriptor_id")(check_descriptor_id)
-
-    @field_validator("artifact_repo_url")
-    @classmethod
-    def _source(cls, value: str) -> str:
-        if not value.startswith(CHART_SOURCES):
-            raise ValueError("artifactRepoUrl must start with https://, http://, oci:// or file://")
-        return value
-
 
 class DeploymentCreate(_Wire):
-    name: str
-    descriptor_id: str
-    namespace: str | None = None
+    name: DeploymentName
+    descriptor_id: DescriptorId
+    namespace: DnsLabel | None = None
     parameters: JsonMap | None = None
     adapter: Adapter = Adapter.HELM
-    deployment_manager_id: Annotated[str | None, Field(default=None, max_length=128)]
+    deployment_manager_id: DnsLabel | None = None
     reason: Reason
-
-    _name = field_validator("name")(check_deployment_name)
-    _descriptor = field_validator("descriptor_id")(check_descriptor_id)
-
-    @field_validator("namespace")
-    @classmethod
-    def _namespace(cls, value: str | None) -> str | None:
-        if value is not None and not is_dns_label(value):
-            raise ValueError(
-                f"namespace {value!r} must be a DNS-1123 label of at most 63 characters"
-            )
-        return value
 
 
 class DeploymentUpgrade(_Wire):
-    descriptor_id: str | None = None
+    descriptor_id: DescriptorId | None = None
     parameters: JsonMap | None = None
     reason: Reason
 
-    @field_validator("descriptor_id")
-    @classmethod
-    def _descriptor(cls, value: str | None) -> str | None:
-        return None if value is None else check_descriptor_id(value)
-
-
-def check_replicas(value: int) -> int:
-    if value < 0:
-        raise ValueError("Replica count must be non-negative")
-    if value > MAX_REPLICAS:
-        raise ValueError(f"Replica count must be at most {MAX_REPLICAS}")
-    return value
-
 
 class ScaleRequest(_Wire):
-    replicas: StrictInt
+    replicas: Replicas
     reason: Reason
-
-    _replicas = field_validator("replicas")(check_replicas)
 
 
 class RollbackRequest(_Wire):
-    revision: StrictInt
+    revision: Annotated[
+        StrictInt, Field(ge=0, description="0: the previous good revision; else N >= 1")
+    ]
     reason: Reason
-
-    @field_validator("revision")
-    @classmethod
-    def _non_negative(cls, value: int) -> int:
-        if value < 0:
-            raise ValueError("Invalid revision number: use 0 for the previous revision or N >= 1")
-        return value
 
 
 class TerminateRequest(_Wire):
@@ -151,14 +232,19 @@ class TerminateRequest(_Wire):
 
 
 class ScheduleCreate(_Wire):
-    expression: Annotated[str, Field(min_length=6, max_length=256)]
-    timezone: Annotated[str, Field(min_length=1, max_length=50)] = "UTC"
-    replicas: StrictInt
+    expression: Annotated[
+        str,
+        Field(
+            max_length=256,
+            pattern=SCHEDULE_EXPRESSION.pattern,
+            description=PATTERN_MEANINGS[SCHEDULE_EXPRESSION.pattern],
+        ),
+    ]
+    timezone: TimeZone = "UTC"
+    replicas: Replicas
     start_date: datetime | None = None
     end_date: datetime | None = None
     reason: Reason
-
-    _replicas = field_validator("replicas")(check_replicas)
 
     @field_validator("start_date", "end_date")
     @classmethod
@@ -168,63 +254,93 @@ class ScheduleCreate(_Wire):
         return value
 
 
-ALARM_NAME = r"^[^\x00-\x1f]{1,255}$"
-
-
 class AlarmBindingIn(_Wire):
-    alarm_names: Annotated[list[Annotated[str, Field(pattern=ALARM_NAME)]], Field(max_length=20)]
+    alarm_names: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=255, pattern=ALARM_NAME)]],
+        Field(max_length=20),
+    ]
     watch_window_seconds: Annotated[StrictInt | None, Field(default=None, ge=60, le=604_800)]
     cooldown_seconds: Annotated[StrictInt | None, Field(default=None, ge=0, le=604_800)]
 
 
-ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$"
-REGION = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]{1,2}$"
-EKS_NAME = r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$"
-KUBECONFIG_SOURCE = r"^(ssm:|secretsmanager:|file:)\S+$"
+# Per kind of manager: how to name it, the fields it needs, and the fields of the other kind.
+# The model validator enforces this table and the document states it (if/then).
+_KIND_FIELDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    "eks": (
+        "an eks deployment manager",
+        ("cluster_name", "region"),
+        ("kubeconfig_source", "context"),
+    ),
+    "kubeconfig": (
+        "a kubeconfig deployment manager",
+        ("kubeconfig_source",),
+        ("cluster_name", "region", "role_arn"),
+    ),
+}
+
+
+def _words(names: tuple[str, ...]) -> str:
+    wire = [to_camel(n) for n in names]
+    return wire[0] if len(wire) == 1 else f"{', '.join(wire[:-1])} and {wire[-1]}"
+
+
+def _kind_rules(schema: dict[str, Any]) -> None:
+    """The table above as JSON schema: a needed field is present and not null; a field of
+    the other kind is absent, null or empty."""
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+            "then": {
+                "required": [to_camel(n) for n in needs],
+                "properties": {
+                    **{to_camel(n): {"not": {"type": "null"}} for n in needs},
+                    **{to_camel(n): {"enum": [None, ""]} for n in others},
+                },
+            },
+        }
+        for kind, (_, needs, others) in _KIND_FIELDS.items()
+    ]
 
 
 class ManagerCreate(_Wire):
-    deployment_manager_id: str
-    kind: Annotated[str, Field(pattern=r"^(eks|kubeconfig)$")]
+    model_config = ConfigDict(json_schema_extra=_kind_rules)
+
+    deployment_manager_id: Annotated[
+        DnsLabel,
+        Field(
+            description=f"{DNS_LABEL_RULE}; not {LOCAL_ID!r}, the built-in cluster's id",
+            json_schema_extra={"not": {"const": LOCAL_ID}},
+        ),
+    ]
+    kind: Literal["eks", "kubeconfig"]
     name: Annotated[str | None, Field(default=None, max_length=253)]
-    default_namespace: str | None = None
-    cluster_name: Annotated[str | None, Field(default=None, pattern=EKS_NAME)]
+    default_namespace: DnsLabel | None = None
+    cluster_name: Annotated[
+        str | None, Field(default=None, min_length=1, max_length=100, pattern=EKS_NAME)
+    ]
     region: Annotated[str | None, Field(default=None, pattern=REGION)]
     role_arn: Annotated[str | None, Field(default=None, max_length=2048, pattern=ROLE_ARN)]
     kubeconfig_source: Annotated[
-        str | None, Field(default=None, max_length=2048, pattern=KUBECONFIG_SOURCE)
+        str | None,
+        Field(
+            default=None,
+            max_length=2048,
+            pattern=KUBECONFIG_SOURCE,
+            description=f"{PATTERN_MEANINGS[KUBECONFIG_SOURCE]} (file: only where the stage"
+            " allows local charts, O2DMS_ALLOW_LOCAL_CHARTS; else 400)",
+        ),
     ]
     context: Annotated[str | None, Field(default=None, max_length=253)]
     default: bool = False
 
-    @field_validator("deployment_manager_id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        if not is_dns_label(value):
-            raise ValueError(
-                f"deploymentManagerId {value!r} must be a DNS-1123 label of at most 63 characters"
-            )
-        return value
-
-    @field_validator("default_namespace")
-    @classmethod
-    def _namespace(cls, value: str | None) -> str | None:
-        if value is not None and not is_dns_label(value):
-            raise ValueError(f"defaultNamespace {value!r} must be a DNS-1123 label")
-        return value
-
     @model_validator(mode="after")
     def _kind_fields(self) -> ManagerCreate:
-        if self.kind == "eks":
-            if not self.cluster_name or not self.region:
-                raise ValueError("an eks deployment manager needs clusterName and region")
-            if self.kubeconfig_source or self.context:
-                raise ValueError("kubeconfigSource and context are for kubeconfig managers")
-        else:
-            if not self.kubeconfig_source:
-                raise ValueError("a kubeconfig deployment manager needs kubeconfigSource")
-            if self.cluster_name or self.region or self.role_arn:
-                raise ValueError("clusterName, region and roleArn are for eks managers")
+        what, needs, others = _KIND_FIELDS[self.kind]
+        if not all(getattr(self, n) for n in needs):
+            raise ValueError(f"{what} needs {_words(needs)}")
+        if any(getattr(self, n) for n in others):
+            other = next(k for k in _KIND_FIELDS if k != self.kind)
+            raise ValueError(f"{_words(others)} are for {other} managers")
         return self
 
 

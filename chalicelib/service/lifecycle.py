@@ -76,8 +76,33 @@ def upgrade(
     return start(deps, current, _upgrade_proposal(deps, descriptor_id, parameters), caller)
 
 
-def scale(deps: Deps, deployment_id: str, *, replicas: int, caller: Caller) -> Started:
-    return scale_read(deps, live_deployment(deps, deployment_id), replicas=replicas, caller=caller)
+@dataclass(frozen=True, slots=True)
+class Unchanged:
+    """A change that would change nothing, so none was made: no operation, no revision."""
+
+    deployment: Deployment
+    message: str
+
+
+def scale(deps: Deps, deployment_id: str, *, replicas: int, caller: Caller) -> Started | Unchanged:
+    """Scale; a deployment already settled at that count is left alone, and says so."""
+    current = live_deployment(deps, deployment_id)
+    if already_scaled(current, replicas):
+        return Unchanged(
+            current,
+            f"{current.id} already runs {replicas} replica"
+            f"{'' if replicas == 1 else 's'}; nothing changed",
+        )
+    return scale_read(deps, current, replicas=replicas, caller=caller)
+
+
+def already_scaled(deployment: Deployment, replicas: int) -> bool:
+    """Settled (instantiated, no operation running) at ``replicas`` replicas."""
+    return (
+        deployment.status is DeploymentStatus.INSTANTIATED
+        and deployment.lease is None
+        and deployment.replicas == replicas
+    )
 
 
 def scale_read(deps: Deps, current: Deployment, *, replicas: int, caller: Caller) -> Started:

@@ -27,7 +27,6 @@ from chalicelib.domain.errors import (
     StoreUnavailable,
 )
 from chalicelib.domain.models import (
-    Deployment,
     Firing,
     Operation,
     OperationError,
@@ -35,7 +34,6 @@ from chalicelib.domain.models import (
     StageEntry,
 )
 from chalicelib.domain.states import (
-    DeploymentStatus,
     FiringOutcome,
     OperationState,
     OperationType,
@@ -218,7 +216,7 @@ def _scale_with_retries(
             deps.scheduler.delete(schedule.id)
             deps.automation.delete_schedule(schedule.deployment_id, schedule.id)
             return FireResult(None, f"deployment {schedule.deployment_id} is gone")
-        if _already_there(deployment, schedule.replicas):
+        if lifecycle.already_scaled(deployment, schedule.replicas):
             return FireResult(
                 FiringOutcome.UNCHANGED,
                 f"{deployment.id} already runs {schedule.replicas} replicas",
@@ -238,14 +236,6 @@ def _scale_with_retries(
     skipped = _skipped(deps, schedule, caller, due=due, error=last_error, attempts=attempts)
     deps.events.operation_ended(skipped, deployment)
     return FireResult(FiringOutcome.SKIPPED, skipped.message, skipped.id)
-
-
-def _already_there(deployment: Deployment, replicas: int) -> bool:
-    return (
-        deployment.status is DeploymentStatus.INSTANTIATED
-        and deployment.lease is None
-        and deployment.replicas == replicas
-    )
 
 
 def _skipped(
