@@ -364,3 +364,26 @@ def test_scaling_to_the_current_count_changes_nothing_and_says_so(
     assert [r["revision"] for r in history] == [1]
     operations = call(running, "GET", "nfDeployments/nginx-prod/operations").body["operations"]
     assert [o["type"] for o in operations] == ["install"]
+
+
+def test_status_shows_the_stage_and_get_shows_the_current_revisions_description(
+    client: Any, world: World
+) -> None:
+    from tests.api_helpers import create_deployment, create_descriptor
+
+    create_descriptor(client)
+    create_deployment(client)
+    deploying = call(client, "GET", "nfDeployments/nginx-prod/status").body
+    world.settle()
+    done = call(client, "GET", "nfDeployments/nginx-prod/status").body
+    found = call(client, "GET", "nfDeployments/nginx-prod").body
+
+    assert (deploying["status"], deploying["stage"]) == ("DEPLOYING", "deploying")
+    assert (done["status"], done["stage"]) == ("INSTANTIATED", "completed")
+    assert found["description"] == "Installed nginx-chart-1.2.0"
+
+    call(client, "PUT", "nfDeployments/nginx-prod", {"parameters": {"image": {"tag": "crash"}}})
+    world.settle(seconds=120)
+    after = call(client, "GET", "nfDeployments/nginx-prod").body
+    assert after["description"].startswith("Rolled back from revision 2 to revision 1")
+    assert call(client, "GET", "nfDeployments/nginx-prod/status").body["stage"] == "completed"

@@ -269,6 +269,8 @@ def deployment_item(deployment: Deployment) -> Item:
     _put_optional(item, "etaSeconds", _n(d.eta_seconds) if d.eta_seconds is not None else None)
     _put_optional(item, "terminatedAt", _time(d.terminated_at) if d.terminated_at else None)
     _put_optional(item, "descriptorRef", _s(d.descriptor_ref) if d.descriptor_ref else None)
+    _put_optional(item, "stage", _s(d.stage.value) if d.stage else None)
+    _put_optional(item, "description", _s(d.description) if d.description else None)
     if d.lease is not None:
         item["lease"] = {
             "M": {
@@ -325,6 +327,8 @@ def read_deployment(item: Item) -> Deployment:
         lease=lease,
         terminated_at=_get_opt_time(item, "terminatedAt"),
         descriptor_ref=_get_opt_s(item, "descriptorRef"),
+        stage=Stage(stage) if (stage := _get_opt_s(item, "stage")) else None,
+        description=_get_opt_s(item, "description"),
         record_version=_get_n(item, "recordVersion"),
     )
 

@@ -20,4 +20,7 @@ def openapi_document() -> Response:
 @bp.route("/o2dms/v1/health", methods=["GET"])
 @handle_errors
 def health() -> Response:
-    return Response(body={"status": "ok"}, status_code=200)
+    from chalicelib.api import http
+    from chalicelib.api import schemas as s
+
+    return http.json(s.HealthOut(status="ok"))

@@ -38,6 +38,7 @@ _REQUESTS: tuple[type[BaseModel], ...] = (
 )
 _RESPONSES: tuple[type[BaseModel], ...] = (
     s.ErrorBody,
+    s.HealthOut,
     s.ManagerOut,
     s.ManagerList,
     s.DescriptorOut,
@@ -201,6 +202,13 @@ def _page(summary: str, model: type[BaseModel], errors: tuple[int, ...]) -> dict
 def _paths() -> dict[str, Any]:
     mutation = (400, 404, 409, 422, 500, 503)
     return {
+        "/o2dms/v1/health": {
+            "get": _operation(
+                "Liveness: the API answers (it reads nothing)",
+                {200: _answer("Up", s.HealthOut)},
+                (),
+            ),
+        },
         MANAGERS: {
             "post": _operation(
                 "Register a target cluster (eks or kubeconfig)",

@@ -74,7 +74,7 @@ def deployment(d: Deployment, *, description: str | None = None) -> s.Deployment
         deployment_manager_id=d.deployment_manager_id,
         status=d.status,
         version=d.revision,
-        description=description,
+        description=description if description is not None else d.description,
         message=d.message,
         progress=d.progress,
         parameters=d.parameters,
@@ -119,6 +119,7 @@ def status(d: Deployment) -> s.StatusOut:
         ],
         revision=d.revision,
         operation_id=d.lease.operation_id if d.lease else None,
+        stage=d.stage,
         updated_at=d.updated_at,
         extensions=extensions,
     )

@@ -347,6 +347,10 @@ class ManagerCreate(_Wire):
 # ------------------------------------------------------------------------- responses
 
 
+class HealthOut(_Wire):
+    status: Literal["ok"]
+
+
 class ErrorBody(_Wire):
     error: str
     message: str
@@ -474,6 +478,9 @@ class StatusOut(_Wire):
     conditions: list[ConditionOut]
     revision: int
     operation_id: str | None
+    stage: Stage | None = Field(
+        description="The stage of the running operation, or of the last one once it ended"
+    )
     updated_at: datetime
     extensions: JsonMap
 

@@ -125,6 +125,10 @@ class Deployment:
     lease: Lease | None = None
     terminated_at: datetime | None = None
     descriptor_ref: str | None = None
+    # Copies kept with the deployment so that a status read stays one request: the stage of
+    # its current (or last) operation, and the description of its current revision.
+    stage: Stage | None = None
+    description: str | None = None
     record_version: int = 0
 
     @property

@@ -130,11 +130,26 @@ def update_owned(deps: Deps, deployment_id: str, operation_id: str, build: Owned
 
 def commit(deps: Deps, change: Change) -> Deployment:
     """Store ``change``; then announce every operation it ended."""
-    stored = deps.store.commit(change)
+    stored = deps.store.commit(_with_copies(change))
     for operation in change.operations:
         if operation.state.finished:
             deps.events.operation_ended(operation, stored)
     return stored
+
+
+def _with_copies(change: Change) -> Change:
+    """The deployment with its copies brought up to date from what the change writes: the
+    stage of the operation holding its lease (or, once released, of the one that ended),
+    and the description of its current revision."""
+    d = change.deployment
+    for op in change.operations:
+        holder = d.lease.operation_id == op.id if d.lease else op.state.finished
+        if holder:
+            d = replace(d, stage=op.stage)
+    for revision in (*change.new_revisions, *change.revisions):
+        if revision.number == d.revision:
+            d = replace(d, description=revision.description)
+    return replace(change, deployment=d)
 
 
 def finish_operation(
