@@ -57,3 +57,23 @@ def test_the_health_check_is_documented_and_answers_as_documented(client: Any) -
     answer = call(client, "GET", "/o2dms/v1/health")  # checked against the document
 
     assert (answer.status, answer.body) == (200, {"status": "ok"})
+
+
+def test_every_link_leads_to_a_documented_operation_with_its_path_parameters() -> None:
+    from chalicelib.api.openapi import document_dict
+
+    document = document_dict()
+    links = [
+        link
+        for item in document["paths"].values()
+        for method, operation in item.items()
+        if method != "parameters"
+        for answer in operation["responses"].values()
+        for link in answer.get("links", {}).values()
+    ]
+    assert len(links) >= 15
+    for link in links:
+        path, method = link["operationRef"].removeprefix("#/paths/").rsplit("/", 1)
+        path = path.replace("~1", "/").replace("~0", "~")
+        assert method in document["paths"][path], link
+        assert set(link["parameters"]) == set(re.findall(r"\{([^}]+)\}", path)), link

@@ -413,9 +413,81 @@ def document_dict() -> dict[str, Any]:
             f"media type, at most {MAX_BODY_BYTES // 1024} KiB and {MAX_JSON_DEPTH} levels of "
             "nesting (else 400).",
         },
-        "paths": _paths(),
+        "paths": _with_links(_paths()),
         "components": {"schemas": schemas.get("$defs", {}), "responses": _outside_paths()},
     }
+
+
+_BODY = "$response.body#/"
+_IN_PATH = "$request.path."
+# (from path, method, status) -> links to (path, method) with their parameters' sources:
+# what a client does next with an answer (and what stateful testing follows).
+_LINKS: tuple[tuple[tuple[str, str, str], tuple[tuple[str, str], ...], dict[str, str]], ...] = (
+    (
+        (DESCRIPTORS, "post", "201"),
+        ((DESCRIPTORS + "/{descriptorId}", "get"), (DESCRIPTORS + "/{descriptorId}", "delete")),
+        {"descriptorId": _BODY + "descriptorId"},
+    ),
+    (
+        (MANAGERS, "post", "201"),
+        ((MANAGERS + "/{deploymentManagerId}", "get"),),
+        {"deploymentManagerId": _BODY + "deploymentManagerId"},
+    ),
+    (
+        (DEPLOYMENTS, "post", "201"),
+        (
+            (ONE, "get"),
+            (ONE, "put"),
+            (ONE, "delete"),
+            (ONE + "/scale", "post"),
+            (ONE + "/rollback", "post"),
+            (ONE + "/status", "get"),
+            (ONE + "/history", "get"),
+            (ONE + "/operations", "get"),
+            (ONE + "/scalingSchedules", "post"),
+            (ONE + "/rollbackAlarms", "put"),
+        ),
+        {"deploymentId": _BODY + "deploymentId"},
+    ),
+    (
+        (ONE, "put", "200"),
+        ((ONE + "/operations/{operationId}", "get"), (ONE + "/rollback", "post")),
+        {"deploymentId": _BODY + "deploymentId", "operationId": _BODY + "operationId"},
+    ),
+    (
+        (ONE + "/history", "get", "200"),
+        ((ONE + "/history/{revision}", "get"), (ONE + "/rollback", "post")),
+        {"deploymentId": _IN_PATH + "deploymentId", "revision": _BODY + "revisions/0/revision"},
+    ),
+    (
+        (ONE + "/scalingSchedules", "post", "201"),
+        (
+            (ONE + "/scalingSchedules/{scheduleId}", "get"),
+            (ONE + "/scalingSchedules/{scheduleId}", "delete"),
+        ),
+        {"deploymentId": _IN_PATH + "deploymentId", "scheduleId": _BODY + "scheduleId"},
+    ),
+)
+
+
+def _pointer(path: str, method: str) -> str:
+    return "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
+
+
+def _with_links(paths: dict[str, Any]) -> dict[str, Any]:
+    """``paths`` with OpenAPI links from answers to the operations they lead to; a link
+    passes only the parameters its target takes."""
+    for (path, method, status), targets, sources in _LINKS:
+        answer = paths[path][method]["responses"][status]
+        links = answer.setdefault("links", {})
+        for target, verb in targets:
+            wanted = {name: source for name, source in sources.items() if f"{{{name}}}" in target}
+            name = "_".join([verb, *(part.strip("{}") for part in target.split("/")[3:])])
+            links[name] = {
+                "operationRef": _pointer(target, verb),
+                "parameters": wanted,
+            }
+    return paths
 
 
 def _outside_paths() -> dict[str, Any]:
