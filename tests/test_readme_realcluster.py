@@ -11,32 +11,22 @@ the namespace ``production`` of that cluster, and is terminated at the end."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from tests.real_cluster import Kube
+from tests.shell_steps import Step, run_step, split_commands
 from tests.test_local_run import REPO_ROOT
 from tests.test_local_run_acceptance import Api, local_run
 
 pytestmark = pytest.mark.realcluster
 README = REPO_ROOT / "README.md"
-CURL_WITH_STATUS = "curl() { command curl -w '\\n@@%{http_code}' \"$@\"; }\n"
-COMMENT = re.compile(r"\s+#\s+(?P<says>.*)$")
 STATUS_CODE = re.compile(r"^(?P<code>[1-5]\d\d)\b")
 QUOTED = re.compile(r'"([^"]+)"')
-
-
-@dataclass(frozen=True)
-class Step:
-    command: str
-    says: str  # the trailing comment: what the README promises it answers
 
 
 def try_it_block() -> tuple[str, list[Step]]:
@@ -46,34 +36,13 @@ def try_it_block() -> tuple[str, list[Step]]:
     block = section[section.index("```bash\n") + len("```bash\n") :]
     block = block[: block.index("```")]
     api_line, *lines = (line for line in block.splitlines() if not line.startswith("#"))
-    steps, pending = [], ""
-    for line in lines:
-        if not line.strip() and not pending:
-            continue
-        pending = f"{pending}\n{line}" if pending else line
-        if pending.count("'") % 2 == 0 and not pending.rstrip().endswith("\\"):
-            comment = COMMENT.search(pending.splitlines()[-1])
-            says = comment.group("says") if comment else ""
-            command = pending[: len(pending) - len(comment.group(0))] if comment else pending
-            steps.append(Step(command, says))
-            pending = ""
     assert api_line.startswith("API="), api_line
-    return api_line, steps
+    return api_line, split_commands(lines)
 
 
 def run(step: Step, api: Api) -> tuple[int, str]:
     """The step's command in bash, as the README has it; its HTTP status and output."""
-    done = subprocess.run(
-        ["bash", "-c", CURL_WITH_STATUS + step.command],
-        env={"PATH": os.environ["PATH"], "API": api.base},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    out, _, code = done.stdout.rpartition("\n@@")
-    return int(code), out
+    return run_step(step, {"API": api.base})
 
 
 def body_of(out: str) -> Any:
