@@ -356,3 +356,36 @@ def test_parameters_that_grow_past_what_a_revision_can_store_are_422(
     history = call(running, "GET", "nfDeployments/nginx-prod/history").body["revisions"]
     assert [r["revision"] for r in history] == [3, 2, 1]
     assert call(running, "GET", "nfDeployments/nginx-prod/status").body["status"] == "INSTANTIATED"
+
+
+def test_a_whole_number_written_with_a_decimal_point_is_that_number(running: Any) -> None:
+    answer = call(running, "POST", "nfDeployments/nginx-prod/scale?dryRun=true", {"replicas": 3.0})
+
+    assert answer.status == 200, answer.body
+    assert answer.body["type"] == "scale"
+    assert_error(
+        call(running, "POST", "nfDeployments/nginx-prod/scale", {"replicas": 3.5}),
+        400,
+        "BadRequest",
+        "replicas",
+    )
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        {"PK": 1, "SK": 2, "GSI1PK": 3, "GSI1SK": 4},
+        {"PK": {"S": "x"}, "SK": {"S": "y"}},
+        {"PK": {"N": "1"}, "SK": {"S": "y"}, "GSI1PK": {"S": "a"}, "GSI1SK": {"S": "b"}},
+        ["not", "a", "key"],
+    ],
+)
+def test_a_page_token_we_did_not_hand_out_is_400_not_a_store_error(running: Any, key: Any) -> None:
+    import base64
+    import json
+
+    token = base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+
+    for listing in ("nfDeployments", "nfDeploymentDescriptors", "nfDeployments/nginx-prod/history"):
+        answer = call(running, "GET", f"{listing}?limit=1&nextToken={token}")
+        assert_error(answer, 400, "BadRequest", "nextToken")

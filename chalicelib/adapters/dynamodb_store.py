@@ -87,16 +87,34 @@ def encode_token(key: Item) -> str:
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
 
 
-def decode_token(token: str, *, partition: str | None = None) -> Item:
-    """The start key a page token stands for; 400 for anything we did not hand out."""
+_TABLE_KEY = frozenset({"PK", "SK"})
+_INDEX_KEY = _TABLE_KEY | {"GSI1PK", "GSI1SK"}
+
+
+def decode_token(
+    token: str, *, partition: str | None = None, index_partition: str | None = None
+) -> Item:
+    """The start key a page token stands for: exactly the key attributes of the table (and
+    of the index, for an index page), each a string. 400 for anything we did not hand out,
+    before DynamoDB sees it."""
     try:
         padded = token + "=" * (-len(token) % 4)
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
         raise InvalidRequest("nextToken is not a token this API returned") from exc
-    if not isinstance(key, dict) or "PK" not in key or "SK" not in key:
+    expected = _INDEX_KEY if index_partition is not None else _TABLE_KEY
+    if (
+        not isinstance(key, dict)
+        or set(key) != expected
+        or not all(
+            isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str)
+            for v in key.values()
+        )
+    ):
         raise InvalidRequest("nextToken is not a token this API returned")
     if partition is not None and key["PK"] != {"S": partition}:
+        raise InvalidRequest("nextToken belongs to another listing")
+    if index_partition is not None and key["GSI1PK"] != {"S": index_partition}:
         raise InvalidRequest("nextToken belongs to another listing")
     return key
 
@@ -435,7 +453,7 @@ class DynamoDBStore:
             },
         }
         found: list[T] = []
-        start = decode_token(token) if token else None
+        start = decode_token(token, index_partition=partition) if token else None
         while True:
             if start:
                 query["ExclusiveStartKey"] = start

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
@@ -108,7 +109,18 @@ def _text(pattern: str, max_length: int) -> Any:
 DnsLabel = Annotated[str, _text(DNS_LABEL.pattern, DNS_LABEL_MAX)]
 DeploymentName = Annotated[str, _text(DNS_LABEL.pattern, DEPLOYMENT_NAME_MAX)]
 DescriptorId = Annotated[str, _text(DESCRIPTOR_ID.pattern, DESCRIPTOR_ID_MAX)]
-Replicas = Annotated[StrictInt, Field(ge=0, le=MAX_REPLICAS)]
+
+
+def _whole(value: Any) -> Any:
+    """JSON has one kind of number: 5.0 is the integer 5, as JSON Schema's ``integer`` says
+    (1.5, "5" and true stay refused)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WHOLE = BeforeValidator(_whole)  # after the bounds, so that the document states them
+Replicas = Annotated[StrictInt, Field(ge=0, le=MAX_REPLICAS), WHOLE]
 Reason = Annotated[
     str | None,
     Field(default=None, max_length=REASON_MAX, description="Why: recorded on the operation"),
@@ -222,7 +234,7 @@ class ScaleRequest(_Wire):
 
 class RollbackRequest(_Wire):
     revision: Annotated[
-        StrictInt, Field(ge=0, description="0: the previous good revision; else N >= 1")
+        StrictInt, Field(ge=0, description="0: the previous good revision; else N >= 1"), WHOLE
     ]
     reason: Reason
 
@@ -259,8 +271,8 @@ class AlarmBindingIn(_Wire):
         list[Annotated[str, Field(min_length=1, max_length=255, pattern=ALARM_NAME)]],
         Field(max_length=20),
     ]
-    watch_window_seconds: Annotated[StrictInt | None, Field(default=None, ge=60, le=604_800)]
-    cooldown_seconds: Annotated[StrictInt | None, Field(default=None, ge=0, le=604_800)]
+    watch_window_seconds: Annotated[StrictInt | None, Field(default=None, ge=60, le=604_800), WHOLE]
+    cooldown_seconds: Annotated[StrictInt | None, Field(default=None, ge=0, le=604_800), WHOLE]
 
 
 # Per kind of manager: how to name it, the fields it needs, and the fields of the other kind.
