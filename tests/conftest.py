@@ -27,6 +27,7 @@ from tests.fakes import FakeClock, IdSequence, ManualDriver, RecordingEvents, au
 
 if TYPE_CHECKING:
     from tests.kube_emulator import EmulatedCluster
+    from tests.real_cluster import Kube
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = "o2dms-test"
@@ -159,6 +160,22 @@ def real_kubeconfig(tmp_path_factory: pytest.TempPathFactory, worker_id: str) ->
         pytest.skip(reason)
     base = tmp_path_factory.getbasetemp()
     return kit.up(kit.state_dir(base, worker=worker_id != "master"))
+
+
+@pytest.fixture
+def kube(real_kubeconfig: str) -> Kube:
+    """kubectl and helm on the real API server."""
+    from tests.real_cluster import Kube
+
+    return Kube(real_kubeconfig)
+
+
+@pytest.fixture
+def namespace(kube: Kube) -> Iterator[str]:
+    """A namespace of the test's own on the real API server, deleted afterwards."""
+    name = kube.new_namespace()
+    yield name
+    kube.drop_namespace(name)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

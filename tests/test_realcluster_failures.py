@@ -7,7 +7,6 @@ credentials that may only read, and a seed example the API server refuses."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +24,6 @@ from tests.real_cluster import (
 )
 
 pytestmark = pytest.mark.realcluster
-
-
-@pytest.fixture
-def kube(real_kubeconfig: str) -> Kube:
-    return Kube(real_kubeconfig)
-
-
-@pytest.fixture
-def namespace(kube: Kube) -> Iterator[str]:
-    name = kube.new_namespace()
-    yield name
-    kube.drop_namespace(name)
 
 
 def _setup(client: Any, kubeconfig: str, namespace: str) -> None:

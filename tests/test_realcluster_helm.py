@@ -4,7 +4,6 @@ namespace of its own and deletes it afterwards."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,18 +12,6 @@ from tests.api_helpers import call
 from tests.real_cluster import Kube, demo_descriptor, follow_all, manager_for, real_adapters
 
 pytestmark = pytest.mark.realcluster
-
-
-@pytest.fixture
-def kube(real_kubeconfig: str) -> Kube:
-    return Kube(real_kubeconfig)
-
-
-@pytest.fixture
-def namespace(kube: Kube) -> Iterator[str]:
-    name = kube.new_namespace()
-    yield name
-    kube.drop_namespace(name)
 
 
 def _setup(client: Any, kube: Kube, namespace: str) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,18 +33,6 @@ pytestmark = pytest.mark.realcluster
 REVISION = "deployment.kubernetes.io/revision"
 CRASH_TIMEOUT = 60  # seconds; the crash loop must be caught well before it
 CRASH_RESTARTS = re.compile(r"pod (\S+): CrashLoopBackOff \((\d+) restarts\)")
-
-
-@pytest.fixture
-def kube(real_kubeconfig: str) -> Kube:
-    return Kube(real_kubeconfig)
-
-
-@pytest.fixture
-def namespace(kube: Kube) -> Iterator[str]:
-    name = kube.new_namespace()
-    yield name
-    kube.drop_namespace(name)
 
 
 @dataclass(frozen=True)
