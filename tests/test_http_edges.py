@@ -277,3 +277,26 @@ def test_local_server_unparsable_request_is_json_400(served: tuple[str, int]) ->
     head, _, payload = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400"), head
     assert_error(400, json.loads(payload), 400, "BadRequest")
+
+
+def test_a_lone_surrogate_is_400_and_leaves_the_listing_readable(running: Any) -> None:
+    raw = '{"parameters": {"note": "\\ud800"}}'  # JSON allows the escape; UTF-8 cannot carry it
+
+    answer = running.http.request(
+        "PUT",
+        f"{BASE}/nfDeployments/nginx-prod",
+        headers={"Content-Type": "application/json"},
+        body=raw,
+    )
+    listing = running.http.get(f"{BASE}/nfDeployments")
+    paired = running.http.request(
+        "PUT",
+        f"{BASE}/nfDeployments/nginx-prod?dryRun=true",
+        headers={"Content-Type": "application/json"},
+        body='{"parameters": {"note": "\\ud83d\\ude00"}}',  # a pair is a character
+    )
+
+    assert answer.status_code == 400
+    assert json.loads(answer.body)["message"].startswith("The request body holds a lone surrogate")
+    assert listing.status_code == 200
+    assert paired.status_code == 200

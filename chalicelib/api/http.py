@@ -67,11 +67,27 @@ def read_json(raw: str | bytes) -> Any:
     if brackets > MAX_JSON_DEPTH and _nesting(text) > MAX_JSON_DEPTH:
         _too_deep()
     try:
-        return jsonlib.loads(text, parse_constant=_refuse_constant)
+        value = jsonlib.loads(text, parse_constant=_refuse_constant)
     except RecursionError:  # unreachable after _nesting, kept as a guard for the C parser
         _too_deep()
     except ValueError as exc:
         raise InvalidRequest(f"The request body is not valid JSON: {exc}") from exc
+    if "\\u" in text and _has_lone_surrogate(value):
+        raise InvalidRequest(
+            "The request body holds a lone surrogate escape (\\ud800-\\udfff without its pair),"
+            " which no UTF-8 text can carry"
+        )
+    return value
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether a string anywhere in ``value`` (keys included) holds a lone surrogate, which
+    JSON's escapes allow but UTF-8, and so DynamoDB and every later answer, cannot carry."""
+    try:
+        jsonlib.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _nesting(text: str) -> int:
