@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.api_helpers import NGINX_DESCRIPTOR, call, create_deployment, create_descriptor
 from tests.conftest import World
 
@@ -107,3 +109,21 @@ def test_descriptor_use_moves_with_upgrade_to_another_descriptor(client: Any, wo
 def test_descriptor_not_found_is_404(client: Any) -> None:
     assert call(client, "GET", "nfDeploymentDescriptors/none").status == 404
     assert call(client, "DELETE", "nfDeploymentDescriptors/none").status == 404
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("artifactName", "--post-renderer=/bin/sh"),
+        ("artifactName", "-x"),
+        ("artifactVersion", "--devel"),
+        ("artifactVersion", "1.0 --set x=y"),
+    ],
+)
+def test_a_chart_name_or_version_helm_would_read_as_a_flag_is_refused_at_creation(
+    client: Any, field: str, value: str
+) -> None:
+    answer = call(client, "POST", "nfDeploymentDescriptors", {**NGINX_DESCRIPTOR, field: value})
+
+    assert answer.status == 400, answer.body
+    assert field in answer.body["message"]

@@ -26,7 +26,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from chalicelib.domain.errors import InvalidRequest
-from chalicelib.domain.models import MAX_REPLICAS
+from chalicelib.domain.models import CHART_NAME, CHART_VERSION, MAX_REPLICAS
 from chalicelib.domain.states import (
     Adapter,
     ClusterKind,
@@ -86,6 +86,8 @@ PATTERN_MEANINGS: dict[str, str] = {
     REGION: "an AWS region such as eu-west-3",
     EKS_NAME: "an EKS cluster name: letters, digits, '_' and '-', starting alphanumeric",
     KUBECONFIG_SOURCE: "ssm:<parameter>, secretsmanager:<secret> or file:<path>",
+    CHART_NAME.pattern: "a chart name: letters, digits, '.', '_' and '-', starting alphanumeric",
+    CHART_VERSION.pattern: "a chart version such as 1.2.0 or v1.2.0-rc.1",
 }
 # (field, pydantic error type) -> the answer's words; ``{le}``/``{ge}`` are the bound.
 BOUND_MESSAGES: dict[tuple[str, str], str] = {
@@ -204,8 +206,10 @@ class DescriptorCreate(_Wire):
             " stage allows local charts, O2DMS_ALLOW_LOCAL_CHARTS; else 400)",
         ),
     ]
-    artifact_name: Annotated[str, Field(min_length=1, max_length=253)]
-    artifact_version: Annotated[str, Field(min_length=1, max_length=128, pattern=r"^\S+$")]
+    artifact_name: Annotated[str, Field(min_length=1, max_length=253, pattern=CHART_NAME.pattern)]
+    artifact_version: Annotated[
+        str, Field(min_length=1, max_length=128, pattern=CHART_VERSION.pattern)
+    ]
     default_parameters: JsonMap = Field(default_factory=dict)
     parameter_schema: JsonMap | None = None
     supported_adapters: list[Adapter] = Field(default_factory=lambda: list(Adapter), min_length=1)

@@ -6,6 +6,7 @@ Plain frozen dataclasses in snake_case; the O2 camelCase wire names live only in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -251,6 +252,9 @@ class ScalingSchedule:
     last_firing: Firing | None = None
 
 
+# What helm takes as a chart name and version, and never as a flag (``--post-renderer=...``).
+CHART_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+CHART_VERSION = re.compile(r"^[vV]?[0-9A-Za-z][0-9A-Za-z.+_-]*$")
 MAX_REPLICAS = 10_000  # the most replicas a scale or a replicaCount parameter may ask for
 DEPLOYMENT_TAG = "o2dms:deployment"  # an alarm with this tag watches the deployment it names
 

@@ -34,7 +34,7 @@ import re
 from dataclasses import dataclass
 
 from chalicelib.domain.errors import InvalidRequest
-from chalicelib.domain.models import ChartRef, JsonObject
+from chalicelib.domain.models import CHART_NAME, CHART_VERSION, ChartRef, JsonObject
 from chalicelib.domain.ports import ReleaseRef, ReleaseTarget
 
 HELM = "helm"
@@ -46,8 +46,6 @@ JSON_OUTPUT = ("--output", "json")
 # Helm's own release-name rule (at most 53 characters), and Kubernetes' for namespaces.
 _RELEASE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_CHART_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_CHART_VERSION = re.compile(r"^[vV]?[0-9A-Za-z][0-9A-Za-z.+_-]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +92,9 @@ def chart_source(
     """The argv words naming a chart: repository, OCI reference, or local archive. A
     repository with a mirror is read from the mirror; a mirror is the operator's setting,
     so a local folder is allowed there even where descriptors may not name one."""
-    if not _CHART_NAME.match(chart.name):
+    if not CHART_NAME.match(chart.name):
         raise InvalidRequest(f"{chart.name!r} is not a valid chart name")
-    if not _CHART_VERSION.match(chart.version):
+    if not CHART_VERSION.match(chart.version):
         raise InvalidRequest(f"{chart.version!r} is not a valid chart version")
     url = chart.repo_url.strip()
     mirror = mirrored(url, mirrors)
