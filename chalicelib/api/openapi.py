@@ -169,8 +169,8 @@ PREFER = _param(
     "header",
     "RFC 7240 `wait=N`: answer once the operation has ended (the deployment as it left it),"
     " or after N seconds (at most 25) with the state of that moment; the answer then carries"
-    " `Preference-Applied: wait=N`. Other preferences are ignored",
-    {"type": "string", "maxLength": 256},
+    " `Preference-Applied: wait=N`. Other preferences, and any other value, are ignored",
+    {"type": "string"},
 )
 _PLAN = _answer("dryRun=true: what the backend would run", s.PlanOut)
 
