@@ -63,7 +63,6 @@ def aws_clients(settings: Settings) -> Callable[..., Any]:
 
 
 def build(settings: Settings) -> Deps:
-
     from chalicelib.adapters.backends import Backends
     from chalicelib.adapters.dynamodb_store import DynamoDBStore
     from chalicelib.adapters.eventbridge import EventBridgePublisher
