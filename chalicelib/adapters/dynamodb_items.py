@@ -271,6 +271,7 @@ def deployment_item(deployment: Deployment) -> Item:
     _put_optional(item, "descriptorRef", _s(d.descriptor_ref) if d.descriptor_ref else None)
     _put_optional(item, "stage", _s(d.stage.value) if d.stage else None)
     _put_optional(item, "description", _s(d.description) if d.description else None)
+    _put_optional(item, "secretPaths", _json(list(d.secret_paths)) if d.secret_paths else None)
     if d.lease is not None:
         item["lease"] = {
             "M": {
@@ -329,6 +330,7 @@ def read_deployment(item: Item) -> Deployment:
         descriptor_ref=_get_opt_s(item, "descriptorRef"),
         stage=Stage(stage) if (stage := _get_opt_s(item, "stage")) else None,
         description=_get_opt_s(item, "description"),
+        secret_paths=_secret_paths(item),
         record_version=_get_n(item, "recordVersion"),
     )
 
@@ -357,6 +359,7 @@ def revision_item(revision: Revision) -> Item:
     _put_optional(item, "backendRef", _s(r.backend_ref) if r.backend_ref is not None else None)
     _put_optional(item, "rollbackFrom", _n(r.rollback_from) if r.rollback_from else None)
     _put_optional(item, "rollbackTo", _n(r.rollback_to) if r.rollback_to else None)
+    _put_optional(item, "secretPaths", _json(list(r.secret_paths)) if r.secret_paths else None)
     return item
 
 
@@ -378,7 +381,12 @@ def read_revision(item: Item) -> Revision:
         backend_ref=_get_opt_s(item, "backendRef"),
         rollback_from=_get_opt_n(item, "rollbackFrom"),
         rollback_to=_get_opt_n(item, "rollbackTo"),
+        secret_paths=_secret_paths(item),
     )
+
+
+def _secret_paths(item: Item) -> tuple[str, ...]:
+    return tuple(_get_json(item, "secretPaths")) if "secretPaths" in item else ()
 
 
 # ----------------------------------------------------------------------- operations

@@ -16,6 +16,7 @@ from chalicelib.domain.models import (
     Revision,
     ScalingSchedule,
 )
+from chalicelib.domain.secrets import hide, mask, schema_secret_paths
 from chalicelib.domain.states import OperationType
 from chalicelib.service.lifecycle import Planned, Unchanged
 from chalicelib.service.records import Started
@@ -33,7 +34,7 @@ def descriptor(d: Descriptor) -> s.DescriptorOut:
         artifact_repo_url=d.chart.repo_url,
         artifact_name=d.chart.name,
         artifact_version=d.chart.version,
-        default_parameters=d.default_parameters,
+        default_parameters=mask(d.default_parameters, schema_secret_paths(d.parameter_schema)),
         parameter_schema=d.parameter_schema,
         supported_adapters=list(d.adapters),
         deployment_count=d.deployment_count,
@@ -77,7 +78,7 @@ def deployment(d: Deployment, *, description: str | None = None) -> s.Deployment
         description=description if description is not None else d.description,
         message=d.message,
         progress=d.progress,
-        parameters=d.parameters,
+        parameters=mask(d.parameters, d.secret_paths),
         chart_name=d.chart.name,
         chart_version=d.chart.version,
         app_version=d.app_version,
@@ -149,8 +150,8 @@ def revision_detail(r: Revision) -> s.RevisionDetail:
         **revision(r).model_dump(),
         deployment_id=r.deployment_id,
         artifact_repo_url=r.chart.repo_url,
-        parameters=r.parameters,
-        values=r.values,
+        parameters=mask(r.parameters, r.secret_paths),
+        values=mask(r.values, r.secret_paths),
     )
 
 
@@ -191,7 +192,11 @@ def plan(deployment_id: str, planned: Planned) -> s.PlanOut:
         revision=planned.revision,
         description=planned.description,
         plan=[
-            s.PlanStepOut(description=p.description, command=list(p.command), body=p.body)
+            s.PlanStepOut(
+                description=p.description,
+                command=list(p.command),
+                body=hide(p.body, planned.secrets) if p.body is not None else None,
+            )
             for p in planned.steps
         ],
     )

@@ -130,6 +130,7 @@ class Deployment:
     # its current (or last) operation, and the description of its current revision.
     stage: Stage | None = None
     description: str | None = None
+    secret_paths: tuple[str, ...] = ()  # those of its current revision (domain/secrets.py)
     record_version: int = 0
 
     @property
@@ -161,6 +162,7 @@ class Revision:
     backend_ref: str | None = None
     rollback_from: int | None = None
     rollback_to: int | None = None
+    secret_paths: tuple[str, ...] = ()  # parameters the descriptor's schema marks secret
 
 
 @dataclass(frozen=True, slots=True)

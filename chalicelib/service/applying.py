@@ -176,6 +176,7 @@ def _record_applied(
                 descriptor_id=revision.descriptor_id,
                 chart=revision.chart,
                 parameters=revision.parameters,
+                secret_paths=revision.secret_paths,
                 app_version=applied.app_version,
                 replicas=_replicas(revision.values),
                 extensions=dict(applied.extensions),

@@ -24,6 +24,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.models import Deployment, Descriptor, JsonObject, Revision
 from chalicelib.domain.ports import Action, PlanStep, ReleaseTarget
+from chalicelib.domain.secrets import schema_secret_paths, secret_values
 from chalicelib.domain.states import (
     GOOD_REVISION_STATUSES,
     Adapter,
@@ -54,6 +55,7 @@ class Planned:
     revision: int | None
     description: str
     steps: list[PlanStep]
+    secrets: tuple[Any, ...] = ()  # values the plan's bodies may carry, never to be shown
 
 
 # ------------------------------------------------------------------------ commands
@@ -181,7 +183,8 @@ def _plan(deps: Deps, current: Deployment, prepare: Prepare) -> Planned:
         rollback_to_ref=proposal.rollback_to_ref,
     )
     steps = backend_for(deps, current).plan(action)
-    return Planned(proposal.type, number, proposal.description, steps)
+    secrets = tuple(secret_values(proposal.values or {}, proposal.secret_paths))
+    return Planned(proposal.type, number, proposal.description, steps, secrets)
 
 
 # ------------------------------------------------------------------------ proposals
@@ -210,6 +213,7 @@ def _instantiate_proposal(
             values=values,
             hold_descriptor=True,
             replaces=replaces,
+            secret_paths=schema_secret_paths(descriptor.parameter_schema),
         )
 
     return prepare
@@ -245,6 +249,7 @@ def _upgrade_proposal(
             parameters=merged,
             values=values,
             hold_descriptor=descriptor.id != current.descriptor_ref,
+            secret_paths=schema_secret_paths(descriptor.parameter_schema),
         )
 
     return prepare
@@ -270,6 +275,7 @@ def _scale_proposal(deps: Deps, replicas: int) -> Prepare:
             values=values,
             hold_descriptor=False,
             replicas=replicas,
+            secret_paths=current.secret_paths,
         )
 
     return prepare
@@ -299,6 +305,7 @@ def _rollback_proposal(
             rollback_to=target.number,
             rollback_to_ref=target.backend_ref,
             discredit=note if discredit else None,
+            secret_paths=target.secret_paths,
         )
 
     return prepare

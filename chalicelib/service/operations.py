@@ -197,6 +197,7 @@ def _new_revision(
         updated_at=now,
         rollback_from=proposal.rollback_from,
         rollback_to=proposal.rollback_to,
+        secret_paths=proposal.secret_paths,
     )
 
 

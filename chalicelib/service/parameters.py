@@ -15,6 +15,7 @@ from typing import Any
 
 from chalicelib.domain.errors import InvalidRequest, ParameterValidationFailed
 from chalicelib.domain.models import MAX_REPLICAS, JsonObject
+from chalicelib.domain.secrets import schema_secret_paths, scrub, secret_values
 
 
 def deep_merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> JsonObject:
@@ -94,9 +95,10 @@ def validate_parameters(schema: Mapping[str, Any] | None, values: Mapping[str, A
     """Raise ``ParameterValidationFailed`` (422) naming every parameter that breaks ``schema``
     or the well-known parameters' rules, or when they are too large to store."""
     check_size(values)
+    secrets = list(secret_values(values, schema_secret_paths(schema)))
     known = well_known_problems(values)
     if known:
-        raise ParameterValidationFailed("Invalid parameter: " + "; ".join(known))
+        raise ParameterValidationFailed(scrub("Invalid parameter: " + "; ".join(known), secrets))
     if not schema:
         return
     from jsonschema.validators import validator_for
@@ -110,4 +112,5 @@ def validate_parameters(schema: Mapping[str, Any] | None, values: Mapping[str, A
         path = ".".join(str(p) for p in error.absolute_path) or "(root)"
         messages.append(f"{path}: {error.message}")
     more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-    raise ParameterValidationFailed("Invalid parameter: " + "; ".join(messages) + more)
+    said = "Invalid parameter: " + "; ".join(messages) + more
+    raise ParameterValidationFailed(scrub(said, secrets))

@@ -64,6 +64,7 @@ class Proposal:
     # A create that takes over the name of a create that never reached its cluster: the
     # cluster that one held is released (see ``manager_use``).
     replaces: Deployment | None = None
+    secret_paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

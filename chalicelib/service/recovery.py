@@ -145,6 +145,7 @@ def _rollback_revision(
         chart=target.chart,
         parameters=target.parameters,
         values=target.values,
+        secret_paths=target.secret_paths,
         created_at=now,
         updated_at=now,
         rollback_from=op.revision,
