@@ -17,7 +17,10 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from infra.settings import StageSettings
 
 INTEGRATION = "x-amazon-apigateway-integration"
 ANY_METHOD = "x-amazon-apigateway-any-method"
@@ -54,6 +57,31 @@ ANSWERS: dict[str, GatewayAnswer] = {
     "DEFAULT_4XX": GatewayAnswer(400, "BadRequest"),
     "DEFAULT_5XX": GatewayAnswer(500, "InternalError"),
 }
+
+
+def throttling(settings: StageSettings) -> list[dict[str, Any]]:
+    """The stage's throttle for every method (API Gateway answers 429 past it, which the
+    gateway responses above turn into 503 ``ServiceUnavailable``), with its metrics on."""
+    return [
+        {
+            "ResourcePath": "/*",
+            "HttpMethod": "*",
+            "ThrottlingRateLimit": settings.throttle_rate,
+            "ThrottlingBurstLimit": settings.throttle_burst,
+            "MetricsEnabled": True,
+        }
+    ]
+
+
+def cors(origin: str) -> dict[str, Any]:
+    """The CORS policy for ``origin``, set only when one is configured: by default no
+    browser on another origin is served."""
+    return {
+        "AllowOrigin": f"'{origin}'",
+        "AllowMethods": "'GET,POST,PUT,DELETE,OPTIONS'",
+        "AllowHeaders": "'Content-Type,Authorization,Prefer,X-O2DMS-Actor'",
+        "MaxAge": "'600'",
+    }
 
 
 def gateway_responses() -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,11 @@ class StageSettings:
     log_retention_days: int
     logs_removal: RemovalPolicy
     table_deletion_protection: bool
+    throttle_rate: int = 50  # requests a second, steady, for the whole stage
+    throttle_burst: int = 100
     cluster_role_arns: tuple[str, ...] = ()
     cluster_arns: tuple[str, ...] = ()
+    cors_origin: str | None = None  # none: no browser on another origin is served
 
     @property
     def prefix(self) -> str:
@@ -55,6 +58,8 @@ _STAGES: dict[str, dict[str, Any]] = {
         "log_retention_days": 365,
         "logs_removal": RemovalPolicy.RETAIN,
         "table_deletion_protection": True,
+        "throttle_rate": 200,
+        "throttle_burst": 400,
     },
 }
 
@@ -82,15 +87,42 @@ def _arn_list(value: object, key: str) -> tuple[str, ...]:
     return arns
 
 
+def _origin(value: object) -> str | None:
+    """``corsOrigin``: the one https origin (scheme and host) browsers may call from."""
+    if value is None or value == "":
+        return None
+    origin = str(value).strip().rstrip("/")
+    if not origin.startswith("https://") or "*" in origin or "," in origin or origin.count("/") > 2:
+        raise SettingsError(
+            f"context corsOrigin: {origin!r} is not one https origin (scheme and host only)"
+        )
+    return origin
+
+
+def _positive(value: object, key: str, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(str(value))
+    except ValueError as exc:
+        raise SettingsError(f"context {key} must be a whole number, got {value!r}") from exc
+    if number < 1:
+        raise SettingsError(f"context {key} must be at least 1, got {number}")
+    return number
+
+
 def from_context(get: Callable[[str], object], *, project_dir: Path = PROJECT_DIR) -> StageSettings:
     """Read the stack's settings with ``get`` (``node.try_get_context``)."""
     stage = str(get("stage") or DEFAULT_STAGE)
     known = chalice_stages(project_dir)
     if stage not in known or stage not in _STAGES:
         raise SettingsError(f"unknown stage {stage!r}: use one of {', '.join(known)}")
-    return StageSettings(
-        stage=stage,
+    defaults = StageSettings(stage=stage, **_STAGES[stage])
+    return replace(
+        defaults,
+        throttle_rate=_positive(get("throttleRate"), "throttleRate", defaults.throttle_rate),
+        throttle_burst=_positive(get("throttleBurst"), "throttleBurst", defaults.throttle_burst),
         cluster_role_arns=_arn_list(get("clusterRoleArns"), "clusterRoleArns"),
         cluster_arns=_arn_list(get("clusterArns"), "clusterArns"),
-        **_STAGES[stage],
+        cors_origin=_origin(get("corsOrigin")),
     )

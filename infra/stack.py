@@ -116,6 +116,9 @@ class O2dmsStack(Stack):
         rest_api.add_property_override(
             "DefinitionBody", gateway.with_error_answers(rest_api.definition_body)
         )
+        rest_api.add_property_override("MethodSettings", gateway.throttling(settings))
+        if settings.cors_origin:
+            rest_api.add_property_override("Cors", gateway.cors(settings.cors_origin))
         rollout = RolloutStateMachine(
             self,
             "Rollout",

@@ -78,3 +78,28 @@ def test_every_method_accepts_any_media_type(definition: dict[str, Any]) -> None
         for method in ("get", "put", "post", "delete"):
             if method in item:
                 assert item[method]["consumes"] == ["*/*"], f"{method} {path}"
+
+
+def test_the_stage_is_throttled_and_serves_no_other_origin(
+    stack_template: dict[str, Any],
+) -> None:
+    (api,) = [
+        r for r in stack_template["Resources"].values() if r["Type"] == "AWS::Serverless::Api"
+    ]
+    (setting,) = api["Properties"]["MethodSettings"]
+
+    assert (setting["ResourcePath"], setting["HttpMethod"]) == ("/*", "*")
+    assert (setting["ThrottlingRateLimit"], setting["ThrottlingBurstLimit"]) == (50, 100)
+    assert "Cors" not in api["Properties"]  # CORS is off unless corsOrigin is given
+    responses = api["Properties"]["DefinitionBody"]["x-amazon-apigateway-gateway-responses"]
+    assert responses["THROTTLED"]["statusCode"] == 503  # past the throttle: our 503
+
+
+def test_a_configured_origin_gets_a_cors_policy() -> None:
+    from infra.gateway import cors
+
+    policy = cors("https://smo.example.net")
+
+    assert policy["AllowOrigin"] == "'https://smo.example.net'"
+    assert "Authorization" in policy["AllowHeaders"]
+    assert "Prefer" in policy["AllowHeaders"]

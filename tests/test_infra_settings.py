@@ -46,3 +46,34 @@ def test_settings_refuse_an_unknown_stage() -> None:
 def test_settings_refuse_what_is_not_an_arn() -> None:
     with pytest.raises(SettingsError, match="clusterArns: 'ran-paris' is not an ARN"):
         from_context({"clusterArns": "ran-paris"}.get)
+
+
+def test_settings_throttle_every_stage_and_serve_no_other_origin_by_default() -> None:
+    dev, prod = from_context({"stage": "dev"}.get), from_context({"stage": "prod"}.get)
+    tuned = from_context(
+        {"throttleRate": "20", "throttleBurst": 40, "corsOrigin": "https://smo.example.net/"}.get
+    )
+
+    assert (dev.throttle_rate, dev.throttle_burst) == (50, 100)
+    assert prod.throttle_rate > dev.throttle_rate
+    assert dev.cors_origin is None
+    assert (tuned.throttle_rate, tuned.throttle_burst) == (20, 40)
+    assert tuned.cors_origin == "https://smo.example.net"
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"throttleRate": "0"},
+        {"throttleBurst": "many"},
+        {"corsOrigin": "*"},
+        {"corsOrigin": "http://smo.example.net"},
+        {"corsOrigin": "https://a.example.net,https://b.example.net"},
+        {"corsOrigin": "https://smo.example.net/ui"},
+    ],
+)
+def test_settings_refuse_a_throttle_or_origin_that_makes_no_sense(
+    context: dict[str, object],
+) -> None:
+    with pytest.raises(SettingsError):
+        from_context(context.get)
