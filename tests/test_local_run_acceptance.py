@@ -110,12 +110,20 @@ def local_run_on(
         launcher.wait(timeout=20)
 
 
+FAST_ROLLOUTS = {"O2DMS_LOCAL_ROLLOUT_SECONDS": "1", "O2DMS_ROLLOUT_POLL_SECONDS": "0.2"}
+
+
+@contextmanager
+def fast_local_run(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Api]:
+    """A local run whose simulated rollouts take a second, logging into a folder of its own."""
+    with local_run(tmp_path_factory.mktemp(name) / "run_local.log", **FAST_ROLLOUTS) as api:
+        yield api
+
+
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    log_path = tmp_path_factory.mktemp("run") / "run_local.log"
-    fast = {"O2DMS_LOCAL_ROLLOUT_SECONDS": "1", "O2DMS_ROLLOUT_POLL_SECONDS": "0.2"}
-    with local_run(log_path, **fast) as api:
-        yield api
+    with fast_local_run(tmp_path_factory, "run") as running:
+        yield running
 
 
 def test_local_run_seed_examples_answer_as_documented(api: Api) -> None:

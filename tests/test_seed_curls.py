@@ -16,7 +16,7 @@ import pytest
 
 from tests.api_helpers import NGINX_DESCRIPTOR
 from tests.shell_steps import Step, run_step, split_commands
-from tests.test_local_run_acceptance import Api, local_run
+from tests.test_local_run_acceptance import Api, fast_local_run
 
 SEED = next((Path(__file__).resolve().parents[2] / "shared" / "seeds").glob("000_*.txt"), None)
 HOST = "http://localhost:8080"
@@ -39,9 +39,7 @@ def seed_examples() -> list[Step]:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    log = tmp_path_factory.mktemp("seed") / "run_local.log"
-    fast = {"O2DMS_LOCAL_ROLLOUT_SECONDS": "1", "O2DMS_ROLLOUT_POLL_SECONDS": "0.2"}
-    with local_run(log, **fast) as running:
+    with fast_local_run(tmp_path_factory, "seed") as running:
         yield running
 
 
