@@ -3,6 +3,18 @@ resources the stack owns or the context names, and nothing else.
 
 No statement has a wildcard action. ``Resource: "*"`` appears only where the AWS API has no
 resource to name (``ALLOWED_ON_ANY_RESOURCE``); the tests hold the whole template to that.
+
+Two rules bind every function on top of what it is allowed:
+
+- The audit trail is append-only: no function may update or delete an item whose partition
+  key is ``AUDIT`` (an explicit deny, which no allow overrides, and which covers the parts of
+  a ``TransactWriteItems`` too, since DynamoDB authorizes each part as its own action).
+  ``PutItem`` stays allowed: the app writes each audit row with a condition that it does
+  not exist yet, which IAM cannot require.
+- The table's key serves two uses, each under its own condition: DynamoDB's encryption of
+  the table (only through DynamoDB, ``kms:ViaService``), and the app's envelope encryption
+  of secret parameters (``GenerateDataKey``/``Decrypt`` called directly, only with the
+  encryption context ``{"o2dms:table": <table name>}``).
 """
 
 from __future__ import annotations
@@ -45,6 +57,13 @@ TABLE_ACTIONS = (
     "dynamodb:ConditionCheckItem",
 )
 KEY_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey")
+# The app's envelope encryption of secret parameters: a data key per write, decrypted on read.
+SECRET_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
+SECRETS_CONTEXT_KEY = "o2dms:table"  # the encryption context the app passes, table name as value
+AUDIT_PARTITION = "AUDIT"
+# What would change or remove an audit row. BatchWriteItem cannot tell a put from a delete,
+# and its puts overwrite without a condition, so it is denied on audit rows as a whole.
+AUDIT_DENIED_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 ALARM_ACTIONS = ("cloudwatch:ListTagsForResource",)
 KUBECONFIG_PARAMETERS = "o2dms/*"
 KUBECONFIG_SECRETS = "o2dms/*"
@@ -55,6 +74,7 @@ class ServiceResources:
     """What the functions act on, as ARNs (tokens) of the stack's own resources."""
 
     table_arn: str
+    table_name: str
     key_arn: str
     state_machine_arn: str
     schedules_arn: str  # every schedule in the stage's group
@@ -72,6 +92,38 @@ def _arn(scope: Construct, service: str, resource: str, name: str, sep: ArnForma
     )
 
 
+def audit_is_append_only(table: list[str]) -> iam.PolicyStatement:
+    """No update or delete of an item in the ``AUDIT`` partition. ``ForAnyValue``: a request
+    without leading keys (none of these) matches nothing instead of everything."""
+    return iam.PolicyStatement(
+        effect=iam.Effect.DENY,
+        actions=list(AUDIT_DENIED_ACTIONS),
+        resources=table,
+        conditions={"ForAnyValue:StringEquals": {"dynamodb:LeadingKeys": [AUDIT_PARTITION]}},
+    )
+
+
+def table_encryption(scope: Construct, key_arn: str) -> iam.PolicyStatement:
+    """The key as DynamoDB uses it for the table, on the function's behalf, and only so."""
+    stack = Stack.of(scope)
+    return iam.PolicyStatement(
+        actions=list(KEY_ACTIONS),
+        resources=[key_arn],
+        conditions={
+            "StringEquals": {"kms:ViaService": f"dynamodb.{stack.region}.{stack.url_suffix}"}
+        },
+    )
+
+
+def secrets_encryption(key_arn: str, table_name: str) -> iam.PolicyStatement:
+    """The key as the app uses it for secret parameters: data keys bound to this table."""
+    return iam.PolicyStatement(
+        actions=list(SECRET_KEY_ACTIONS),
+        resources=[key_arn],
+        conditions={"StringEquals": {f"kms:EncryptionContext:{SECRETS_CONTEXT_KEY}": table_name}},
+    )
+
+
 def statements(
     scope: Construct,
     spec: FunctionSpec,
@@ -79,7 +131,8 @@ def statements(
     settings: StageSettings,
     resources: ServiceResources,
 ) -> list[iam.PolicyStatement]:
-    """Everything ``spec``'s function may do."""
+    """Everything ``spec``'s function may do, and the audit rule it may not break. Every
+    function reads or writes deployments, so every one may open and seal secret parameters."""
     log_group = _arn(
         scope,
         "logs",
@@ -87,11 +140,14 @@ def statements(
         f"/aws/lambda/{spec.function_name(settings)}:*",
         ArnFormat.COLON_RESOURCE_NAME,
     )
+    table = [resources.table_arn, f"{resources.table_arn}/index/*"]
     found = [
         _statement(("logs:CreateLogStream", "logs:PutLogEvents"), [log_group]),
         _statement(("xray:PutTraceSegments", "xray:PutTelemetryRecords"), ["*"]),
-        _statement(TABLE_ACTIONS, [resources.table_arn, f"{resources.table_arn}/index/*"]),
-        _statement(KEY_ACTIONS, [resources.key_arn]),
+        _statement(TABLE_ACTIONS, table),
+        audit_is_append_only(table),
+        table_encryption(scope, resources.key_arn),
+        secrets_encryption(resources.key_arn, resources.table_name),
         _statement(("events:PutEvents",), [resources.event_bus_arn]),
         _statement(
             ("ssm:GetParameter",),

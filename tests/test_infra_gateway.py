@@ -11,7 +11,15 @@ import pytest
 
 from tests.cdk_template import render
 
-DOCUMENTED = {400: "BadRequest", 404: "NotFound", 500: "InternalError", 503: "ServiceUnavailable"}
+DOCUMENTED = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    413: "PayloadTooLarge",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+}
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +67,17 @@ def test_defaults_carry_the_gateways_message(definition: dict[str, Any]) -> None
     }.items():
         body = answer(responses[kind]["responseTemplates"]["application/json"], 'a "quoted" no')
         assert body == {"error": error, "message": 'a "quoted" no', "code": code}
+
+
+def test_a_request_too_large_for_the_gateway_is_413_payload_too_large(
+    definition: dict[str, Any],
+) -> None:
+    too_large = definition["x-amazon-apigateway-gateway-responses"]["REQUEST_TOO_LARGE"]
+
+    body = answer(too_large["responseTemplates"]["application/json"], "Request Too Long")
+
+    assert too_large["statusCode"] == 413
+    assert body == {"error": "PayloadTooLarge", "message": "Request Too Long", "code": 413}
 
 
 def test_every_path_sends_other_methods_to_the_app(definition: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ def _api_actions(*, cluster_role_arns: list[str], cluster_arns: list[str]) -> se
     stack = cdk.Stack(cdk.App(), "dev")
     resources = permissions.ServiceResources(
         table_arn="table",
+        table_name="o2dms-dev",
         key_arn="key",
         state_machine_arn="machine",
         schedules_arn="schedules",
