@@ -9,7 +9,7 @@ HELM_STAMP := .local/bin/.helm-v4.3.1
 # The README's example chart, packaged for file:// sources (tests, and the offline local run).
 EXAMPLE_CHART := .local/charts/nginx-1.2.0.tgz
 
-.PHONY: setup helm run test pytest lint format typecheck bench clean synth cfnlint bootstrap deploy
+.PHONY: setup helm run token test pytest lint format typecheck bench clean synth cfnlint bootstrap deploy
 
 setup: $(STAMP) $(HELM_STAMP) $(EXAMPLE_CHART)
 
@@ -31,6 +31,11 @@ $(EXAMPLE_CHART): $(wildcard examples/charts/nginx/* examples/charts/nginx/templ
 # State persists under .local/state across runs; RESET=1 starts clean.
 run: setup
 	$(BIN)/python scripts/run_local.py $(if $(filter 1 true yes,$(RESET)),--reset)
+
+# A bearer token for the local run: make -s token ROLE=viewer|operator|admin [SUB=name] [SCOPE=namespace]
+ROLE ?= operator
+token: setup
+	@$(BIN)/python scripts/local_token.py --role $(ROLE) $(if $(SUB),--subject $(SUB)) $(if $(SCOPE),--scope $(SCOPE))
 
 test: setup lint typecheck cfnlint pytest
 

@@ -19,6 +19,7 @@ and says so.
 
 from __future__ import annotations
 
+import copyreg
 import importlib
 import logging
 import os
@@ -94,8 +95,35 @@ def _name_of(backend_dict: Any) -> str | None:
     return None
 
 
+def _pickle_private_keys() -> None:
+    """Let pickle copy the `cryptography` private keys moto's KMS keys hold (every key has
+    one, for Sign and Verify), as PKCS#8 DER. Without this the KMS backend is not saved,
+    and values sealed with its keys would never open again after a restart."""
+    from cryptography.hazmat.bindings._rust import openssl
+    from cryptography.hazmat.primitives import serialization
+
+    def reduce(key: Any) -> tuple[Any, tuple[bytes]]:
+        der = key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        return load_private_key, (der,)
+
+    for kind in (openssl.rsa.RSAPrivateKey, openssl.ec.ECPrivateKey):
+        copyreg.pickle(kind, reduce)
+
+
+def load_private_key(der: bytes) -> Any:
+    """A private key saved by `_pickle_private_keys`."""
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_der_private_key(der, None)
+
+
 def snapshot() -> Snapshot:
     """Every backend moto has created, pickled one by one (one that cannot be is skipped)."""
+    _pickle_private_keys()
     saved: Snapshot = {}
     for name, backend_dict in _backend_dicts():
         for account_id, regions in list(backend_dict.items()):

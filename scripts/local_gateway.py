@@ -13,6 +13,7 @@ errors are JSON too.
 from __future__ import annotations
 
 import json
+import threading
 from http import HTTPStatus
 from typing import Any
 
@@ -21,6 +22,24 @@ from chalice.config import Config
 from chalice.local import ChaliceRequestHandler, RouteMatcher
 
 from chalicelib.api.errors import NO_ROUTE, error_body, no_route_message
+
+
+def per_thread_requests(app: Chalice) -> None:
+    """Keep ``app.current_request`` per thread, as each Lambda instance has its own.
+
+    chalice local serves each connection on a thread of its own, but Chalice keeps the
+    request being handled in one attribute of the app: two requests at once would read each
+    other's (a POST handled while a GET arrives sees the GET's empty body)."""
+    base = type(app)
+    requests = threading.local()
+
+    def get(self: Chalice) -> Any:
+        return getattr(requests, "current", None)
+
+    def put(self: Chalice, request: Any) -> None:
+        requests.current = request
+
+    app.__class__ = type(base.__name__, (base,), {"current_request": property(get, put)})
 
 
 class JsonErrorsRequestHandler(ChaliceRequestHandler):

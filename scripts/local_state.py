@@ -2,7 +2,9 @@
 
 The state directory (`O2DMS_LOCAL_STATE_DIR`, default `.local/state`) holds the AWS
 emulator's state (`aws.pickle`, see `scripts/aws_state.py`), the simulated cluster's
-releases (`cluster.json`) and `run.json`, the record of the run in progress: the launcher's
+releases (`cluster.json`), the local token issuer's signing key (`auth-signing.key`,
+readable by its owner only, kept across `RESET=1` so tokens already handed out stay
+valid) and `run.json`, the record of the run in progress: the launcher's
 process and its children's, each with its start time so that a reused pid is never taken
 for one of ours.
 
@@ -30,6 +32,7 @@ STATE_DIR_VAR = "O2DMS_LOCAL_STATE_DIR"
 AWS_STATE_FILE = "aws.pickle"
 CLUSTER_STATE_FILE = "cluster.json"
 RUN_RECORD_FILE = "run.json"
+SIGNING_KEY_FILE = "auth-signing.key"
 SAVED_STATE_FILES = (AWS_STATE_FILE, CLUSTER_STATE_FILE)
 STOP_GRACE_SECONDS = 5.0
 _POLL_SECONDS = 0.1
@@ -43,6 +46,11 @@ class RunInProgressError(Exception):
 def state_dir_from_env(environ: Mapping[str, str], default: Path) -> Path:
     raw = environ.get(STATE_DIR_VAR, "").strip()
     return Path(raw).expanduser().resolve() if raw else default
+
+
+def signing_key_file(state_dir: Path) -> Path:
+    """Where the local run keeps the key its bearer tokens are signed with."""
+    return state_dir / SIGNING_KEY_FILE
 
 
 def reset_state(state_dir: Path) -> list[Path]:

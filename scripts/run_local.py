@@ -2,9 +2,10 @@
 
 A fresh clone has no AWS account to talk to, so this launcher starts the emulator
 (`scripts/aws_emulator.py`), creates the table `infra/table.json` describes under the dev
-stage's name, then runs `chalice local` pointed at the emulator with dummy credentials. It
-owns both processes: Ctrl-C or SIGTERM stops them and exits 0; if either dies on its own,
-the other is stopped and the launcher fails, saying which one died.
+stage's name and the KMS key that seals secret parameter values, then runs `chalice local`
+pointed at the emulator with dummy credentials. It owns both processes: Ctrl-C or SIGTERM
+stops them and exits 0; if either dies on its own, the other is stopped and the launcher
+fails, saying which one died.
 
 It also plays AWS's part for the automation triggers: the emulator fires due EventBridge
 Scheduler schedules and turns CloudWatch alarm state changes into EventBridge events, and
@@ -53,6 +54,7 @@ from scripts.local_state import (  # noqa: E402 - needs the path above when run 
     die_with_parent,
     remove_run_record,
     reset_state,
+    signing_key_file,
     state_dir_from_env,
     stop_stale_run,
     write_run_record,
@@ -115,6 +117,10 @@ class LocalRun:
     @property
     def cluster_state_file(self) -> Path:
         return self.state_dir / CLUSTER_STATE_FILE
+
+    @property
+    def signing_key_file(self) -> Path:
+        return signing_key_file(self.state_dir)
 
     @property
     def lambda_endpoint(self) -> str:
@@ -260,8 +266,11 @@ def example_mirror() -> str:
     return f"{EXAMPLE_REPOSITORY}=file://{EXAMPLE_CHARTS}"
 
 
-def chalice_environment(environ: Mapping[str, str], run: LocalRun) -> dict[str, str]:
-    """The user's environment (O2DMS_* included), with every AWS call aimed at the emulator."""
+def chalice_environment(
+    environ: Mapping[str, str], run: LocalRun, *, secrets_key_arn: str | None = None
+) -> dict[str, str]:
+    """The user's environment (O2DMS_* included), with every AWS call aimed at the emulator,
+    and the emulator's KMS key to seal secret parameters with."""
     env = {
         name: value
         for name, value in environ.items()
@@ -279,8 +288,14 @@ def chalice_environment(environ: Mapping[str, str], run: LocalRun) -> dict[str, 
         O2DMS_SCHEDULE_TARGET_ARN=run.function_arn(SCALE_FUNCTION),
         O2DMS_SCHEDULER_ROLE_ARN=run.scheduler_role_arn,
         O2DMS_LOCAL_CLUSTER_STATE=str(run.cluster_state_file),
+        # Authentication is on locally too: the app checks bearer tokens against the key
+        # `ensure_signing_key` made (`make token` prints one).
+        O2DMS_AUTH="local",
+        O2DMS_AUTH_SIGNING_KEY_FILE=str(run.signing_key_file),
         PYTHONUNBUFFERED="1",
     )
+    if secrets_key_arn is not None:
+        env["O2DMS_SECRETS_KEY_ARN"] = secrets_key_arn
     env.setdefault(MIRRORS_VAR, example_mirror())
     return env
 
@@ -295,6 +310,48 @@ def create_table(run: LocalRun, spec: Mapping[str, Any]) -> None:
         return  # it already exists: keep it and its items
     except (BotoCoreError, ClientError) as exc:
         raise LaunchError(f"cannot create table {run.table_name} in the emulator: {exc}") from exc
+
+
+SECRETS_KEY_ALIAS = f"alias/{APP_NAME}-{STAGE}-secrets"
+
+
+def ensure_secrets_key(run: LocalRun) -> str:
+    """The ARN of the emulator's KMS key that seals secret parameter values (the stack uses
+    the table's key): the one an earlier start made, kept in the saved state with the items
+    it sealed, or a new one."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    kms = _client(run, "kms")
+    try:
+        with contextlib.suppress(kms.exceptions.NotFoundException):
+            return str(kms.describe_key(KeyId=SECRETS_KEY_ALIAS)["KeyMetadata"]["Arn"])
+        created = kms.create_key(Description=f"{APP_NAME}-{STAGE} secret parameters")
+        arn = str(created["KeyMetadata"]["Arn"])
+        kms.create_alias(AliasName=SECRETS_KEY_ALIAS, TargetKeyId=arn)
+    except (BotoCoreError, ClientError) as exc:
+        raise LaunchError(f"cannot prepare the KMS key for secret parameters: {exc}") from exc
+    return arn
+
+
+def ensure_signing_key(run: LocalRun) -> bytes:
+    """The local token issuer's key: the one an earlier start made, or a new one."""
+    from chalicelib.adapters import local_tokens
+
+    path = run.signing_key_file
+    try:
+        return local_tokens.ensure_key(path)
+    except ValueError as exc:
+        raise LaunchError(
+            f"{path} is not a signing key ({exc}); delete it to make a new one"
+        ) from exc
+
+
+def admin_token(run: LocalRun) -> str:
+    """A short-lived admin token for the launcher's own calls to the API."""
+    from chalicelib.adapters import local_tokens
+
+    key = local_tokens.read_key(run.signing_key_file)
+    return local_tokens.mint(key, subject="run_local", groups=["o2dms-admin"], ttl_seconds=600)
 
 
 SCALE_FUNCTION = "scheduled_scale"
@@ -345,6 +402,8 @@ def banner(run: LocalRun) -> str:
             "",
             f"O2-DMS is running locally (stage {STAGE}).",
             f"  API base URL:  {run.api_url}",
+            '  Credentials:   AUTH="Authorization: Bearer $(make -s token ROLE=admin)" '
+            '(or ROLE=viewer, operator), then curl -H "$AUTH" ...',
             f"  AWS endpoint:  {run.aws_endpoint}  (region {run.region}, table {run.table_name})",
             "  Look inside:   "
             f"AWS_ACCESS_KEY_ID={DUMMY_CREDENTIAL} AWS_SECRET_ACCESS_KEY={DUMMY_CREDENTIAL} "
@@ -476,7 +535,9 @@ def launch(
     )
     create_table(run, spec)
     prepare_automation(run)
-    chalice_env = chalice_environment(environ, run)
+    secrets_key_arn = ensure_secrets_key(run)
+    ensure_signing_key(run)
+    chalice_env = chalice_environment(environ, run, secrets_key_arn=secrets_key_arn)
     supervisor.start("chalice local", chalice_argv(run), cwd=run.project_dir, env=chalice_env)
     write_run_record(run.state_dir, supervisor.pids())
     supervisor.wait_until(
@@ -521,15 +582,16 @@ def register_cluster(
     the same kubeconfig and context, replaced otherwise (while no deployment uses it)."""
     body = cluster_registration(path, context)
     managers = f"{run.api_url}/deploymentManagers"
-    status, answer = api_call("POST", managers, body)
+    token = admin_token(run)
+    status, answer = api_call("POST", managers, body, token=token)
     if status == 409:
-        status, existing = api_call("GET", f"{managers}/{CLUSTER_ID}")
+        status, existing = api_call("GET", f"{managers}/{CLUSTER_ID}", token=token)
         if status == 200 and _same_registration(existing, body):
             status = 201
         else:
-            status, answer = api_call("DELETE", f"{managers}/{CLUSTER_ID}")
+            status, answer = api_call("DELETE", f"{managers}/{CLUSTER_ID}", token=token)
             if status == 204:
-                status, answer = api_call("POST", managers, body)
+                status, answer = api_call("POST", managers, body, token=token)
     if status != 201:
         raise LaunchError(
             f"could not register the cluster in {path}: {answer} "
@@ -548,12 +610,14 @@ def register_cluster(
         )
 
 
-def api_call(method: str, url: str, body: Mapping[str, Any] | None = None) -> tuple[int, Any]:
-    """One call to the local API: its status code and its decoded answer (None if empty)."""
+def api_call(
+    method: str, url: str, body: Mapping[str, Any] | None = None, *, token: str
+) -> tuple[int, Any]:
+    """One call to the local API with ``token``: its status code and its decoded answer
+    (None if empty)."""
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        url, data=data, headers={"Content-Type": "application/json"}, method=method
-    )
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
             status, text = answer.status, answer.read()

@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> None:
     config = factory.create_config_obj(chalice_stage_name=args.stage)
     validate_routes(config.chalice_app.routes)
     sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `scripts` importable
-    from scripts.local_gateway import JsonErrorsRequestHandler
+    from scripts.local_gateway import JsonErrorsRequestHandler, per_thread_requests
+
+    per_thread_requests(config.chalice_app)
 
     lambda_port = os.environ.get("O2DMS_LAMBDA_PORT")
     if lambda_port:

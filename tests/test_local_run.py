@@ -22,6 +22,8 @@ import boto3
 import pytest
 import requests
 
+from chalicelib.adapters import local_tokens
+from scripts.local_state import signing_key_file
 from scripts.run_local import (
     LaunchError,
     LocalRun,
@@ -118,15 +120,25 @@ def launch(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Launcher]
             process.wait()
 
 
+def credentials(state_dir: Path) -> dict[str, str]:
+    """An admin's bearer token from the local run's issuer (what `make token` prints)."""
+    key = local_tokens.read_key(signing_key_file(state_dir))
+    token = local_tokens.mint(key, subject="tester", groups=["o2dms-admin"])
+    return {"Authorization": f"Bearer {token}"}
+
+
 def wait_for_ok(url: str, launcher: subprocess.Popen[bytes], log_path: Path) -> None:
+    """Until ``url`` answers 200 to an admin of the run whose log and state are in
+    ``log_path``'s folder (the `launch` fixture's)."""
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if launcher.poll() is not None:
             pytest.fail(f"run_local exited with {launcher.returncode}:\n{output_of(log_path)}")
         try:
-            if requests.get(url, timeout=2).status_code == 200:
+            headers = credentials(log_path.parent / "state")
+            if requests.get(url, headers=headers, timeout=2).status_code == 200:
                 return
-        except requests.RequestException:
+        except (requests.RequestException, FileNotFoundError):
             pass
         time.sleep(0.5)
     pytest.fail(f"{url} did not answer 200 within {STARTUP_SECONDS} s:\n{output_of(log_path)}")
@@ -146,7 +158,13 @@ def test_run_local_serves_the_api_on_the_emulator_and_stops_on_ctrl_c(
         tmp_path / "run_local.log",
     )
 
-    # Then the dev table exists in the emulator
+    # Then it asks for credentials, and the local issuer's key stays private to its owner
+    refused = requests.get(f"http://{HOST}:{api_port}/o2dms/v1/nfDeployments", timeout=10)
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "Unauthorized"
+    assert (signing_key_file(tmp_path / "state").stat().st_mode & 0o777) == 0o600
+
+    # And the dev table exists in the emulator
     dynamodb = boto3.client(
         "dynamodb",
         endpoint_url=f"http://{HOST}:{aws_port}",
@@ -321,7 +339,9 @@ def test_run_local_with_a_kubeconfig_registers_it_as_the_default(
     while "deployments go to the cluster" not in output_of(log_path):
         assert time.monotonic() < deadline, output_of(log_path)
         time.sleep(0.2)
-    managers = requests.get(f"{base}/deploymentManagers", timeout=10).json()["deploymentManagers"]
+    managers = requests.get(
+        f"{base}/deploymentManagers", headers=credentials(tmp_path / "state"), timeout=10
+    ).json()["deploymentManagers"]
 
     assert [(m["deploymentManagerId"], m["default"]) for m in managers] == [
         ("local", False),
@@ -359,7 +379,9 @@ def test_run_local_restarted_keeps_the_kubeconfig_registration_of_the_saved_stat
         time.sleep(0.2)
 
     # Then the registration is the one kept from the first run, still the default
-    managers = requests.get(f"{base}/deploymentManagers", timeout=10).json()["deploymentManagers"]
+    managers = requests.get(
+        f"{base}/deploymentManagers", headers=credentials(tmp_path / "state"), timeout=10
+    ).json()["deploymentManagers"]
     assert [(m["deploymentManagerId"], m["default"]) for m in managers] == [
         ("local", False),
         ("kubeconfig", True),
@@ -401,4 +423,7 @@ def test_local_run_children_are_told_where_to_keep_their_state(tmp_path: Path) -
 
     assert argv[argv.index("--state-file") + 1] == str(tmp_path / "aws.pickle")
     assert env["O2DMS_LOCAL_CLUSTER_STATE"] == str(tmp_path / "cluster.json")
+    assert "O2DMS_SECRETS_KEY_ARN" not in env
+    key = "arn:aws:kms:us-east-1:123456789012:key/k"
+    assert chalice_environment({}, run, secrets_key_arn=key)["O2DMS_SECRETS_KEY_ARN"] == key
     assert configure(REPO_ROOT, {}).state_dir == REPO_ROOT / ".local" / "state"

@@ -20,6 +20,8 @@ import boto3
 import pytest
 import requests
 
+from chalicelib.adapters import local_tokens
+from scripts.local_state import signing_key_file
 from tests.api_helpers import NGINX_DESCRIPTOR, put_alarm
 from tests.test_local_run import REPO_ROOT, free_ports
 
@@ -28,11 +30,25 @@ TRANSIENT = {"DEPLOYING", "ROLLING_BACK", "DELETING"}
 
 class Api:
     def __init__(
-        self, base: str, aws_endpoint: str, launcher: subprocess.Popen[bytes] | None = None
+        self,
+        base: str,
+        aws_endpoint: str,
+        launcher: subprocess.Popen[bytes] | None = None,
+        *,
+        state_dir: Path,
     ) -> None:
         self.base = base
         self.aws_endpoint = aws_endpoint
         self.launcher = launcher
+        self.state_dir = state_dir
+        self.token = self.mint("admin", subject="tester")
+
+    def mint(self, *groups: str, subject: str) -> str:
+        """A token of the local run's issuer (the key ``make token`` uses) for ``groups``
+        (``admin``, or a group such as ``o2dms-operator:production``)."""
+        key = local_tokens.read_key(signing_key_file(self.state_dir))
+        named = [g if g.startswith("o2dms-") else f"o2dms-{g}" for g in groups]
+        return local_tokens.mint(key, subject=subject, groups=named)
 
     def aws(self, service: str) -> Any:
         """A boto3 client on the local run's AWS emulator, as a user would make one."""
@@ -44,8 +60,13 @@ class Api:
             aws_secret_access_key="testing",
         )
 
-    def __call__(self, method: str, path: str, body: Any = None) -> requests.Response:
-        return requests.request(method, f"{self.base}/{path}", json=body, timeout=30)
+    def __call__(
+        self, method: str, path: str, body: Any = None, *, token: str | None = None
+    ) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token or self.token}"}
+        return requests.request(
+            method, f"{self.base}/{path}", json=body, headers=headers, timeout=30
+        )
 
     def settle(self, deployment: str, timeout: float = 30) -> dict[str, Any]:
         """Wait until the deployment's rollout has ended; its final status."""
@@ -103,7 +124,7 @@ def local_run_on(
             assert launcher.poll() is None, log_path.read_text()
             assert time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.3)
-        yield Api(base, f"http://127.0.0.1:{aws_port}", launcher)
+        yield Api(base, f"http://127.0.0.1:{aws_port}", launcher, state_dir=state_dir)
     finally:
         if launcher.poll() is None:
             launcher.send_signal(signal.SIGINT)

@@ -35,7 +35,13 @@ def test_local_run_killed_mid_upgrade_restarts_with_its_data_and_ends_the_rollou
     with local_run_on(first, ports=ports, state_dir=state_dir, settings=FAST) as api:
         assert api("POST", "nfDeploymentDescriptors", NGINX_DESCRIPTOR).status_code == 201
         created = api(
-            "POST", "nfDeployments", {"name": "nginx-prod", "descriptorId": "nginx-chart-1.2.0"}
+            "POST",
+            "nfDeployments",
+            {  # with a secret: sealed with the emulator's KMS key, which must survive too
+                "name": "nginx-prod",
+                "descriptorId": "nginx-chart-1.2.0",
+                "parameters": {"dbPassword": "restart-Pa55word"},
+            },
         )
         assert created.status_code == 201, created.text
         api.settle("nginx-prod")
@@ -65,6 +71,6 @@ def test_local_run_killed_mid_upgrade_restarts_with_its_data_and_ends_the_rollou
         assert status["status"] == "INSTANTIATED", status
         history = api("GET", "nfDeployments/nginx-prod/history").json()["revisions"]
         assert [r["revision"] for r in history][-2:] == [2, 1]
-        # And the deployment takes changes again
+        # And the deployment takes changes again (its secret unsealed by the kept KMS key)
         scaled = api("POST", "nfDeployments/nginx-prod/scale", {"replicas": 2})
         assert scaled.status_code == 204, scaled.text

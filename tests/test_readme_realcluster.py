@@ -11,7 +11,9 @@ the namespace ``production`` of that cluster, and is terminated at the end."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -29,20 +31,37 @@ STATUS_CODE = re.compile(r"^(?P<code>[1-5]\d\d)\b")
 QUOTED = re.compile(r'"([^"]+)"')
 
 
-def try_it_block() -> tuple[str, list[Step]]:
-    """The API line and the commands of the README's first bash block under "Try it"."""
+def try_it_block() -> tuple[str, str, list[Step]]:
+    """The API line, the credentials line and the commands of the README's first bash block
+    under "Try it"."""
     text = README.read_text()
     section = text[text.index("\n## Try it\n") :]
     block = section[section.index("```bash\n") + len("```bash\n") :]
     block = block[: block.index("```")]
-    api_line, *lines = (line for line in block.splitlines() if not line.startswith("#"))
+    api_line, auth_line, *lines = (line for line in block.splitlines() if not line.startswith("#"))
     assert api_line.startswith("API="), api_line
-    return api_line, split_commands(lines)
+    assert auth_line.startswith("AUTH="), auth_line
+    return api_line, auth_line, split_commands(lines)
 
 
-def run(step: Step, api: Api) -> tuple[int, str]:
+def credentials(auth_line: str, api: Api) -> str:
+    """``AUTH`` as the README's line sets it (``make -s token`` in the project, for the local
+    run whose state is ``api``'s)."""
+    done = subprocess.run(
+        ["bash", "-c", f'{auth_line}\nprintf %s "$AUTH"'],
+        cwd=REPO_ROOT,
+        env={**os.environ, "O2DMS_LOCAL_STATE_DIR": str(api.state_dir)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return done.stdout
+
+
+def run(step: Step, api: Api, auth: str) -> tuple[int, str]:
     """The step's command in bash, as the README has it; its HTTP status and output."""
-    return run_step(step, {"API": api.base})
+    return run_step(step, {"API": api.base, "AUTH": auth})
 
 
 def body_of(out: str) -> Any:
@@ -71,12 +90,14 @@ def test_readme_try_it_runs_as_written_on_a_real_api_server(
     readme_api: Api, real_kubeconfig: str
 ) -> None:
     api, kube = readme_api, Kube(real_kubeconfig)
-    api_line, steps = try_it_block()
+    api_line, auth_line, steps = try_it_block()
     assert api_line == "API=http://127.0.0.1:8080/o2dms/v1"
     assert len(steps) >= 8
+    auth = credentials(auth_line, api)
+    assert auth.startswith("Authorization: Bearer ey"), auth
 
     for step in steps:
-        code, out = run(step, api)
+        code, out = run(step, api, auth)
         assert 200 <= code < 300, f"{step.command}\nanswered {code}: {out}"
         expected = STATUS_CODE.match(step.says)
         if expected:

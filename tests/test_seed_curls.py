@@ -48,7 +48,14 @@ def _body(out: str) -> Any:
     return json.loads(text) if text.startswith("{") else None
 
 
-def test_seed_000_curl_examples_work_as_printed(api: Api) -> None:
+def curl_home(folder: Path, token: str) -> dict[str, str]:
+    """An environment in which curl sends ``token`` with every request (``.curlrc``), so the
+    seed's examples run exactly as printed with authentication on."""
+    (folder / ".curlrc").write_text(f'header = "Authorization: Bearer {token}"\n')
+    return {"CURL_HOME": str(folder)}
+
+
+def test_seed_000_curl_examples_work_as_printed(api: Api, tmp_path: Path) -> None:
     assert api("POST", "nfDeploymentDescriptors", NGINX_DESCRIPTOR).status_code == 201
     create = {"name": "nginx-prod", "descriptorId": "nginx-chart-1.2.0", "namespace": "production"}
     assert api("POST", "nfDeployments", create).status_code == 201
@@ -57,10 +64,11 @@ def test_seed_000_curl_examples_work_as_printed(api: Api) -> None:
 
     examples = seed_examples()
     assert len(examples) >= 25
+    env = curl_home(tmp_path, api.mint("admin", subject="smo"))
     answered = []
     for step in examples:
         command = step.command.replace(HOST, base)
-        code, out = run_step(Step(command, step.says))
+        code, out = run_step(Step(command, step.says), env)
         answered.append(code)
         body = _body(out)
         where = f"{step.command}\nanswered {code}: {out[:300]}"
