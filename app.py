@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from chalice.app import Chalice
 
+from chalicelib import composition
+from chalicelib.api import auth, deployments, descriptors, errors, http, managers, meta
 from chalicelib.api import automation as automation_api
-from chalicelib.api import deployments, descriptors, errors, http, managers, meta
 from chalicelib.events import automation, rollout
 
 app = Chalice(app_name="o2dms")
@@ -17,6 +18,8 @@ app.register_blueprint(meta.bp)
 # Any declared media type (bodies are read as JSON), and Chalice's own errors in our shape.
 http.accept_any_media_type(app)
 app.register_middleware(errors.framework_errors, "http")
+# Credentials on every route but the public ones, before any view runs.
+app.register_middleware(auth.middleware(lambda: composition.deps().settings), "http")
 
 # Tasks of the rollout state machine (infra/rollout.asl.json).
 rollout_follow = app.lambda_function(name="rollout_follow")(rollout.follow)

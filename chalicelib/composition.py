@@ -66,6 +66,7 @@ def build(settings: Settings) -> Deps:
     from chalicelib.adapters.backends import Backends
     from chalicelib.adapters.dynamodb_store import DynamoDBStore
     from chalicelib.adapters.eventbridge import EventBridgePublisher
+    from chalicelib.adapters.kms_sealer import KmsSealer
     from chalicelib.adapters.local_cluster import LocalCluster
 
     aws = aws_clients(settings)
@@ -80,7 +81,7 @@ def build(settings: Settings) -> Deps:
     holder: list[Deps] = []
     automation, scheduler, alarms = automation_ports(settings, dynamodb, aws)
     built = Deps(
-        store=DynamoDBStore(dynamodb, settings.table_name),
+        store=DynamoDBStore(dynamodb, settings.table_name, token_key=settings.page_token_secret),
         backends=Backends(settings, cluster),
         driver=_driver(settings, holder),
         events=EventBridgePublisher(
@@ -91,6 +92,11 @@ def build(settings: Settings) -> Deps:
         automation=automation,
         scheduler=scheduler,
         alarms=alarms,
+        sealer=KmsSealer(
+            lambda: aws("kms"),
+            key_arn=settings.secrets_key_arn,
+            table_name=settings.table_name,
+        ),
     )
     holder.append(built)
     return built

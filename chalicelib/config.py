@@ -6,10 +6,12 @@ Names and defaults follow the seed's Helm configuration block: ``timeout: 5m``,
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 _DURATION = re.compile(r"^\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*$")
 
@@ -60,6 +62,35 @@ def _env_flag(env: Mapping[str, str], name: str, default: str) -> bool:
     raise ValueError(f"{name}={value!r}: use true or false")
 
 
+AUTH_MODES = ("gateway", "local")
+IamGroups = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def parse_iam_groups(text: str) -> IamGroups:
+    """``O2DMS_IAM_GROUPS``: a JSON object from IAM role (or user) ARNs to the o2dms groups
+    their callers hold, e.g. ``{"arn:aws:iam::123456789012:role/smo": ["o2dms-operator"]}``."""
+    try:
+        value = json.loads(text or "{}")
+    except ValueError as exc:
+        raise ValueError(f"O2DMS_IAM_GROUPS is not JSON: {exc}") from exc
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(g, str) for g in v)
+        for k, v in value.items()
+    ):
+        raise ValueError("O2DMS_IAM_GROUPS must map IAM ARNs to lists of group names")
+    return tuple((arn, tuple(groups)) for arn, groups in value.items())
+
+
+def _signing_key(env: Mapping[str, str]) -> str | None:
+    """The local issuer's key (hex), from ``O2DMS_AUTH_SIGNING_KEY`` or the file named by
+    ``O2DMS_AUTH_SIGNING_KEY_FILE``."""
+    key = env.get("O2DMS_AUTH_SIGNING_KEY")
+    path = env.get("O2DMS_AUTH_SIGNING_KEY_FILE")
+    if not key and path:
+        key = Path(path).read_text().strip()
+    return key or None
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     table_name: str = "o2dms"
@@ -89,11 +120,32 @@ class Settings:
     schedule_retry_seconds: float = 15.0
     alarm_watch_window_seconds: int = 1800
     alarm_cooldown_seconds: int = 600
+    # The KMS key that seals secret parameter values before they are stored (the table's
+    # key in the stack); without one, a request carrying a secret value is refused (503).
+    secrets_key_arn: str | None = None
     # AWS calls on the request path must give up well inside API Gateway's 29 s: at most
     # aws_max_attempts x (connect + read timeout) plus standard-mode backoff.
     aws_connect_timeout_seconds: float = 2.0
     aws_read_timeout_seconds: float = 5.0
     aws_max_attempts: int = 3
+    # The HMAC key of page tokens (any string). Every function of a stage must share it, so
+    # the stack sets O2DMS_PAGE_TOKEN_KEY; see ``page_token_secret`` when it is unset.
+    page_token_key: str | None = None
+    # Who the caller is: "gateway" trusts API Gateway's authorizer (Cognito claims, or the
+    # IAM caller's ARN mapped by iam_groups); "local" checks the local issuer's tokens.
+    auth_mode: str = "gateway"
+    auth_signing_key: str | None = None  # hex; the local issuer's key
+    iam_groups: IamGroups = ()
+
+    @property
+    def page_token_secret(self) -> str:
+        """The key page tokens are signed with: ``page_token_key``, else one derived from
+        the table and the stage. The derived key is the same in every Lambda instance, so a
+        token stays good on the next call, and it catches altered tokens; but it is no
+        secret, so a deployment should set O2DMS_PAGE_TOKEN_KEY."""
+        if self.page_token_key:
+            return self.page_token_key
+        return f"o2dms-page-token/{self.stage}/{self.table_name}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -129,7 +181,21 @@ class Settings:
             schedule_retry_seconds=parse_duration(e.get("O2DMS_SCHEDULE_RETRY_DELAY", "15s")),
             alarm_watch_window_seconds=parse_duration(e.get("O2DMS_ALARM_WATCH_WINDOW", "30m")),
             alarm_cooldown_seconds=parse_duration(e.get("O2DMS_ALARM_COOLDOWN", "10m")),
+            secrets_key_arn=e.get("O2DMS_SECRETS_KEY_ARN") or None,
             aws_connect_timeout_seconds=float(e.get("O2DMS_AWS_CONNECT_TIMEOUT", "2")),
             aws_read_timeout_seconds=float(e.get("O2DMS_AWS_READ_TIMEOUT", "5")),
             aws_max_attempts=int(e.get("O2DMS_AWS_MAX_ATTEMPTS", "3")),
+            page_token_key=e.get("O2DMS_PAGE_TOKEN_KEY") or None,
+            auth_mode=_auth_mode(e, in_lambda),
+            auth_signing_key=_signing_key(e),
+            iam_groups=parse_iam_groups(e.get("O2DMS_IAM_GROUPS", "")),
         )
+
+
+def _auth_mode(env: Mapping[str, str], in_lambda: bool) -> str:
+    mode = env.get("O2DMS_AUTH", "gateway" if in_lambda else "local")
+    if mode not in AUTH_MODES:
+        raise ValueError(f"O2DMS_AUTH={mode!r}: use gateway or local")
+    if in_lambda and mode != "gateway":
+        raise ValueError("O2DMS_AUTH=local is for the local run; in Lambda use gateway")
+    return mode

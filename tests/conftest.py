@@ -23,7 +23,16 @@ from chalicelib.domain.models import DeploymentManager
 from chalicelib.domain.ports import DeploymentBackend
 from chalicelib.domain.states import ClusterKind
 from chalicelib.service.context import Deps
-from tests.fakes import FakeClock, IdSequence, ManualDriver, RecordingEvents, automation_fields
+from tests import auth_helpers
+from tests.fakes import (
+    FakeClock,
+    IdSequence,
+    ManualDriver,
+    RecordingEvents,
+    RecordingKms,
+    automation_fields,
+    kms_sealer,
+)
 
 if TYPE_CHECKING:
     from tests.kube_emulator import EmulatedCluster
@@ -69,6 +78,7 @@ class World:
     driver: ManualDriver
     store: DynamoDBStore
     events: RecordingEvents
+    kms: RecordingKms  # the KMS client that seals secret parameters, noting every call
 
     def settle(self, seconds: float = ROLLOUT_SECONDS, polls: int = 3) -> None:
         """Let time pass and follow every running rollout."""
@@ -101,8 +111,11 @@ def world(dynamodb: Any) -> Iterator[World]:
         scheduler_role_arn=SCHEDULER_ROLE_ARN,
         schedule_retry_attempts=3,
         schedule_retry_seconds=0,
+        auth_mode="local",
+        auth_signing_key=auth_helpers.KEY_HEX,
     )
     boto3.client("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)
+    sealer, kms = kms_sealer(TABLE)
     deps = Deps(
         store=store,
         backends=backends,
@@ -110,12 +123,13 @@ def world(dynamodb: Any) -> Iterator[World]:
         events=events,
         settings=settings,
         **automation_fields(settings, dynamodb),
+        sealer=sealer,
         clock=clock.now,
         new_id=IdSequence(),
     )
     driver.deps = deps
     composition.use(deps)
-    yield World(deps, clock, cluster, driver, store, events)
+    yield World(deps, clock, cluster, driver, store, events, kms)
     composition.use(None)
 
 
@@ -126,7 +140,7 @@ def client(world: World) -> Iterator[Any]:
     from app import app
 
     with Client(app) as test_client:
-        yield test_client
+        yield auth_helpers.sign_in(test_client, "admin")
 
 
 @pytest.fixture

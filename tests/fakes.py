@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 
+from chalicelib.adapters.kms_sealer import KmsSealer
 from chalicelib.composition import automation_ports
 from chalicelib.config import Settings
 from chalicelib.domain.models import Deployment, Operation
@@ -71,6 +72,30 @@ class RecordingEvents:
 
     def operation_ended(self, operation: Operation, deployment: Deployment) -> None:
         self.ended.append((operation.id, operation.type.value, operation.state.value))
+
+
+@dataclass
+class RecordingKms:
+    """A KMS client (moto's, inside ``mock_aws``) that notes the name of every call made."""
+
+    client: Any
+    calls: list[str] = field(default_factory=list)
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return method(*args, **kwargs)
+
+        return call
+
+
+def kms_sealer(table: str) -> tuple[KmsSealer, RecordingKms]:
+    """A sealer on a fresh moto KMS key (inside ``mock_aws``), and the client it calls."""
+    kms = RecordingKms(boto3.client("kms"))
+    arn = kms.client.create_key(Description=f"{table} secret parameters")["KeyMetadata"]["Arn"]
+    return KmsSealer(lambda: kms, key_arn=arn, table_name=table), kms
 
 
 def automation_fields(settings: Settings, dynamodb: Any) -> dict[str, Any]:

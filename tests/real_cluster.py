@@ -23,8 +23,9 @@ from chalicelib.adapters.dynamodb_store import DynamoDBStore
 from chalicelib.adapters.local_cluster import LocalCluster
 from chalicelib.config import Settings
 from chalicelib.service.context import Deps
+from tests import auth_helpers
 from tests.conftest import TABLE, create_table
-from tests.fakes import ManualDriver, RecordingEvents, automation_fields
+from tests.fakes import ManualDriver, RecordingEvents, automation_fields, kms_sealer
 
 ROOT = Path(__file__).resolve().parent.parent
 HELM_FIXTURES = ROOT.parent / "shared" / "fixtures" / "helm4"
@@ -115,8 +116,13 @@ def real_adapters(**settings: Any) -> Iterator[tuple[Any, ManualDriver]]:
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         create_table(dynamodb, TABLE)
-        config = Settings(
-            table_name=TABLE, allow_local_charts=True, local_cluster=False, **settings
+        config = auth_helpers.local_auth(
+            Settings(
+                table_name=TABLE,
+                allow_local_charts=True,
+                local_cluster=False,
+                **settings,
+            )
         )
         driver = ManualDriver()
         deps = Deps(
@@ -126,6 +132,7 @@ def real_adapters(**settings: Any) -> Iterator[tuple[Any, ManualDriver]]:
             events=RecordingEvents(),
             settings=config,
             **automation_fields(config, dynamodb),
+            sealer=kms_sealer(TABLE)[0],
         )
         driver.deps = deps
         composition.use(deps)
@@ -135,7 +142,7 @@ def real_adapters(**settings: Any) -> Iterator[tuple[Any, ManualDriver]]:
 
         try:
             with Client(app) as client:
-                yield client, driver
+                yield auth_helpers.sign_in(client, "admin"), driver
         finally:
             composition.use(None)
 

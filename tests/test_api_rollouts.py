@@ -8,6 +8,7 @@ from typing import Any
 
 from chalicelib import composition
 from tests.api_helpers import call, create_deployment, create_descriptor
+from tests.auth_helpers import bearer
 from tests.conftest import World
 
 
@@ -291,10 +292,15 @@ def test_history_and_operations_paginate_newest_first(running: Any, world: World
 
 
 def test_operation_records_actor_reason_and_stages(running: Any, world: World) -> None:
+    # The actor is the token's principal; a client's own actor header names nobody.
     response = running.http.request(
         "POST",
         "/o2dms/v1/nfDeployments/nginx-prod/scale",
-        headers={"Content-Type": "application/json", "X-O2DMS-Actor": "smo-1"},
+        headers={
+            "Content-Type": "application/json",
+            "X-O2DMS-Actor": "mallory",
+            **bearer("operator", subject="smo-1"),
+        },
         body='{"replicas": 3, "reason": "busy hour"}',
     )
     world.settle()

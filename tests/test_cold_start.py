@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.auth_helpers import KEY_HEX
+
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("kubernetes", "boto3", "botocore", "jsonschema", "moto", "yaml")
 
@@ -21,10 +23,12 @@ with mock_aws():
     create_table(boto3.client("dynamodb", region_name="us-east-1"), "o2dms-dev")
     from chalice.test import Client
     import app
+    from tests.auth_helpers import bearer
     with Client(app.app) as client:
         for path in ("/o2dms/v1/nfDeployments", "/o2dms/v1/nfDeployments/x/status",
                      "/o2dms/v1/nfDeployments/x/history", "/o2dms/v1/nfDeploymentDescriptors"):
-            assert client.http.get(path).status_code in (200, 404), path
+            answer = client.http.get(path, headers=bearer("viewer"))
+            assert answer.status_code in (200, 404), (path, answer.body)
 print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
 """
 
@@ -36,6 +40,8 @@ def _modules_after(code: str) -> set[str]:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
         "O2DMS_TABLE_NAME": "o2dms",
+        "O2DMS_AUTH": "local",
+        "O2DMS_AUTH_SIGNING_KEY": KEY_HEX,
     }
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True

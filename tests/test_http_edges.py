@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 
 from chalicelib.api.openapi import document_dict
 from tests.api_helpers import BASE, NGINX_DESCRIPTOR
+from tests.auth_helpers import bearer
 from tests.openapi_check import check_answer
 
 FORM = "application/x-www-form-urlencoded"  # what `curl -d` declares when told nothing
@@ -161,7 +162,7 @@ def test_nesting_up_to_the_limit_is_accepted(running: Any) -> None:
     check_answer("PUT", f"{BASE}/nfDeployments/nginx-prod", status, body)
 
 
-def test_body_over_the_size_limit_is_400(running: Any) -> None:
+def test_body_over_the_size_limit_is_413(running: Any) -> None:
     from chalicelib.api.http import MAX_BODY_BYTES
 
     raw = json.dumps({"parameters": {"blob": "x" * MAX_BODY_BYTES}})
@@ -170,7 +171,7 @@ def test_body_over_the_size_limit_is_400(running: Any) -> None:
         running, "PUT", "nfDeployments/nginx-prod", raw, {"Content-Type": "application/json"}
     )
 
-    assert_error(status, body, 400, "BadRequest", "too large")
+    assert_error(status, body, 413, "PayloadTooLarge", "too large")
 
 
 @pytest.mark.parametrize(
@@ -225,9 +226,12 @@ def over_http(
     body: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> tuple[int, Any, dict[str, str]]:
+    """One request to the served app, as an admin unless ``headers`` has its own
+    ``Authorization``."""
     connection = http.client.HTTPConnection(*address, timeout=10)
+    sent = {**bearer("admin"), **(headers or {})}
     try:
-        connection.request(method, path, body=body, headers=headers or {})
+        connection.request(method, path, body=body, headers=sent)
         response = connection.getresponse()
         text = response.read().decode()
         return response.status, json.loads(text) if text else None, dict(response.headers)
@@ -300,3 +304,33 @@ def test_a_lone_surrogate_is_400_and_leaves_the_listing_readable(running: Any) -
     assert json.loads(answer.body)["message"].startswith("The request body holds a lone surrogate")
     assert listing.status_code == 200
     assert paired.status_code == 200
+
+
+def test_local_server_keeps_each_threads_request_apart() -> None:
+    """chalice local serves requests on threads; each must see its own request."""
+    from chalice.app import Chalice, Request
+
+    from scripts.local_gateway import per_thread_requests
+
+    app = Chalice("apart")
+    per_thread_requests(app)
+    mine = Request(
+        {
+            "multiValueQueryStringParameters": None,
+            "headers": {},
+            "pathParameters": None,
+            "requestContext": {"httpMethod": "GET", "resourcePath": "/"},
+            "stageVariables": None,
+            "body": None,
+            "isBase64Encoded": False,
+        }
+    )
+    app.current_request = mine
+    seen: list[Any] = []
+    worker = threading.Thread(target=lambda: seen.append(app.current_request))
+    worker.start()
+    worker.join()
+
+    assert seen == [None]
+    assert app.current_request is mine
+    assert isinstance(app, Chalice)

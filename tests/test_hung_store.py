@@ -13,6 +13,7 @@ import pytest
 
 from chalicelib import composition
 from chalicelib.config import Settings
+from tests import auth_helpers
 from tests.api_helpers import call
 
 API_GATEWAY_LIMIT = 29.0
@@ -49,12 +50,14 @@ def hung_endpoint() -> Iterator[str]:
 
 
 def test_a_hung_store_answers_503_within_its_timeouts(hung_endpoint: str) -> None:
-    settings = Settings(
-        table_name="o2dms-test",
-        endpoint_url=hung_endpoint,
-        aws_connect_timeout_seconds=0.5,
-        aws_read_timeout_seconds=0.5,
-        aws_max_attempts=2,
+    settings = auth_helpers.local_auth(
+        Settings(
+            table_name="o2dms-test",
+            endpoint_url=hung_endpoint,
+            aws_connect_timeout_seconds=0.5,
+            aws_read_timeout_seconds=0.5,
+            aws_max_attempts=2,
+        )
     )
     composition.use(composition.build(settings))
     from chalice.test import Client
@@ -62,7 +65,8 @@ def test_a_hung_store_answers_503_within_its_timeouts(hung_endpoint: str) -> Non
     from app import app
 
     try:
-        with Client(app) as client:
+        with Client(app) as signed_out:
+            client = auth_helpers.sign_in(signed_out, "viewer")
             began = time.monotonic()
             answer = call(client, "GET", "nfDeployments/nginx-prod/status")
             took = time.monotonic() - began

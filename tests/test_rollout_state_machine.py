@@ -27,9 +27,10 @@ from chalicelib.config import Settings
 from chalicelib.domain.models import Deployment, DeploymentManager
 from chalicelib.domain.ports import DeploymentBackend
 from chalicelib.service.context import Deps
+from tests import auth_helpers
 from tests.api_helpers import call, create_deployment, create_descriptor
 from tests.conftest import TABLE, create_table
-from tests.fakes import RecordingEvents, automation_fields
+from tests.fakes import RecordingEvents, automation_fields, kms_sealer
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -156,7 +157,13 @@ def machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Machine]:
         def backends(*, adapter: str, manager: DeploymentManager) -> DeploymentBackend:
             return cluster.backend(adapter)
 
-        settings = Settings(table_name=TABLE, operation_timeout_seconds=2, lease_grace_seconds=30)
+        settings = auth_helpers.local_auth(
+            Settings(
+                table_name=TABLE,
+                operation_timeout_seconds=2,
+                lease_grace_seconds=30,
+            )
+        )
         composition.use(
             Deps(
                 store=store,
@@ -165,11 +172,13 @@ def machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Machine]:
                 events=RecordingEvents(),
                 settings=settings,
                 **automation_fields(settings, dynamodb),
+                sealer=kms_sealer(TABLE)[0],
             )
         )
         from chalice.test import Client
 
-        with Client(application.app) as client:
+        with Client(application.app) as signed_out:
+            client = auth_helpers.sign_in(signed_out, "admin")
             create_descriptor(client)
             created = create_deployment(client)
             yielded = Machine(client, sfn, cluster, router, store)

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters import dynamodb_items as items
-from chalicelib.adapters.dynamodb_store import translate_errors
+from chalicelib.adapters.dynamodb_store import audit_write, translate_errors
+from chalicelib.domain.audit import AuditRecord
 from chalicelib.domain.errors import AlreadyExists, DeploymentNotFound, ScheduleNotFound
 from chalicelib.domain.models import AlarmBinding, Deployment, Operation, ScalingSchedule
 
@@ -45,14 +46,16 @@ class DynamoDBAutomationStore:
     # -------------------------------------------------------------------- schedules
 
     @translate_errors
-    def put_schedule(self, schedule: ScalingSchedule) -> None:
+    def put_schedule(self, schedule: ScalingSchedule, *, audit: AuditRecord) -> None:
+        put: Item = {
+            "TableName": self._table,
+            "Item": items.schedule_item(schedule),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=items.schedule_item(schedule),
-                ConditionExpression="attribute_not_exists(PK)",
-            )
-        except self._client.exceptions.ConditionalCheckFailedException as exc:
+            writes: list[Any] = [{"Put": put}, audit_write(self._table, audit)]
+            self._client.transact_write_items(TransactItems=writes)
+        except self._client.exceptions.TransactionCanceledException as exc:
             raise AlreadyExists(f"Scaling schedule {schedule.id} already exists") from exc
 
     @translate_errors
@@ -100,10 +103,16 @@ class DynamoDBAutomationStore:
         return items.read_deployment(found[0]), schedules
 
     @translate_errors
-    def delete_schedule(self, deployment_id: str, schedule_id: str) -> None:
-        self._client.delete_item(
-            TableName=self._table, Key=items.schedule_key(deployment_id, schedule_id)
-        )
+    def delete_schedule(
+        self, deployment_id: str, schedule_id: str, *, audit: AuditRecord | None = None
+    ) -> None:
+        key = items.schedule_key(deployment_id, schedule_id)
+        if audit is None:
+            self._client.delete_item(TableName=self._table, Key=key)
+            return
+        delete: Item = {"Delete": {"TableName": self._table, "Key": key}}
+        writes: list[Any] = [delete, audit_write(self._table, audit)]
+        self._client.transact_write_items(TransactItems=writes)
 
     @translate_errors
     def claim_firing(self, schedule: ScalingSchedule, scheduled_time: datetime) -> bool:
@@ -200,7 +209,9 @@ class DynamoDBAutomationStore:
         )
 
     @translate_errors
-    def put_alarm_binding(self, binding: AlarmBinding, previous: tuple[str, ...]) -> None:
+    def put_alarm_binding(
+        self, binding: AlarmBinding, previous: tuple[str, ...], *, audit: AuditRecord
+    ) -> None:
         item = items.alarm_binding_item(binding)
         # Keep the cooldown mark: rebinding must not reopen the door to a rollback storm.
         item.pop("lastRollbackAt", None)
@@ -241,6 +252,7 @@ class DynamoDBAutomationStore:
             }
             for name in binding.alarm_names
         ]
+        writes.append(audit_write(self._table, audit))
         if len(writes) > _TRANSACTION_LIMIT:
             raise ValueError("too many alarm names for one transaction")
         self._client.transact_write_items(TransactItems=writes)

@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.domain.audit import AuditRecord, Outcome
 from chalicelib.domain.models import (
     AlarmBinding,
     ChartRef,
@@ -51,6 +52,8 @@ ALARM_BINDING_SK = "ALARMS"
 ALARM_PK_PREFIX = "ALARM#"
 DEPLOYMENT_PK_PREFIX = "DEP#"
 DEFAULT_MANAGER_KEY = {"PK": {"S": "DM~DEFAULT"}, "SK": {"S": MANAGER_SK}}
+# Audit records: one partition, sorted by time (``<UTC time>#<id>``), never rewritten.
+AUDIT_PK = "AUDIT"
 
 
 def deployment_partition(deployment_id: str) -> str:
@@ -455,6 +458,55 @@ def read_operation(item: Item) -> Operation:
         descriptor_ref=_get_opt_s(item, "descriptorRef"),
         rollback_revision=_get_opt_n(item, "rollbackRevision"),
         failure=_get_opt_s(item, "failure"),
+    )
+
+
+# ------------------------------------------------------------------- audit trail
+
+_AUDIT_OPTIONAL = (
+    "deployment_id",
+    "namespace",
+    "reason",
+    "request_id",
+    "source_ip",
+    "operation_id",
+    "detail",
+)
+
+
+def audit_sort_key(at: datetime, record_id: str = "") -> str:
+    return f"{utc_text(at)}#{record_id}"
+
+
+def audit_item(record: AuditRecord) -> Item:
+    r = record
+    item: Item = {
+        "PK": _s(AUDIT_PK),
+        "SK": _s(audit_sort_key(r.at, r.id)),
+        "id": _s(r.id),
+        "at": _time(r.at),
+        "actor": _s(r.actor),
+        "action": _s(r.action),
+        "target": _s(r.target),
+        "outcome": _s(r.outcome.value),
+        "trigger": _s(r.trigger),
+    }
+    for name in _AUDIT_OPTIONAL:
+        value = getattr(r, name)
+        _put_optional(item, _camel(name), _s(value) if value else None)
+    return item
+
+
+def read_audit(item: Item) -> AuditRecord:
+    return AuditRecord(
+        id=_get_s(item, "id"),
+        at=_get_time(item, "at"),
+        actor=_get_s(item, "actor"),
+        action=_get_s(item, "action"),
+        target=_get_s(item, "target"),
+        outcome=Outcome(_get_s(item, "outcome")),
+        trigger=_get_s(item, "trigger"),
+        **{name: _get_opt_s(item, _camel(name)) for name in _AUDIT_OPTIONAL},
     )
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import hashlib
+import hmac
 import json
 import logging
 from collections.abc import Callable
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters import dynamodb_items as items
+from chalicelib.domain.audit import AuditFilter, AuditRecord
 from chalicelib.domain.errors import (
     AlreadyExists,
     ConcurrentModification,
@@ -28,6 +31,7 @@ from chalicelib.domain.errors import (
     DescriptorNotFound,
     InvalidRequest,
     OperationNotFound,
+    PayloadTooLarge,
     RevisionNotFound,
     StoreUnavailable,
 )
@@ -51,13 +55,17 @@ logger = logging.getLogger(__name__)
 
 
 def translate_errors(method: Callable[P, T]) -> Callable[P, T]:
-    """DynamoDB failures that are not ours to handle become ``StoreUnavailable`` (503)."""
+    """DynamoDB failures that are not ours to handle become ``StoreUnavailable`` (503);
+    DynamoDB's refusal of the request itself is the caller's (see ``validation_refusal``)."""
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return method(*args, **kwargs)
         except ClientError as exc:
+            refused = validation_refusal(exc, call=method.__name__)
+            if refused is not None:
+                raise refused from exc
             code = exc.response.get("Error", {}).get("Code", "Unknown")
             logger.warning("dynamodb call failed", extra={"code": code, "call": method.__name__})
             raise StoreUnavailable(f"The deployment store is unavailable ({code})") from exc
@@ -83,8 +91,56 @@ _UNUSED = (
 _UNUSED_VALUES: dict[str, Any] = {":zero": {"N": "0"}}
 
 
-def encode_token(key: Item) -> str:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+# DynamoDB's words for an item over its 400 KB: a put, or an update that would grow one.
+_TOO_LARGE = ("Item size has exceeded", "Item size to update has exceeded")
+
+
+def validation_refusal(exc: ClientError, *, call: str) -> InvalidRequest | None:
+    """DynamoDB's refusal of a request as invalid (``ValidationException``, or a cancelled
+    transaction with a ``ValidationError`` reason) as the caller's error: an item over 400 KB
+    is ``PayloadTooLarge`` (413), any other a 400 that repeats none of the request's values.
+    None for any other failure."""
+    code = exc.response.get("Error", {}).get("Code", "Unknown")
+    if code == "ValidationException":
+        messages = [exc.response.get("Error", {}).get("Message", "")]
+    else:
+        reasons: list[Any] = list(exc.response.get("CancellationReasons") or [])
+        messages = [r.get("Message", "") for r in reasons if r.get("Code") == "ValidationError"]
+        if not messages:
+            return None
+    too_large = any(words in m for m in messages for words in _TOO_LARGE)
+    logger.warning(
+        "dynamodb refused the request", extra={"code": code, "call": call, "too_large": too_large}
+    )
+    if too_large:
+        return PayloadTooLarge(
+            "The request is too large to store: each record of the deployment store holds at"
+            " most 400 KB (DynamoDB's item limit)"
+        )
+    return InvalidRequest("The deployment store refused the request as invalid")
+
+
+# A page token is the start key DynamoDB returned, as unpadded base64url of its JSON, then
+# "." and the first 16 bytes of an HMAC-SHA256 (unpadded base64url) over the listing's name
+# and that text: a token is good only for the listing that handed it out, and only with the
+# key it was signed with (``Settings.page_token_secret``).
+_MAC_BYTES = 16
+_NOT_OURS = "nextToken is not a token this API returned"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _signature(payload: str, *, secret: bytes, listing: str) -> str:
+    message = f"{listing}\n{payload}".encode()
+    return _b64(hmac.new(secret, message, hashlib.sha256).digest()[:_MAC_BYTES])
+
+
+def encode_token(key: Item, *, secret: bytes, listing: str) -> str:
+    """The page token of start key ``key`` in ``listing``, signed with ``secret``."""
+    payload = _b64(json.dumps(key, sort_keys=True, separators=(",", ":")).encode())
+    return f"{payload}.{_signature(payload, secret=secret, listing=listing)}"
 
 
 _TABLE_KEY = frozenset({"PK", "SK"})
@@ -92,26 +148,36 @@ _INDEX_KEY = _TABLE_KEY | {"GSI1PK", "GSI1SK"}
 
 
 def decode_token(
-    token: str, *, partition: str | None = None, index_partition: str | None = None
+    token: str,
+    *,
+    secret: bytes,
+    listing: str,
+    partition: str | None = None,
+    index_partition: str | None = None,
 ) -> Item:
-    """The start key a page token stands for: exactly the key attributes of the table (and
-    of the index, for an index page), each a string. 400 for anything we did not hand out,
-    before DynamoDB sees it."""
+    """The start key a page token stands for. 400 for anything we did not hand out, before
+    DynamoDB sees it: a signature that is not ours for ``listing`` (compared in constant
+    time), then a key that is not exactly the key attributes of the table (and of the index,
+    for an index page), each a string, in ``partition`` (``index_partition``)."""
+    payload, dot, signature = token.partition(".")
+    expected = _signature(payload, secret=secret, listing=listing)
+    if not dot or not signature.isascii() or not hmac.compare_digest(signature, expected):
+        raise InvalidRequest(_NOT_OURS)
     try:
-        padded = token + "=" * (-len(token) % 4)
+        padded = payload + "=" * (-len(payload) % 4)
         key = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequest("nextToken is not a token this API returned") from exc
-    expected = _INDEX_KEY if index_partition is not None else _TABLE_KEY
+        raise InvalidRequest(_NOT_OURS) from exc
+    key_names = _INDEX_KEY if index_partition is not None else _TABLE_KEY
     if (
         not isinstance(key, dict)
-        or set(key) != expected
+        or set(key) != key_names
         or not all(
             isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str)
             for v in key.values()
         )
     ):
-        raise InvalidRequest("nextToken is not a token this API returned")
+        raise InvalidRequest(_NOT_OURS)
     if partition is not None and key["PK"] != {"S": partition}:
         raise InvalidRequest("nextToken belongs to another listing")
     if index_partition is not None and key["GSI1PK"] != {"S": index_partition}:
@@ -122,8 +188,12 @@ def decode_token(
 def _cancellation(
     exc: Any, change: Change, first_count: int, descriptor_ids: list[str], manager_ids: list[str]
 ) -> Exception:
-    """Why a commit was cancelled: a use count's target is gone (the count writes start at
-    ``first_count``, descriptors first), else the deployment changed meanwhile."""
+    """Why a commit was cancelled: DynamoDB refused a write as invalid (an item over 400 KB),
+    a use count's target is gone (the count writes start at ``first_count``, descriptors
+    first), else the deployment changed meanwhile."""
+    refused = validation_refusal(exc, call="commit")
+    if refused is not None:
+        return refused
     for index, reason in enumerate(exc.response.get("CancellationReasons") or []):
         if reason.get("Code") != "ConditionalCheckFailed" or index < first_count:
             continue
@@ -135,22 +205,41 @@ def _cancellation(
     return ConcurrentModification(f"deployment {change.deployment.id} changed meanwhile")
 
 
+def audit_write(table: str, record: AuditRecord) -> Item:
+    """The write of an audit record, in the transaction of the change it tells of; never
+    over an existing record."""
+    return {
+        "Put": {
+            "TableName": table,
+            "Item": items.audit_item(record),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
+    }
+
+
 class DynamoDBStore:
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+    def __init__(
+        self, client: DynamoDBClient, table_name: str, *, token_key: str | None = None
+    ) -> None:
+        """``token_key`` signs page tokens (the composition root passes
+        ``Settings.page_token_secret``); without one, a key derived from the table name."""
         self._client = client
         self._table = table_name
+        self._token_secret = (token_key or f"o2dms-page-token/{table_name}").encode()
 
     # ------------------------------------------------------------------ descriptors
 
     @translate_errors
-    def put_descriptor(self, descriptor: Descriptor) -> None:
+    def put_descriptor(self, descriptor: Descriptor, *, audit: AuditRecord) -> None:
+        put: Item = {
+            "TableName": self._table,
+            "Item": items.descriptor_item(descriptor),
+            "ConditionExpression": "attribute_not_exists(PK)",
+        }
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=items.descriptor_item(descriptor),
-                ConditionExpression="attribute_not_exists(PK)",
-            )
-        except self._client.exceptions.ConditionalCheckFailedException as exc:
+            writes: list[Any] = [{"Put": put}, self._audit(audit)]
+            self._client.transact_write_items(TransactItems=writes)
+        except self._client.exceptions.TransactionCanceledException as exc:
             raise AlreadyExists(f"Descriptor {descriptor.id} already exists") from exc
 
     @translate_errors
@@ -167,15 +256,17 @@ class DynamoDBStore:
         )
 
     @translate_errors
-    def delete_descriptor(self, descriptor_id: str) -> None:
+    def delete_descriptor(self, descriptor_id: str, *, audit: AuditRecord) -> None:
+        delete: Item = {
+            "TableName": self._table,
+            "Key": items.descriptor_key(descriptor_id),
+            "ConditionExpression": _UNUSED,
+            "ExpressionAttributeValues": _UNUSED_VALUES,
+        }
         try:
-            self._client.delete_item(
-                TableName=self._table,
-                Key=items.descriptor_key(descriptor_id),
-                ConditionExpression=_UNUSED,
-                ExpressionAttributeValues=_UNUSED_VALUES,
-            )
-        except self._client.exceptions.ConditionalCheckFailedException as exc:
+            writes: list[Any] = [{"Delete": delete}, self._audit(audit)]
+            self._client.transact_write_items(TransactItems=writes)
+        except self._client.exceptions.TransactionCanceledException as exc:
             descriptor = self.get_descriptor(descriptor_id)  # raises DescriptorNotFound
             raise DescriptorInUse(
                 f"Descriptor {descriptor_id} is used by {descriptor.deployment_count} "
@@ -185,7 +276,7 @@ class DynamoDBStore:
     # ------------------------------------------------------------------- managers
 
     @translate_errors
-    def put_manager(self, manager: DeploymentManager) -> None:
+    def put_manager(self, manager: DeploymentManager, *, audit: AuditRecord) -> None:
         writes: list[Any] = [
             {
                 "Put": {
@@ -198,6 +289,7 @@ class DynamoDBStore:
         if manager.is_default:
             pointer = {**items.DEFAULT_MANAGER_KEY, "managerId": {"S": manager.id}}
             writes.append({"Put": {"TableName": self._table, "Item": pointer}})
+        writes.append(self._audit(audit))
         try:
             self._client.transact_write_items(TransactItems=writes)
         except self._client.exceptions.TransactionCanceledException as exc:
@@ -239,7 +331,7 @@ class DynamoDBStore:
         )
 
     @translate_errors
-    def delete_manager(self, manager_id: str) -> None:
+    def delete_manager(self, manager_id: str, *, audit: AuditRecord) -> None:
         manager = self.get_manager(manager_id)
         writes: list[Any] = [
             {
@@ -253,6 +345,7 @@ class DynamoDBStore:
         ]
         if manager.is_default:
             writes.append({"Delete": {"TableName": self._table, "Key": items.DEFAULT_MANAGER_KEY}})
+        writes.append(self._audit(audit))
         try:
             self._client.transact_write_items(TransactItems=writes)
         except self._client.exceptions.TransactionCanceledException as exc:
@@ -323,13 +416,17 @@ class DynamoDBStore:
                 raise DeploymentNotFound(f"Deployment {deployment_id} not found")
             deployment, rows = items.read_deployment(found[0]), found[1:]
         else:
-            start = decode_token(token, partition=partition)
+            start = decode_token(
+                token, secret=self._token_secret, listing="history", partition=partition
+            )
             answer = self._client.query(**query, Limit=limit, ExclusiveStartKey=start)
             deployment, rows = self.get_deployment(deployment_id), answer.get("Items", [])
         next_key = answer.get("LastEvaluatedKey")
         page = Page(
             tuple(items.read_revision(r) for r in rows),
-            encode_token(next_key) if next_key else None,
+            encode_token(next_key, secret=self._token_secret, listing="history")
+            if next_key
+            else None,
         )
         return deployment, page
 
@@ -356,12 +453,16 @@ class DynamoDBStore:
             "Limit": limit,
         }
         if token is not None:
-            query["ExclusiveStartKey"] = decode_token(token, partition=partition)
+            query["ExclusiveStartKey"] = decode_token(
+                token, secret=self._token_secret, listing="operations", partition=partition
+            )
         answer = self._client.query(**query)
         next_key = answer.get("LastEvaluatedKey")
         return Page(
             tuple(items.read_operation(i) for i in answer.get("Items", [])),
-            encode_token(next_key) if next_key else None,
+            encode_token(next_key, secret=self._token_secret, listing="operations")
+            if next_key
+            else None,
         )
 
     # ---------------------------------------------------------------------- writes
@@ -390,6 +491,8 @@ class DynamoDBStore:
             {"Put": {"TableName": self._table, "Item": items.operation_item(o)}}
             for o in change.operations
         ]
+        if change.audit is not None:
+            writes.append(self._audit(change.audit))
         first_count = len(writes)
         descriptor_ids = [d for d, delta in change.descriptor_refs.items() if delta]
         writes += [
@@ -426,6 +529,64 @@ class DynamoDBStore:
             update["ConditionExpression"] = "attribute_exists(PK)"
         return {"Update": update}
 
+    # ------------------------------------------------------------------ audit trail
+
+    def _audit(self, record: AuditRecord) -> Item:
+        return audit_write(self._table, record)
+
+    @translate_errors
+    def record_audit(self, record: AuditRecord) -> None:
+        self._client.put_item(
+            TableName=self._table,
+            Item=items.audit_item(record),
+            ConditionExpression="attribute_not_exists(PK)",
+        )
+
+    @translate_errors
+    def audit_page(
+        self, filters: AuditFilter, *, limit: int, token: str | None
+    ) -> Page[AuditRecord]:
+        """Newest first: one Query on the audit partition between ``since`` and ``until``,
+        filtered by actor and deployment, reading on until the page is full."""
+        since = items.audit_sort_key(filters.since) if filters.since else "0"
+        until = items.audit_sort_key(filters.until) + "~" if filters.until else "~"
+        values: dict[str, Any] = {
+            ":pk": {"S": items.AUDIT_PK},
+            ":since": {"S": since},
+            ":until": {"S": until},
+        }
+        clauses = []
+        if filters.actor is not None:
+            clauses.append("actor = :actor")
+            values[":actor"] = {"S": filters.actor}
+        if filters.deployment_id is not None:
+            clauses.append("deploymentId = :deployment")
+            values[":deployment"] = {"S": filters.deployment_id}
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :since AND :until",
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
+        if clauses:
+            query["FilterExpression"] = " AND ".join(clauses)
+        found: list[AuditRecord] = []
+        secret = self._token_secret
+        start = (
+            decode_token(token, secret=secret, listing="audit", partition=items.AUDIT_PK)
+            if token
+            else None
+        )
+        while True:
+            if start:
+                query["ExclusiveStartKey"] = start
+            answer = self._client.query(**query, Limit=limit - len(found))
+            found += [items.read_audit(i) for i in answer.get("Items", [])]
+            start = answer.get("LastEvaluatedKey")
+            if not start or len(found) >= limit:
+                next_token = encode_token(start, secret=secret, listing="audit") if start else None
+                return Page(tuple(found), next_token)
+
     # --------------------------------------------------------------------- helpers
 
     def _get(self, key: Item) -> Item | None:
@@ -453,7 +614,12 @@ class DynamoDBStore:
             },
         }
         found: list[T] = []
-        start = decode_token(token, index_partition=partition) if token else None
+        secret = self._token_secret
+        start = (
+            decode_token(token, secret=secret, listing=partition, index_partition=partition)
+            if token
+            else None
+        )
         while True:
             if start:
                 query["ExclusiveStartKey"] = start
@@ -461,4 +627,7 @@ class DynamoDBStore:
             found += [read(i) for i in answer.get("Items", [])]
             start = answer.get("LastEvaluatedKey")
             if not start or len(found) >= limit:
-                return Page(tuple(found), encode_token(start) if start else None)
+                next_token = (
+                    encode_token(start, secret=secret, listing=partition) if start else None
+                )
+                return Page(tuple(found), next_token)

@@ -51,7 +51,7 @@ def list_schedules(deployment_id: str) -> Response:
     name = http.deployment_id(deployment_id)
     wiring = deps()
     now = wiring.clock()
-    found = schedules.listing(wiring, name)
+    found = schedules.listing(wiring, name, http.caller(bp.current_request))
     return http.json(
         s.ScheduleList(
             deployment_id=name,
@@ -65,7 +65,8 @@ def list_schedules(deployment_id: str) -> Response:
 def get_schedule(deployment_id: str, schedule_id: str) -> Response:
     http.query(bp.current_request, ())
     wiring = deps()
-    found = schedules.get(wiring, http.deployment_id(deployment_id), _schedule_id(schedule_id))
+    name, schedule = http.deployment_id(deployment_id), _schedule_id(schedule_id)
+    found = schedules.get(wiring, name, schedule, http.caller(bp.current_request))
     return http.json(render.schedule(found, now=wiring.clock()))
 
 
@@ -73,7 +74,8 @@ def get_schedule(deployment_id: str, schedule_id: str) -> Response:
 @handle_errors
 def delete_schedule(deployment_id: str, schedule_id: str) -> Response:
     http.query(bp.current_request, ())
-    schedules.delete(deps(), http.deployment_id(deployment_id), _schedule_id(schedule_id))
+    name, schedule = http.deployment_id(deployment_id), _schedule_id(schedule_id)
+    schedules.delete(deps(), name, schedule, http.caller(bp.current_request))
     return http.no_content()
 
 
@@ -89,6 +91,7 @@ def bind_alarms(deployment_id: str) -> Response:
         alarm_names=tuple(body.alarm_names),
         watch_window_seconds=body.watch_window_seconds,
         cooldown_seconds=body.cooldown_seconds,
+        caller=http.caller(req),
     )
     return http.json(render.alarm_binding(bound))
 
@@ -96,7 +99,7 @@ def bind_alarms(deployment_id: str) -> Response:
 @bp.route(ALARMS, methods=["GET"])
 @handle_errors
 def get_alarms(deployment_id: str) -> Response:
-    http.query(bp.current_request, ())
-    return http.json(
-        render.alarm_binding(alarms.binding(deps(), http.deployment_id(deployment_id)))
-    )
+    req = bp.current_request
+    http.query(req, ())
+    found = alarms.binding(deps(), http.deployment_id(deployment_id), http.caller(req))
+    return http.json(render.alarm_binding(found))

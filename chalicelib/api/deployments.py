@@ -92,9 +92,10 @@ def create_deployment() -> Response:
         adapter=body.adapter,
         deployment_manager_id=body.deployment_manager_id,
     )
+    who = http.caller(req, body.reason)
     if dry:
-        return _planned(body.name, lifecycle.plan_instantiate(deps(), request))
-    return _started(lifecycle.instantiate(deps(), request, http.caller(req, body.reason)), 201)
+        return _planned(body.name, lifecycle.plan_instantiate(deps(), request, who))
+    return _started(lifecycle.instantiate(deps(), request, who), 201)
 
 
 @bp.route(BASE, methods=["GET"])
@@ -119,7 +120,8 @@ def list_deployments() -> Response:
         adapter=_enum(Adapter, params.get("adapter"), "adapter"),
         deployment_manager_id=params.get("deploymentManagerId"),
     )
-    page = queries.deployments(deps(), filters=filters, limit=limit, token=token)
+    who = http.caller(bp.current_request)
+    page = queries.deployments(deps(), who, filters=filters, limit=limit, token=token)
     return http.json(
         s.DeploymentList(
             nf_deployments=[render.deployment(d) for d in page.items],
@@ -141,10 +143,10 @@ def _enum(kind: type[E], value: str | None, name: str) -> E | None:
 @bp.route(ONE, methods=["GET"])
 @handle_errors
 def get_deployment(deployment_id: str) -> Response:
-    http.query(bp.current_request, ())
-    return http.json(
-        render.deployment(queries.deployment(deps(), http.deployment_id(deployment_id)))
-    )
+    req = bp.current_request
+    http.query(req, ())
+    found = queries.deployment(deps(), http.deployment_id(deployment_id), http.caller(req))
+    return http.json(render.deployment(found))
 
 
 @bp.route(ONE, methods=["PUT"])
@@ -154,7 +156,7 @@ def upgrade_deployment(deployment_id: str) -> Response:
     descriptor_id, parameters = m.body.descriptor_id, m.body.parameters
     if m.dry_run:
         planned = lifecycle.plan_upgrade(
-            deps(), m.name, descriptor_id=descriptor_id, parameters=parameters
+            deps(), m.name, descriptor_id=descriptor_id, parameters=parameters, caller=m.caller
         )
         return _planned(m.name, planned)
     result = lifecycle.upgrade(
@@ -168,7 +170,7 @@ def upgrade_deployment(deployment_id: str) -> Response:
 def terminate_deployment(deployment_id: str) -> Response:
     m = _mutation(deployment_id, s.TerminateRequest, required=False)
     if m.dry_run:
-        return _planned(m.name, lifecycle.plan_terminate(deps(), m.name))
+        return _planned(m.name, lifecycle.plan_terminate(deps(), m.name, caller=m.caller))
     return _started(lifecycle.terminate(deps(), m.name, caller=m.caller), 202)
 
 
@@ -177,7 +179,8 @@ def terminate_deployment(deployment_id: str) -> Response:
 def scale_deployment(deployment_id: str) -> Response:
     m = _mutation(deployment_id, s.ScaleRequest)
     if m.dry_run:
-        return _planned(m.name, lifecycle.plan_scale(deps(), m.name, replicas=m.body.replicas))
+        planned = lifecycle.plan_scale(deps(), m.name, replicas=m.body.replicas, caller=m.caller)
+        return _planned(m.name, planned)
     result = lifecycle.scale(deps(), m.name, replicas=m.body.replicas, caller=m.caller)
     if isinstance(result, lifecycle.Unchanged):
         return http.json(render.unchanged(result))
@@ -191,15 +194,17 @@ def scale_deployment(deployment_id: str) -> Response:
 def rollback_deployment(deployment_id: str) -> Response:
     m = _mutation(deployment_id, s.RollbackRequest)
     if m.dry_run:
-        return _planned(m.name, lifecycle.plan_rollback(deps(), m.name, revision=m.body.revision))
+        planned = lifecycle.plan_rollback(deps(), m.name, revision=m.body.revision, caller=m.caller)
+        return _planned(m.name, planned)
     return _started(lifecycle.rollback(deps(), m.name, revision=m.body.revision, caller=m.caller))
 
 
 @bp.route(ONE + "/status", methods=["GET"])
 @handle_errors
 def deployment_status(deployment_id: str) -> Response:
-    http.query(bp.current_request, ())
-    found = queries.deployment(deps(), http.deployment_id(deployment_id))
+    req = bp.current_request
+    http.query(req, ())
+    found = queries.deployment(deps(), http.deployment_id(deployment_id), http.caller(req))
     return http.json(render.status(found))
 
 
@@ -209,7 +214,8 @@ def deployment_history(deployment_id: str) -> Response:
     limit, token = http.page(bp.current_request)
     token = s.page_token(token)
     name = http.deployment_id(deployment_id)
-    current, page = queries.history(deps(), name, limit=limit, token=token)
+    who = http.caller(bp.current_request)
+    current, page = queries.history(deps(), name, who, limit=limit, token=token)
     return http.json(
         s.HistoryOut(
             deployment_id=name,
@@ -223,9 +229,10 @@ def deployment_history(deployment_id: str) -> Response:
 @bp.route(ONE + "/history/{revision}", methods=["GET"])
 @handle_errors
 def deployment_revision(deployment_id: str, revision: str) -> Response:
-    http.query(bp.current_request, ())
+    req = bp.current_request
+    http.query(req, ())
     found = queries.revision(
-        deps(), http.deployment_id(deployment_id), http.revision_number(revision)
+        deps(), http.deployment_id(deployment_id), http.revision_number(revision), http.caller(req)
     )
     return http.json(render.revision_detail(found))
 
@@ -236,7 +243,8 @@ def deployment_operations(deployment_id: str) -> Response:
     limit, token = http.page(bp.current_request)
     token = s.page_token(token)
     name = http.deployment_id(deployment_id)
-    page = queries.operations(deps(), name, limit=limit, token=token)
+    who = http.caller(bp.current_request)
+    page = queries.operations(deps(), name, who, limit=limit, token=token)
     return http.json(
         s.OperationList(
             deployment_id=name,
@@ -249,8 +257,10 @@ def deployment_operations(deployment_id: str) -> Response:
 @bp.route(ONE + "/operations/{operation_id}", methods=["GET"])
 @handle_errors
 def deployment_operation(deployment_id: str, operation_id: str) -> Response:
-    http.query(bp.current_request, ())
+    req = bp.current_request
+    http.query(req, ())
     if not operation_id.startswith("op-") or len(operation_id) > 64:
         raise InvalidRequest(f"Invalid operation id {operation_id!r}")
-    found = queries.operation(deps(), http.deployment_id(deployment_id), operation_id)
+    name = http.deployment_id(deployment_id)
+    found = queries.operation(deps(), name, operation_id, http.caller(req))
     return http.json(render.operation(found))

@@ -19,7 +19,8 @@ BASE = "/o2dms/v1/nfDeploymentDescriptors"
 @bp.route(BASE, methods=["POST"])
 @handle_errors
 def create_descriptor() -> Response:
-    request = http.body(bp.current_request, s.DescriptorCreate)
+    req = bp.current_request
+    request = http.body(req, s.DescriptorCreate)
     d = deps()
     if request.artifact_repo_url.startswith("file://") and not d.settings.allow_local_charts:
         raise InvalidRequest(
@@ -37,6 +38,7 @@ def create_descriptor() -> Response:
             parameter_schema=request.parameter_schema,
             adapters=tuple(dict.fromkeys(request.supported_adapters)),
         ),
+        http.caller(req),
     )
     return http.json(render.descriptor(created), 201, {"Location": f"{BASE}/{created.id}"})
 
@@ -46,7 +48,8 @@ def create_descriptor() -> Response:
 def list_descriptors() -> Response:
     limit, token = http.page(bp.current_request)
     token = s.page_token(token)
-    page = descriptors.list_page(deps(), limit=limit, token=token)
+    who = http.caller(bp.current_request)
+    page = descriptors.list_page(deps(), who, limit=limit, token=token)
     return http.json(
         s.DescriptorList(
             nf_deployment_descriptors=[render.descriptor(i) for i in page.items],
@@ -58,12 +61,14 @@ def list_descriptors() -> Response:
 @bp.route(BASE + "/{descriptor_id}", methods=["GET"])
 @handle_errors
 def get_descriptor(descriptor_id: str) -> Response:
-    found = descriptors.get(deps(), http.descriptor_id(descriptor_id))
+    who = http.caller(bp.current_request)
+    found = descriptors.get(deps(), http.descriptor_id(descriptor_id), who)
     return http.json(render.descriptor(found))
 
 
 @bp.route(BASE + "/{descriptor_id}", methods=["DELETE"])
 @handle_errors
 def delete_descriptor(descriptor_id: str) -> Response:
-    descriptors.delete(deps(), http.descriptor_id(descriptor_id))
+    who = http.caller(bp.current_request)
+    descriptors.delete(deps(), http.descriptor_id(descriptor_id), who)
     return http.no_content()

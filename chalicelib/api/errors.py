@@ -25,7 +25,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Most specific first: the first matching row wins.
 ERROR_TABLE: tuple[tuple[type[Exception], int, str], ...] = (
+    (errors.PayloadTooLarge, 413, "PayloadTooLarge"),
     (errors.InvalidRequest, 400, "BadRequest"),
+    (errors.Unauthenticated, 401, "Unauthorized"),
+    (errors.Forbidden, 403, "Forbidden"),
     (errors.NotFound, 404, "NotFound"),
     (errors.ReleaseNotFound, 409, "Conflict"),
     (errors.ReleaseConflict, 409, "Conflict"),

@@ -1,10 +1,10 @@
 """Reading requests and writing responses, the same way for every view.
 
 A body is read as JSON whatever media type it declares (the seed's own ``curl -d`` examples
-declare ``application/x-www-form-urlencoded``), and refused with a 400 when it is not JSON,
-is larger than ``MAX_BODY_BYTES`` or nests deeper than ``MAX_JSON_DEPTH``: nothing
-downstream (merging, schema validation, rendering) then meets input deep enough to exhaust
-the interpreter's stack.
+declare ``application/x-www-form-urlencoded``). It is refused with a 413 ``PayloadTooLarge``
+when larger than ``MAX_BODY_BYTES``, before it is decoded, and with a 400 when it is not
+JSON or nests deeper than ``MAX_JSON_DEPTH``: nothing downstream (merging, schema
+validation, rendering) then meets input deep enough to exhaust the interpreter's stack.
 """
 
 from __future__ import annotations
@@ -16,18 +16,21 @@ from typing import Any, NoReturn, TypeVar
 from chalice.app import Chalice, Request, Response
 from pydantic import BaseModel
 
+from chalicelib.api import auth
 from chalicelib.api.schemas import _Wire, check_deployment_name, check_descriptor_id, is_dns_label
-from chalicelib.domain.errors import InvalidRequest
+from chalicelib.domain.errors import InvalidRequest, PayloadTooLarge
 from chalicelib.service.context import Caller
 
 M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
-# A request's parameters are stored in the deployment item and twice in the revision item
-# (parameters, and the values they merge into), all within DynamoDB's 400 KB per item.
-MAX_BODY_BYTES = 128 * 1024
-MAX_JSON_DEPTH = 64
+# A request's parameters are stored in the deployment item and in the revision item, each
+# within DynamoDB's 400 KB per item; what they merge into is held to 64 KiB of JSON on its
+# own (``service.parameters.MAX_VALUES_BYTES``, a 422). The body may be larger (a descriptor,
+# whitespace): 256 KiB, and an item DynamoDB still finds too large is a 413 from the store.
+MAX_BODY_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 32
 # Every media type: the body is read as JSON whatever it declares (see ``read_json``).
 ANY_MEDIA_TYPE = ["*/*"]
 
@@ -55,10 +58,10 @@ def body(request: Request, model: type[M], *, required: bool = True) -> M:
 def read_json(raw: str | bytes) -> Any:
     """The body's JSON value, or None for an empty body, whatever its declared media type."""
     data = raw.encode() if isinstance(raw, str) else raw
+    if len(data) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The request body is too large: at most {MAX_BODY_BYTES} bytes")
     if not data.strip():
         return None
-    if len(data) > MAX_BODY_BYTES:
-        raise InvalidRequest(f"The request body is too large: at most {MAX_BODY_BYTES} bytes")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -179,19 +182,11 @@ def revision_number(value: str) -> int:
     return int(value)
 
 
-def caller(request: Request, reason: str | None) -> Caller:
-    """Who is asking: the API Gateway principal when there is one."""
-    context: dict[str, Any] = request.context or {}
-    authorizer = context.get("authorizer") or {}
-    identity = context.get("identity") or {}
-    actor = (
-        authorizer.get("principalId")
-        or identity.get("userArn")
-        or identity.get("caller")
-        or request.headers.get("x-o2dms-actor")
-        or "anonymous"
-    )
-    return Caller(actor=str(actor)[:256], reason=reason)
+def caller(request: Request, reason: str | None = None) -> Caller:
+    """Who is asking (see ``auth``), and why when the request says."""
+    from chalicelib.composition import deps
+
+    return auth.caller(request, deps().settings, reason)
 
 
 def prefer_wait(request: Request) -> int | None:

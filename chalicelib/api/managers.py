@@ -34,7 +34,7 @@ def register_manager() -> Response:
         context=body.context,
         is_default=body.default,
     )
-    registered = managers.register(d, manager)
+    registered = managers.register(d, manager, http.caller(bp.current_request))
     return http.json(render.manager(registered), 201, {"Location": f"{BASE}/{registered.id}"})
 
 
@@ -43,7 +43,8 @@ def register_manager() -> Response:
 def list_managers() -> Response:
     limit, token = http.page(bp.current_request)
     token = s.page_token(token)
-    page = managers.list_page(deps(), limit=limit, token=token)
+    who = http.caller(bp.current_request)
+    page = managers.list_page(deps(), who, limit=limit, token=token)
     return http.json(
         s.ManagerList(
             deployment_managers=[render.manager(m) for m in page.items],
@@ -55,12 +56,14 @@ def list_managers() -> Response:
 @bp.route(BASE + "/{manager_id}", methods=["GET"])
 @handle_errors
 def get_manager(manager_id: str) -> Response:
-    http.query(bp.current_request, ())
-    return http.json(render.manager(managers.get(deps(), http.manager_id(manager_id))))
+    req = bp.current_request
+    http.query(req, ())
+    found = managers.get(deps(), http.manager_id(manager_id), http.caller(req))
+    return http.json(render.manager(found))
 
 
 @bp.route(BASE + "/{manager_id}", methods=["DELETE"])
 @handle_errors
 def delete_manager(manager_id: str) -> Response:
-    managers.delete(deps(), http.manager_id(manager_id))
+    managers.delete(deps(), http.manager_id(manager_id), http.caller(bp.current_request))
     return http.no_content()

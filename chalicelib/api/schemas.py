@@ -51,7 +51,9 @@ DNS_LABEL_MAX = 63
 DEPLOYMENT_NAME_MAX = 53  # Helm release names
 DESCRIPTOR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 DESCRIPTOR_ID_MAX = 128
-CHART_SOURCE = re.compile(r"^(https|http|oci|file)://")
+# Visible ASCII only, and no '-' right after the scheme: nothing helm could split into, or
+# read as, a flag (``file://--post-renderer=...``, ``https://x --devel``).
+CHART_SOURCE = re.compile(r"^(https|http|oci|file)://[!-,.-~][!-~]*$")
 # The shape of an EventBridge Scheduler expression; its fields are checked further in
 # ``domain.schedules`` (ranges, names, units, dates).
 SCHEDULE_EXPRESSION = re.compile(
@@ -59,8 +61,9 @@ SCHEDULE_EXPRESSION = re.compile(
     r"|rate\( *[0-9]+ +(minute|hour|day)s? *\)"
     r"|at\([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\))$"
 )
-# Page tokens are unpadded base64url (of the store's start key).
-NEXT_TOKEN = re.compile(r"^[A-Za-z0-9_-]*$")
+# Page tokens are the store's start key and its signature, each unpadded base64url, joined
+# by '.' (the store checks the signature); empty is the first page.
+NEXT_TOKEN = re.compile(r"^([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?$")
 NEXT_TOKEN_MAX = 2048
 ALARM_NAME = r"^[^\x00-\x1f]*$"
 ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$"
@@ -76,7 +79,10 @@ DNS_LABEL_RULE = (
 PATTERN_MEANINGS: dict[str, str] = {
     DNS_LABEL.pattern: DNS_LABEL_RULE,
     DESCRIPTOR_ID.pattern: "letters, digits, '.', '_' and '-', starting with a letter or digit",
-    CHART_SOURCE.pattern: "a URL starting with https://, http://, oci:// or file://",
+    CHART_SOURCE.pattern: (
+        "a URL starting with https://, http://, oci:// or file://, in visible ASCII (no"
+        " spaces), without '-' right after the scheme"
+    ),
     SCHEDULE_EXPRESSION.pattern: (
         "cron(minutes hours day-of-month month day-of-week year), rate(value unit)"
         " or at(yyyy-mm-ddThh:mm:ss)"
@@ -153,7 +159,8 @@ def check_descriptor_id(value: str) -> str:
 
 
 def page_token(token: str | None) -> str | None:
-    """A listing's ``nextToken`` as the document states it (the store decodes it further)."""
+    """A listing's ``nextToken`` as the document states it (the store checks its signature
+    and decodes it further)."""
     if token is not None and (len(token) > NEXT_TOKEN_MAX or not NEXT_TOKEN.fullmatch(token)):
         raise InvalidRequest("nextToken is not a token this API returned")
     return token

@@ -2,6 +2,9 @@
 
 O2DmsError
 ├── InvalidRequest                     400
+│   └── PayloadTooLarge                413
+├── Unauthenticated                    401 (no credentials, or a bad or expired token)
+├── Forbidden                          403 (the caller's roles do not allow the action)
 ├── NotFound                           404
 │   ├── DeploymentNotFound, DescriptorNotFound, RevisionNotFound,
 │   └── OperationNotFound, DeploymentManagerNotFound, ScheduleNotFound
@@ -13,6 +16,8 @@ O2DmsError
 ├── ParameterValidationFailed          422
 ├── ConcurrentModification             (internal: a conditional write lost a race; retried)
 ├── StoreUnavailable                   503
+│   └── SecretsUnavailable             503 (KMS refused, or no key to seal secrets with)
+├── SealedSecretUnreadable             500 (a stored secret fails to decrypt: altered)
 └── BackendError
     ├── BackendUnavailable             503
     │   └── BackendForbidden           503 (the cluster refused our credentials a permission)
@@ -35,6 +40,18 @@ class O2DmsError(Exception):
 
 
 class InvalidRequest(O2DmsError):
+    pass
+
+
+class PayloadTooLarge(InvalidRequest):
+    pass
+
+
+class Unauthenticated(O2DmsError):
+    pass
+
+
+class Forbidden(O2DmsError):
     pass
 
 
@@ -117,6 +134,15 @@ class ConcurrentModification(O2DmsError):
 
 class StoreUnavailable(O2DmsError):
     """The database did not answer (missing table, throttling, network)."""
+
+
+class SecretsUnavailable(StoreUnavailable):
+    """Secret parameter values cannot be sealed or unsealed now: KMS did not answer or
+    refused, or no key is configured to seal them with (they are never stored in clear)."""
+
+
+class SealedSecretUnreadable(O2DmsError):
+    """A stored secret value does not decrypt: it was altered, or sealed for another table."""
 
 
 class BackendError(O2DmsError):

@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from chalicelib.domain.audit import AuditFilter, AuditRecord
 from chalicelib.domain.models import (
     AlarmBinding,
     ChartRef,
@@ -57,20 +58,21 @@ class Change:
     operations: tuple[Operation, ...] = ()
     descriptor_refs: Mapping[str, int] = field(default_factory=dict)
     manager_refs: Mapping[str, int] = field(default_factory=dict)
+    audit: AuditRecord | None = None  # the change's audit record, written with it
 
 
 class Store(Protocol):
-    def put_descriptor(self, descriptor: Descriptor) -> None:
+    def put_descriptor(self, descriptor: Descriptor, *, audit: AuditRecord) -> None:
         """Create; ``AlreadyExists`` if the id is taken."""
 
     def get_descriptor(self, descriptor_id: str) -> Descriptor: ...
 
     def list_descriptors(self, *, limit: int, token: str | None) -> Page[Descriptor]: ...
 
-    def delete_descriptor(self, descriptor_id: str) -> None:
+    def delete_descriptor(self, descriptor_id: str, *, audit: AuditRecord) -> None:
         """``DescriptorInUse`` while deployments use it; ``DescriptorNotFound``."""
 
-    def put_manager(self, manager: DeploymentManager) -> None:
+    def put_manager(self, manager: DeploymentManager, *, audit: AuditRecord) -> None:
         """Register; ``AlreadyExists`` if the id is taken. A manager marked default becomes
         the default (in the same transaction)."""
 
@@ -83,7 +85,7 @@ class Store(Protocol):
     ) -> tuple[str | None, Page[DeploymentManager]]:
         """The registered default's id (read for the page's flags anyway) and a page."""
 
-    def delete_manager(self, manager_id: str) -> None:
+    def delete_manager(self, manager_id: str, *, audit: AuditRecord) -> None:
         """``DeploymentManagerInUse`` while deployments use it; ``DeploymentManagerNotFound``."""
 
     def get_deployment(self, deployment_id: str) -> Deployment:
@@ -115,11 +117,19 @@ class Store(Protocol):
         ``DescriptorNotFound`` when a referenced descriptor is gone.
         """
 
+    def record_audit(self, record: AuditRecord) -> None:
+        """Append a record that goes with no change (a refusal)."""
+
+    def audit_page(
+        self, filters: AuditFilter, *, limit: int, token: str | None
+    ) -> Page[AuditRecord]:
+        """Audit records, newest first."""
+
 
 class AutomationStore(Protocol):
     """What scheduled scaling and alarm rollbacks keep beside each deployment."""
 
-    def put_schedule(self, schedule: ScalingSchedule) -> None:
+    def put_schedule(self, schedule: ScalingSchedule, *, audit: AuditRecord) -> None:
         """Create; ``AlreadyExists`` if the id is taken."""
 
     def get_schedule(self, deployment_id: str, schedule_id: str) -> ScalingSchedule:
@@ -130,7 +140,9 @@ class AutomationStore(Protocol):
     ) -> tuple[Deployment, tuple[ScalingSchedule, ...]]:
         """The deployment and all its schedules, in one read; ``DeploymentNotFound``."""
 
-    def delete_schedule(self, deployment_id: str, schedule_id: str) -> None:
+    def delete_schedule(
+        self, deployment_id: str, schedule_id: str, *, audit: AuditRecord | None = None
+    ) -> None:
         """Idempotent."""
 
     def claim_firing(self, schedule: ScalingSchedule, scheduled_time: datetime) -> bool:
@@ -152,7 +164,9 @@ class AutomationStore(Protocol):
         """The deployment and its binding (the default windows and no names when none was
         set), in one read; ``DeploymentNotFound``."""
 
-    def put_alarm_binding(self, binding: AlarmBinding, previous: tuple[str, ...]) -> None:
+    def put_alarm_binding(
+        self, binding: AlarmBinding, previous: tuple[str, ...], *, audit: AuditRecord
+    ) -> None:
         """Replace the binding; ``previous`` are the names bound before (their lookups go)."""
 
     def delete_alarm_binding(self, deployment_id: str) -> None:
@@ -352,3 +366,20 @@ class RolloutDriver(Protocol):
 
 class Clock(Protocol):
     def __call__(self) -> datetime: ...
+
+
+# -------------------------------------------------------------------------- secrets
+
+
+class SecretSealer(Protocol):
+    """Seals secret parameter values before they are stored, and unseals them for a backend
+    (KMS envelope encryption in AWS and in the local run)."""
+
+    def seal(self, values: JsonObject, paths: tuple[str, ...] = ()) -> JsonObject:
+        """A copy of ``values`` with each secret leaf (``secrets.secret_leaf_paths``: the
+        schema's ``paths``, the name rule) replaced by a sealed string; sealed strings stay
+        as they are. No secret: no call to KMS. ``SecretsUnavailable`` when it cannot seal."""
+
+    def unseal(self, values: JsonObject) -> JsonObject:
+        """A copy of ``values`` with every sealed string replaced by its plaintext JSON value;
+        ``SealedSecretUnreadable`` for one that does not decrypt."""

@@ -5,7 +5,9 @@ or ``x-o2dms-secret: true`` on its property) or when its key says so by name (pa
 secret, token, apiKey, credential, privateKey, in any case and with ``_``/``-``). The
 schema's marks are kept with each deployment and revision as dotted paths (the descriptor
 may be deleted later); the name rule applies anywhere, in any JSON shown to a caller.
-The values themselves are stored and handed to the adapters unchanged.
+Their values are sealed (encrypted, see the ``SecretSealer`` port) before they are stored,
+and unsealed only to be handed to a backend; a sealed value shows as ``***`` too, wherever
+it sits.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 MASK = "***"
+SEALED_MARK = "o2dms:sealed:"  # then the format's version, ":", and the sealed blob
+LeafPath = tuple[str | int, ...]  # keys, and indexes in lists, from the root to a leaf
 _SECRET_KEY = re.compile(
     r"pass(word|wd|phrase)?$|secret|token|api[_-]?key|credential|private[_-]?key", re.I
 )
@@ -23,6 +27,51 @@ _SECRET_KEY = re.compile(
 def secret_key(key: str) -> bool:
     """Whether a key names a secret by itself (``dbPassword``, ``api_key``, ``tlsPrivateKey``)."""
     return bool(_SECRET_KEY.search(key))
+
+
+def is_sealed(value: Any) -> bool:
+    """Whether ``value`` is a secret sealed for storage (``"o2dms:sealed:v1:<base64>"``)."""
+    return isinstance(value, str) and value.startswith(SEALED_MARK)
+
+
+def secret_leaf_paths(value: Any, paths: tuple[str, ...] = ()) -> Iterator[LeafPath]:
+    """Where the secret values of ``value`` are: every non-null leaf under a key the schema
+    marks (``paths``, dotted) or the name rule names, at any depth, and every sealed string
+    wherever it sits."""
+    return _secret_leaves(value, paths, "", (), secret=False)
+
+
+def _secret_leaves(
+    value: Any, paths: tuple[str, ...], dotted: str, at: LeafPath, *, secret: bool
+) -> Iterator[LeafPath]:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            name = f"{dotted}{key}"
+            inside = secret or secret_key(str(key)) or name in paths
+            yield from _secret_leaves(item, paths, f"{name}.", (*at, key), secret=inside)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _secret_leaves(item, paths, dotted, (*at, index), secret=secret)
+    elif value is not None and (secret or is_sealed(value)):
+        yield at
+
+
+def leaf_at(value: Any, path: LeafPath) -> Any:
+    """The value at ``path`` (one ``secret_leaf_paths`` yielded for ``value``)."""
+    for step in path:
+        value = value[step]
+    return value
+
+
+def replace_leaves(value: Any, new: Mapping[LeafPath, Any], at: LeafPath = ()) -> Any:
+    """A copy of ``value`` with the leaf at each path of ``new`` replaced by its value there."""
+    if at in new:
+        return new[at]
+    if isinstance(value, Mapping):
+        return {key: replace_leaves(item, new, (*at, key)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [replace_leaves(item, new, (*at, index)) for index, item in enumerate(value)]
+    return value
 
 
 def schema_secret_paths(schema: Mapping[str, Any] | None, prefix: str = "") -> tuple[str, ...]:
@@ -42,7 +91,10 @@ def schema_secret_paths(schema: Mapping[str, Any] | None, prefix: str = "") -> t
 
 
 def mask(value: Any, paths: tuple[str, ...] = (), prefix: str = "") -> Any:
-    """A copy of ``value`` with every secret shown as ``"***"`` (``null`` stays ``null``)."""
+    """A copy of ``value`` with every secret shown as ``"***"`` (``null`` stays ``null``),
+    sealed values included."""
+    if is_sealed(value):
+        return MASK
     if isinstance(value, Mapping):
         shown = {}
         for key, item in value.items():
@@ -55,29 +107,10 @@ def mask(value: Any, paths: tuple[str, ...] = (), prefix: str = "") -> Any:
     return value
 
 
-def secret_values(value: Any, paths: tuple[str, ...] = (), prefix: str = "") -> Iterator[Any]:
+def secret_values(value: Any, paths: tuple[str, ...] = ()) -> Iterator[Any]:
     """Every secret value in ``value`` (leaves of secret objects included)."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            path = f"{prefix}{key}"
-            if item is not None and (secret_key(str(key)) or path in paths):
-                yield from _leaves(item)
-            else:
-                yield from secret_values(item, paths, f"{path}.")
-    elif isinstance(value, list):
-        for item in value:
-            yield from secret_values(item, paths, prefix)
-
-
-def _leaves(value: Any) -> Iterator[Any]:
-    if isinstance(value, Mapping):
-        for item in value.values():
-            yield from _leaves(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _leaves(item)
-    elif value is not None:
-        yield value
+    for path in secret_leaf_paths(value, paths):
+        yield leaf_at(value, path)
 
 
 def hide(value: Any, secrets: tuple[Any, ...] | list[Any]) -> Any:
@@ -88,7 +121,7 @@ def hide(value: Any, secrets: tuple[Any, ...] | list[Any]) -> Any:
     if isinstance(value, list):
         return [hide(item, secrets) for item in value]
     if isinstance(value, str):
-        return scrub(value, list(secrets))
+        return MASK if is_sealed(value) else scrub(value, list(secrets))
     if value is not None and value in secrets and not isinstance(value, bool):
         return MASK
     return value

@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from chalicelib.domain.access import Action as Permission
 from chalicelib.domain.errors import (
     Conflict,
     NotFound,
@@ -28,7 +29,8 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.models import AlarmBinding, Deployment
 from chalicelib.domain.states import OperationType, Trigger
 from chalicelib.service import lifecycle
-from chalicelib.service.context import Caller, Deps
+from chalicelib.service.access import audit_record, require
+from chalicelib.service.context import Caller, Deps, system_caller
 from chalicelib.service.records import Started
 
 logger = logging.getLogger(__name__)
@@ -59,10 +61,29 @@ class Verdict:
 # ---------------------------------------------------------------------- bindings
 
 
-def binding(deps: Deps, deployment_id: str) -> AlarmBinding:
+def _bound(
+    deps: Deps, caller: Caller, deployment_id: str, what: str, action: Permission
+) -> tuple[Deployment, AlarmBinding]:
+    """The deployment and its binding, once the caller is known to be allowed ``what``."""
+    target = f"nfDeployments/{deployment_id}/rollbackAlarms"
+    require(deps, caller, action, what=what, target=target, anywhere=True)
+    deployment, found = deps.automation.deployment_alarm_binding(deployment_id)
+    require(
+        deps,
+        caller,
+        action,
+        what=what,
+        target=target,
+        namespace=deployment.namespace,
+        deployment_id=deployment_id,
+    )
+    return deployment, found
+
+
+def binding(deps: Deps, deployment_id: str, caller: Caller) -> AlarmBinding:
     """The deployment's binding; defaults (no names) when none was ever set, or once it is
     terminated (terminating removes the binding)."""
-    _, found = deps.automation.deployment_alarm_binding(deployment_id)
+    _, found = _bound(deps, caller, deployment_id, "read", Permission.READ)
     return found
 
 
@@ -73,8 +94,10 @@ def bind(
     alarm_names: tuple[str, ...],
     watch_window_seconds: int | None,
     cooldown_seconds: int | None,
+    caller: Caller,
 ) -> AlarmBinding:
-    deployment, previous = deps.automation.deployment_alarm_binding(deployment_id)
+    what = "bind-rollback-alarms"
+    deployment, previous = _bound(deps, caller, deployment_id, what, Permission.MANAGE_ALARMS)
     lifecycle.ensure_live(deployment)
     updated = replace(
         previous,
@@ -85,7 +108,15 @@ def bind(
         else cooldown_seconds,
         updated_at=deps.clock(),
     )
-    deps.automation.put_alarm_binding(updated, previous.alarm_names)
+    audit = audit_record(
+        deps,
+        caller,
+        what=what,
+        target=f"nfDeployments/{deployment_id}/rollbackAlarms",
+        namespace=deployment.namespace,
+        deployment_id=deployment_id,
+    )
+    deps.automation.put_alarm_binding(updated, previous.alarm_names, audit=audit)
     return updated
 
 
@@ -164,10 +195,10 @@ def _roll_back(deps: Deps, change: AlarmChange, deployment_id: str, event: str) 
             deps,
             deployment_id,
             revision=0,
-            caller=Caller(
-                actor=f"alarm/{change.alarm_name}",
-                trigger=Trigger.ALARM,
-                reason=f"CloudWatch alarm {change.alarm_name} is in ALARM: {change.reason}"[:1024],
+            caller=system_caller(
+                f"alarm/{change.alarm_name}",
+                Trigger.ALARM,
+                f"CloudWatch alarm {change.alarm_name} is in ALARM: {change.reason}"[:1024],
             ),
             note=f"alarm {change.alarm_name} in ALARM: {change.reason}"[:300],
             discredit=True,

@@ -44,6 +44,7 @@ from chalicelib.service.records import (
     stable_status,
     update_owned,
 )
+from chalicelib.service.sealing import unsealed
 
 logger = logging.getLogger(__name__)
 
@@ -117,11 +118,12 @@ def _call_backend(deps: Deps, started: Started, proposal: Proposal) -> Applied |
 def release_target(
     deps: Deps, deployment: Deployment, revision: Revision, operation_id: str
 ) -> ReleaseTarget:
+    """What a backend needs to deploy ``revision``: its secret values are unsealed here."""
     return ReleaseTarget(
         release=deployment.id,
         namespace=deployment.namespace,
         chart=revision.chart,
-        values=revision.values,
+        values=unsealed(deps, revision.values),
         revision=revision.number,
         operation_id=operation_id,
         timeout_seconds=deps.settings.operation_timeout_seconds,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from chalicelib.config import Settings
+from chalicelib.domain.access import Grant, Role
 from chalicelib.domain.ports import (
     AlarmDirectory,
     AutomationStore,
@@ -16,6 +17,7 @@ from chalicelib.domain.ports import (
     EventPublisher,
     RolloutDriver,
     ScheduleRunner,
+    SecretSealer,
     Store,
 )
 from chalicelib.domain.states import Trigger
@@ -40,14 +42,24 @@ class Deps:
     automation: AutomationStore
     scheduler: ScheduleRunner
     alarms: AlarmDirectory
+    sealer: SecretSealer
     clock: Callable[[], datetime] = utc_now
     new_id: Callable[[], str] = new_operation_id
 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who asked for a change, through which trigger, and why (recorded on the operation)."""
+    """Who asks, with which grants, through which trigger, and why (recorded on the
+    operation and in the audit trail), and where the request came from."""
 
     actor: str = "anonymous"
     trigger: Trigger = Trigger.API
     reason: str | None = None
+    grants: tuple[Grant, ...] = ()
+    request_id: str | None = None
+    source_ip: str | None = None
+
+
+def system_caller(actor: str, trigger: Trigger, reason: str) -> Caller:
+    """An automation trigger acting as its own principal: an operator everywhere."""
+    return Caller(actor=actor, trigger=trigger, reason=reason, grants=(Grant(Role.OPERATOR),))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib.domain.access import Action
 from chalicelib.domain.models import ChartRef, Descriptor, JsonObject, Page
 from chalicelib.domain.states import Adapter
-from chalicelib.service.context import Deps
+from chalicelib.service.access import audit_record, require
+from chalicelib.service.context import Caller, Deps
 from chalicelib.service.parameters import check_schema, validate_parameters
 
 
@@ -20,8 +22,13 @@ class NewDescriptor:
     adapters: tuple[Adapter, ...]
 
 
-def create(deps: Deps, new: NewDescriptor) -> Descriptor:
+PATH = "nfDeploymentDescriptors"
+
+
+def create(deps: Deps, new: NewDescriptor, caller: Caller) -> Descriptor:
     """Store a descriptor; its schema must be valid and its defaults must satisfy it."""
+    target = f"{PATH}/{new.id}"
+    require(deps, caller, Action.MANAGE_DESCRIPTORS, what="create-descriptor", target=target)
     if new.parameter_schema:
         check_schema(new.parameter_schema)
     validate_parameters(new.parameter_schema, new.default_parameters)
@@ -34,17 +41,24 @@ def create(deps: Deps, new: NewDescriptor) -> Descriptor:
         adapters=new.adapters,
         created_at=deps.clock(),
     )
-    deps.store.put_descriptor(descriptor)
+    audit = audit_record(deps, caller, what="create-descriptor", target=target)
+    deps.store.put_descriptor(descriptor, audit=audit)
     return descriptor
 
 
-def get(deps: Deps, descriptor_id: str) -> Descriptor:
+def get(deps: Deps, descriptor_id: str, caller: Caller) -> Descriptor:
+    target = f"{PATH}/{descriptor_id}"
+    require(deps, caller, Action.READ, what="read", target=target, anywhere=True)
     return deps.store.get_descriptor(descriptor_id)
 
 
-def list_page(deps: Deps, *, limit: int, token: str | None) -> Page[Descriptor]:
+def list_page(deps: Deps, caller: Caller, *, limit: int, token: str | None) -> Page[Descriptor]:
+    require(deps, caller, Action.READ, what="list", target=PATH, anywhere=True)
     return deps.store.list_descriptors(limit=limit, token=token)
 
 
-def delete(deps: Deps, descriptor_id: str) -> None:
-    deps.store.delete_descriptor(descriptor_id)
+def delete(deps: Deps, descriptor_id: str, caller: Caller) -> None:
+    target = f"{PATH}/{descriptor_id}"
+    require(deps, caller, Action.MANAGE_DESCRIPTORS, what="delete-descriptor", target=target)
+    audit = audit_record(deps, caller, what="delete-descriptor", target=target)
+    deps.store.delete_descriptor(descriptor_id, audit=audit)

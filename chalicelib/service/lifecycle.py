@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.domain.access import Action as Permission
 from chalicelib.domain.errors import (
     AlreadyExists,
     DeploymentNotFound,
@@ -24,7 +25,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.models import Deployment, Descriptor, JsonObject, Revision
 from chalicelib.domain.ports import Action, PlanStep, ReleaseTarget
-from chalicelib.domain.secrets import schema_secret_paths, secret_values
+from chalicelib.domain.secrets import schema_secret_paths
 from chalicelib.domain.states import (
     GOOD_REVISION_STATUSES,
     Adapter,
@@ -32,11 +33,13 @@ from chalicelib.domain.states import (
     OperationType,
 )
 from chalicelib.service import managers, triggers
+from chalicelib.service.access import require
 from chalicelib.service.context import Caller, Deps
 from chalicelib.service.managers import backend_for
 from chalicelib.service.operations import start
 from chalicelib.service.parameters import deep_merge, leaf_paths, validate_parameters
 from chalicelib.service.records import Prepare, Proposal, Started, rollback_description
+from chalicelib.service.sealing import refuse_sealed, revealed, unsealed
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +64,55 @@ class Planned:
 # ------------------------------------------------------------------------ commands
 
 
-def instantiate(deps: Deps, request: Instantiate, caller: Caller) -> Started:
+PATH = "nfDeployments"
+
+
+def permitted(
+    deps: Deps, caller: Caller, deployment_id: str, action: Permission, what: str
+) -> Deployment:
+    """The deployment ``caller`` may ``what`` (403 before anything is read when no grant
+    of the caller has the role, else once the namespace is known), as stored."""
+    target = f"{PATH}/{deployment_id}"
+    require(deps, caller, action, what=what, target=target, anywhere=True)
+    current = deps.store.get_deployment(deployment_id)
+    require(
+        deps,
+        caller,
+        action,
+        what=what,
+        target=target,
+        namespace=current.namespace,
+        deployment_id=deployment_id,
+    )
+    return current
+
+
+def _live(
+    deps: Deps, caller: Caller, deployment_id: str, action: Permission, what: str
+) -> Deployment:
+    return ensure_live(permitted(deps, caller, deployment_id, action, what))
+
+
+def _may_create(
+    deps: Deps, caller: Caller, request: Instantiate
+) -> tuple[Deployment, Deployment | None]:
+    target = f"{PATH}/{request.name}"
+    require(deps, caller, Permission.DEPLOY, what="instantiate", target=target, anywhere=True)
     current, replaces = _new_or_terminated(deps, request)
+    require(
+        deps,
+        caller,
+        Permission.DEPLOY,
+        what="instantiate",
+        target=target,
+        namespace=current.namespace,
+        deployment_id=request.name,
+    )
+    return current, replaces
+
+
+def instantiate(deps: Deps, request: Instantiate, caller: Caller) -> Started:
+    current, replaces = _may_create(deps, caller, request)
     return start(deps, current, _instantiate_proposal(deps, request, replaces), caller)
 
 
@@ -74,7 +124,7 @@ def upgrade(
     parameters: JsonObject | None,
     caller: Caller,
 ) -> Started:
-    current = live_deployment(deps, deployment_id)
+    current = _live(deps, caller, deployment_id, Permission.UPGRADE, "upgrade")
     return start(deps, current, _upgrade_proposal(deps, descriptor_id, parameters), caller)
 
 
@@ -88,7 +138,7 @@ class Unchanged:
 
 def scale(deps: Deps, deployment_id: str, *, replicas: int, caller: Caller) -> Started | Unchanged:
     """Scale; a deployment already settled at that count is left alone, and says so."""
-    current = live_deployment(deps, deployment_id)
+    current = _live(deps, caller, deployment_id, Permission.SCALE, "scale")
     if already_scaled(current, replicas):
         return Unchanged(
             current,
@@ -109,6 +159,15 @@ def already_scaled(deployment: Deployment, replicas: int) -> bool:
 
 def scale_read(deps: Deps, current: Deployment, *, replicas: int, caller: Caller) -> Started:
     """``scale``, for a caller that has just read the live deployment itself."""
+    require(
+        deps,
+        caller,
+        Permission.SCALE,
+        what="scale",
+        target=f"{PATH}/{current.id}",
+        namespace=current.namespace,
+        deployment_id=current.id,
+    )
     return start(deps, current, _scale_proposal(deps, replicas), caller)
 
 
@@ -124,42 +183,49 @@ def rollback(
     """Roll back to ``revision`` (0: the previous good one); ``note`` is added to the new
     revision's description (what triggered it, for an automatic rollback). With
     ``discredit``, the revision left behind is marked failed for that reason."""
-    current = live_deployment(deps, deployment_id)
+    current = _live(deps, caller, deployment_id, Permission.ROLLBACK, "rollback")
     proposal = _rollback_proposal(deps, revision, note, discredit=discredit)
     return start(deps, current, proposal, caller)
 
 
 def terminate(deps: Deps, deployment_id: str, *, caller: Caller) -> Started:
     """Uninstall; the deployment's schedules and alarm binding go with it."""
-    current = live_deployment(deps, deployment_id)
+    current = _live(deps, caller, deployment_id, Permission.TERMINATE, "terminate")
     started = start(deps, current, _terminate_proposal, caller)
     triggers.detach(deps, deployment_id)
     return started
 
 
-def plan_instantiate(deps: Deps, request: Instantiate) -> Planned:
-    current, replaces = _new_or_terminated(deps, request)
+def plan_instantiate(deps: Deps, request: Instantiate, caller: Caller) -> Planned:
+    current, replaces = _may_create(deps, caller, request)
     return _plan(deps, current, _instantiate_proposal(deps, request, replaces))
 
 
 def plan_upgrade(
-    deps: Deps, deployment_id: str, *, descriptor_id: str | None, parameters: JsonObject | None
+    deps: Deps,
+    deployment_id: str,
+    *,
+    descriptor_id: str | None,
+    parameters: JsonObject | None,
+    caller: Caller,
 ) -> Planned:
-    current = live_deployment(deps, deployment_id)
+    current = _live(deps, caller, deployment_id, Permission.UPGRADE, "upgrade")
     return _plan(deps, current, _upgrade_proposal(deps, descriptor_id, parameters))
 
 
-def plan_scale(deps: Deps, deployment_id: str, *, replicas: int) -> Planned:
-    return _plan(deps, live_deployment(deps, deployment_id), _scale_proposal(deps, replicas))
+def plan_scale(deps: Deps, deployment_id: str, *, replicas: int, caller: Caller) -> Planned:
+    current = _live(deps, caller, deployment_id, Permission.SCALE, "scale")
+    return _plan(deps, current, _scale_proposal(deps, replicas))
 
 
-def plan_rollback(deps: Deps, deployment_id: str, *, revision: int) -> Planned:
-    current = live_deployment(deps, deployment_id)
+def plan_rollback(deps: Deps, deployment_id: str, *, revision: int, caller: Caller) -> Planned:
+    current = _live(deps, caller, deployment_id, Permission.ROLLBACK, "rollback")
     return _plan(deps, current, _rollback_proposal(deps, revision))
 
 
-def plan_terminate(deps: Deps, deployment_id: str) -> Planned:
-    return _plan(deps, live_deployment(deps, deployment_id), _terminate_proposal)
+def plan_terminate(deps: Deps, deployment_id: str, *, caller: Caller) -> Planned:
+    current = _live(deps, caller, deployment_id, Permission.TERMINATE, "terminate")
+    return _plan(deps, current, _terminate_proposal)
 
 
 def _plan(deps: Deps, current: Deployment, prepare: Prepare) -> Planned:
@@ -167,11 +233,12 @@ def _plan(deps: Deps, current: Deployment, prepare: Prepare) -> Planned:
     proposal = prepare(current)
     terminating = proposal.type is OperationType.TERMINATE
     number = None if terminating else current.last_revision + 1
+    values, secrets = revealed(deps, proposal.values or {}, proposal.secret_paths)
     target = ReleaseTarget(
         release=current.id,
         namespace=current.namespace,
         chart=proposal.chart or current.chart,
-        values=proposal.values or {},
+        values=values,
         revision=number or current.revision,
         operation_id="dry-run",
         timeout_seconds=deps.settings.operation_timeout_seconds,
@@ -183,7 +250,6 @@ def _plan(deps: Deps, current: Deployment, prepare: Prepare) -> Planned:
         rollback_to_ref=proposal.rollback_to_ref,
     )
     steps = backend_for(deps, current).plan(action)
-    secrets = tuple(secret_values(proposal.values or {}, proposal.secret_paths))
     return Planned(proposal.type, number, proposal.description, steps, secrets)
 
 
@@ -200,6 +266,7 @@ def _instantiate_proposal(
             f"Descriptor {descriptor.id} does not suit adapter {request.adapter.value} "
             f"(it suits: {suited})"
         )
+    refuse_sealed(request.parameters or {})
     parameters = deep_merge({}, request.parameters or {})
     values = _effective_values(descriptor, parameters)
 
@@ -223,6 +290,7 @@ def _upgrade_proposal(
     deps: Deps, descriptor_id: str | None, parameters: JsonObject | None
 ) -> Prepare:
     patch = parameters or {}
+    refuse_sealed(patch)
 
     def prepare(current: Deployment) -> Proposal:
         target_id = descriptor_id or current.descriptor_id
@@ -231,9 +299,10 @@ def _upgrade_proposal(
             raise InvalidRequest(
                 f"Descriptor {descriptor.id} does not suit adapter {current.adapter.value}"
             )
-        merged = deep_merge(current.parameters, patch)
+        stored = unsealed(deps, current.parameters)  # checked in clear; sealed when stored
+        merged = deep_merge(stored, patch)
         values = _effective_values(descriptor, merged)
-        before = deep_merge(descriptor.default_parameters, current.parameters)
+        before = deep_merge(descriptor.default_parameters, stored)
         changed = _changed_paths(before, values, patch)
         if descriptor_id:
             description = f"Upgraded to {descriptor.id}"
@@ -257,7 +326,8 @@ def _upgrade_proposal(
 
 def _scale_proposal(deps: Deps, replicas: int) -> Prepare:
     def prepare(current: Deployment) -> Proposal:
-        merged = deep_merge(current.parameters, {"replicaCount": replicas})
+        stored = unsealed(deps, current.parameters)  # checked in clear; sealed when stored
+        merged = deep_merge(stored, {"replicaCount": replicas})
         descriptor = _descriptor_if_any(deps, current.descriptor_id)
         if descriptor is not None:
             values = _effective_values(descriptor, merged)

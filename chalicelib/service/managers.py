@@ -4,13 +4,16 @@ deployment uses. The local run and the tests also have a built-in simulated clus
 
 from __future__ import annotations
 
+from chalicelib.domain.access import Action
 from chalicelib.domain.errors import DeploymentManagerNotFound, InvalidRequest
 from chalicelib.domain.models import Deployment, DeploymentManager, Page
 from chalicelib.domain.ports import DeploymentBackend
 from chalicelib.domain.states import ClusterKind
-from chalicelib.service.context import Deps
+from chalicelib.service.access import audit_record, require
+from chalicelib.service.context import Caller, Deps
 
 LOCAL_ID = "local"
+PATH = "deploymentManagers"
 
 
 def local_manager(deps: Deps, *, is_default: bool = False) -> DeploymentManager:
@@ -29,7 +32,9 @@ def _described_local(deps: Deps) -> DeploymentManager:
     return local_manager(deps, is_default=deps.store.default_manager_id() is None)
 
 
-def register(deps: Deps, manager: DeploymentManager) -> DeploymentManager:
+def register(deps: Deps, manager: DeploymentManager, caller: Caller) -> DeploymentManager:
+    target = f"{PATH}/{manager.id}"
+    require(deps, caller, Action.MANAGE_MANAGERS, what="register-deployment-manager", target=target)
     if manager.id == LOCAL_ID:
         raise InvalidRequest(f"{LOCAL_ID!r} is the built-in simulated cluster's id")
     if manager.kind is ClusterKind.LOCAL:
@@ -37,17 +42,26 @@ def register(deps: Deps, manager: DeploymentManager) -> DeploymentManager:
     source = manager.kubeconfig_source or ""
     if source.startswith("file:") and not deps.settings.allow_local_charts:
         raise InvalidRequest("file: kubeconfig sources are not allowed in this stage")
-    deps.store.put_manager(manager)
+    audit = audit_record(deps, caller, what="register-deployment-manager", target=target)
+    deps.store.put_manager(manager, audit=audit)
     return manager
 
 
-def get(deps: Deps, manager_id: str) -> DeploymentManager:
+def get(deps: Deps, manager_id: str, caller: Caller) -> DeploymentManager:
+    require(deps, caller, Action.READ, what="read", target=f"{PATH}/{manager_id}", anywhere=True)
+    return _get(deps, manager_id)
+
+
+def _get(deps: Deps, manager_id: str) -> DeploymentManager:
     if manager_id == LOCAL_ID and deps.settings.local_cluster:
         return _described_local(deps)
     return deps.store.get_manager(manager_id)
 
 
-def list_page(deps: Deps, *, limit: int, token: str | None) -> Page[DeploymentManager]:
+def list_page(
+    deps: Deps, caller: Caller, *, limit: int, token: str | None
+) -> Page[DeploymentManager]:
+    require(deps, caller, Action.READ, what="list", target=PATH, anywhere=True)
     default_id, page = deps.store.list_managers(limit=limit, token=token)
     if token is None and deps.settings.local_cluster:
         local = local_manager(deps, is_default=default_id is None)
@@ -55,19 +69,22 @@ def list_page(deps: Deps, *, limit: int, token: str | None) -> Page[DeploymentMa
     return page
 
 
-def delete(deps: Deps, manager_id: str) -> None:
+def delete(deps: Deps, manager_id: str, caller: Caller) -> None:
+    target = f"{PATH}/{manager_id}"
+    require(deps, caller, Action.MANAGE_MANAGERS, what="delete-deployment-manager", target=target)
     if manager_id == LOCAL_ID and deps.settings.local_cluster:
         raise InvalidRequest("the built-in local cluster cannot be deleted")
-    deps.store.delete_manager(manager_id)
+    audit = audit_record(deps, caller, what="delete-deployment-manager", target=target)
+    deps.store.delete_manager(manager_id, audit=audit)
 
 
 def resolve(deps: Deps, requested: str | None) -> DeploymentManager:
     """The manager a new deployment goes to: the one named, else the default."""
     if requested is not None:
-        return get(deps, requested)
+        return _get(deps, requested)
     default = deps.settings.default_deployment_manager or deps.store.default_manager_id()
     if default is not None:
-        return get(deps, default)
+        return _get(deps, default)
     if deps.settings.local_cluster:
         return local_manager(deps)
     raise DeploymentManagerNotFound(

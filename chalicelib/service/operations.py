@@ -47,6 +47,7 @@ from chalicelib.domain.states import (
     Stage,
     check_transition,
 )
+from chalicelib.service.access import audit_record
 from chalicelib.service.applying import apply_change, start_follower
 from chalicelib.service.context import Caller, Deps
 from chalicelib.service.records import (
@@ -61,8 +62,18 @@ from chalicelib.service.records import (
     manager_use,
     stable_status,
 )
+from chalicelib.service.sealing import sealed_proposal
 
 logger = logging.getLogger(__name__)
+
+# How each operation is named in the audit trail: the verb the caller used.
+AUDITED_AS = {
+    OperationType.INSTALL: "instantiate",
+    OperationType.UPGRADE: "upgrade",
+    OperationType.SCALE: "scale",
+    OperationType.ROLLBACK: "rollback",
+    OperationType.TERMINATE: "terminate",
+}
 
 
 # ---------------------------------------------------------------------------- begin
@@ -72,7 +83,7 @@ def start(deps: Deps, deployment: Deployment, prepare: Prepare, caller: Caller) 
     """Take the lease and record the operation, then apply it; retries lost races."""
     current = deployment
     for _ in range(MAX_ATTEMPTS):
-        proposal = prepare(current)
+        proposal = sealed_proposal(deps, prepare(current))  # secrets are never stored in clear
         try:
             change, started = _begin(deps, current, proposal, caller)
             stored = commit(deps, change)
@@ -136,6 +147,15 @@ def _begin(
     refs = dict(closing.descriptor_refs)
     if hold:
         refs[hold] = refs.get(hold, 0) + 1
+    audit = audit_record(
+        deps,
+        caller,
+        what=AUDITED_AS[proposal.type],
+        target=f"nfDeployments/{current.id}",
+        namespace=current.namespace,
+        deployment_id=current.id,
+        operation_id=op_id,
+    )
     change = Change(
         deployment=deployment,
         expected_version=current.record_version,
@@ -144,6 +164,7 @@ def _begin(
         operations=(*closing.operations, operation),
         descriptor_refs=refs,
         manager_refs=_manager_refs(current, proposal),
+        audit=audit,
     )
     return change, Started(deployment, operation, revision)
 

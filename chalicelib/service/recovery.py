@@ -34,6 +34,7 @@ from chalicelib.service.records import (
     rollback_description,
     update_owned,
 )
+from chalicelib.service.sealing import seal_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ def roll_back(deps: Deps, operation: Operation, failure: str) -> bool:
         target = previous_good_revision(deps, deployment)
     except NoPreviousRevision:
         return False
+    # Stored sealed already (no KMS call), unless it was stored before secrets were sealed.
+    parameters, values = seal_snapshot(deps, target.parameters, target.values, target.secret_paths)
+    target = replace(target, parameters=parameters, values=values)
     started: dict[str, Started] = {}
 
     def change(current: Deployment, op: Operation, now: datetime) -> Change:

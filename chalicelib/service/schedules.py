@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from chalicelib.domain import schedules as expressions
+from chalicelib.domain.access import Action as Permission
 from chalicelib.domain.errors import (
     DeploymentNotFound,
     DeploymentTerminated,
@@ -27,6 +28,7 @@ from chalicelib.domain.errors import (
     StoreUnavailable,
 )
 from chalicelib.domain.models import (
+    Deployment,
     Firing,
     Operation,
     OperationError,
@@ -41,7 +43,8 @@ from chalicelib.domain.states import (
     Trigger,
 )
 from chalicelib.service import lifecycle
-from chalicelib.service.context import Caller, Deps
+from chalicelib.service.access import audit_record, require
+from chalicelib.service.context import Caller, Deps, system_caller
 
 logger = logging.getLogger(__name__)
 
@@ -87,10 +90,13 @@ def create(
     request: NewSchedule,
     caller: Caller,
 ) -> ScalingSchedule:
+    target = f"nfDeployments/{deployment_id}/scalingSchedules"
+    _require(deps, caller, None, deployment_id, "create-scaling-schedule", target=target)
     expressions.parse(request.expression, request.timezone, start=request.start_date)
     now = deps.clock()
     _check_window(request, now)
     deployment, existing = deps.automation.deployment_schedules(deployment_id)
+    _require(deps, caller, deployment, deployment_id, "create-scaling-schedule", target=target)
     lifecycle.ensure_live(deployment)
     if len(existing) >= MAX_SCHEDULES_PER_DEPLOYMENT:
         raise InvalidRequest(
@@ -111,7 +117,15 @@ def create(
     )
     if next_firing(schedule, now) is None:
         raise InvalidRequest(f"Schedule {request.expression} would never fire again")
-    deps.automation.put_schedule(schedule)
+    audit = audit_record(
+        deps,
+        caller,
+        what="create-scaling-schedule",
+        target=f"{target}/{schedule.id}",
+        namespace=deployment.namespace,
+        deployment_id=deployment_id,
+    )
+    deps.automation.put_schedule(schedule, audit=audit)
     try:
         deps.scheduler.create(schedule)
     except Exception:
@@ -132,20 +146,76 @@ def _check_window(request: NewSchedule, now: datetime) -> None:
         raise InvalidRequest("endDate must be in the future")
 
 
-def listing(deps: Deps, deployment_id: str) -> tuple[ScalingSchedule, ...]:
+def _require(
+    deps: Deps,
+    caller: Caller,
+    deployment: Deployment | None,
+    deployment_id: str,
+    what: str,
+    *,
+    target: str,
+    action: Permission = Permission.MANAGE_SCHEDULES,
+) -> None:
+    """The caller's grants against the deployment's namespace; with no deployment read
+    yet, whether any grant has the role (so a refusal reads nothing)."""
+    require(
+        deps,
+        caller,
+        action,
+        what=what,
+        target=target,
+        namespace=deployment.namespace if deployment else None,
+        deployment_id=deployment_id,
+        anywhere=deployment is None,
+    )
+
+
+def _schedules(
+    deps: Deps, caller: Caller, deployment_id: str, what: str, action: Permission
+) -> tuple[Deployment, tuple[ScalingSchedule, ...]]:
+    target = f"nfDeployments/{deployment_id}/scalingSchedules"
+    _require(deps, caller, None, deployment_id, what, target=target, action=action)
+    deployment, found = deps.automation.deployment_schedules(deployment_id)
+    _require(deps, caller, deployment, deployment_id, what, target=target, action=action)
+    return deployment, found
+
+
+def listing(deps: Deps, deployment_id: str, caller: Caller) -> tuple[ScalingSchedule, ...]:
     """The deployment's schedules (none once it is terminated: terminating deletes them)."""
-    _, found = deps.automation.deployment_schedules(deployment_id)
+    _, found = _schedules(deps, caller, deployment_id, "read", Permission.READ)
     return found
 
 
-def get(deps: Deps, deployment_id: str, schedule_id: str) -> ScalingSchedule:
-    return deps.automation.get_schedule(deployment_id, schedule_id)
+def _one(
+    found: tuple[ScalingSchedule, ...], deployment_id: str, schedule_id: str
+) -> ScalingSchedule:
+    for schedule in found:
+        if schedule.id == schedule_id:
+            return schedule
+    raise ScheduleNotFound(
+        f"Scaling schedule {schedule_id} not found for deployment {deployment_id}"
+    )
 
 
-def delete(deps: Deps, deployment_id: str, schedule_id: str) -> None:
-    deps.automation.get_schedule(deployment_id, schedule_id)  # 404 when it is not there
+def get(deps: Deps, deployment_id: str, schedule_id: str, caller: Caller) -> ScalingSchedule:
+    _, found = _schedules(deps, caller, deployment_id, "read", Permission.READ)
+    return _one(found, deployment_id, schedule_id)
+
+
+def delete(deps: Deps, deployment_id: str, schedule_id: str, caller: Caller) -> None:
+    what = "delete-scaling-schedule"
+    deployment, found = _schedules(deps, caller, deployment_id, what, Permission.MANAGE_SCHEDULES)
+    _one(found, deployment_id, schedule_id)  # 404 when it is not there
     deps.scheduler.delete(schedule_id)
-    deps.automation.delete_schedule(deployment_id, schedule_id)
+    audit = audit_record(
+        deps,
+        caller,
+        what=what,
+        target=f"nfDeployments/{deployment_id}/scalingSchedules/{schedule_id}",
+        namespace=deployment.namespace,
+        deployment_id=deployment_id,
+    )
+    deps.automation.delete_schedule(deployment_id, schedule_id, audit=audit)
 
 
 # -------------------------------------------------------------------------- firing
@@ -200,10 +270,10 @@ def fire(
 def _scale_with_retries(
     deps: Deps, schedule: ScalingSchedule, due: datetime, sleep: Callable[[float], None]
 ) -> FireResult:
-    caller = Caller(
-        actor=f"schedule/{schedule.id}",
-        trigger=Trigger.SCHEDULE,
-        reason=f"Scaling schedule {schedule.id}: {schedule.expression} ({schedule.timezone})",
+    caller = system_caller(
+        f"schedule/{schedule.id}",
+        Trigger.SCHEDULE,
+        f"Scaling schedule {schedule.id}: {schedule.expression} ({schedule.timezone})",
     )
     attempts = max(1, deps.settings.schedule_retry_attempts)
     last_error: O2DmsError | None = None
