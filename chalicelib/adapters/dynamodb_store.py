@@ -92,6 +92,8 @@ _UNUSED_VALUES: dict[str, Any] = {":zero": {"N": "0"}}
 
 
 # DynamoDB's words for an item over its 400 KB: a put, or an update that would grow one.
+# Queries one page of the audit trail may take when a filter skips records.
+AUDIT_QUERIES = 4
 _TOO_LARGE = ("Item size has exceeded", "Item size to update has exceeded")
 
 
@@ -546,8 +548,10 @@ class DynamoDBStore:
     def audit_page(
         self, filters: AuditFilter, *, limit: int, token: str | None
     ) -> Page[AuditRecord]:
-        """Newest first: one Query on the audit partition between ``since`` and ``until``,
-        filtered by actor and deployment, reading on until the page is full."""
+        """Newest first: a Query on the audit partition between ``since`` and ``until``,
+        filtered by actor and deployment, reading on until the page is full or
+        ``AUDIT_QUERIES`` queries have been made (a short page then carries a next token, so
+        a selective filter over a long trail never holds a request for long)."""
         since = items.audit_sort_key(filters.since) if filters.since else "0"
         until = items.audit_sort_key(filters.until) + "~" if filters.until else "~"
         values: dict[str, Any] = {
@@ -577,15 +581,16 @@ class DynamoDBStore:
             if token
             else None
         )
-        while True:
+        for _ in range(AUDIT_QUERIES):
             if start:
                 query["ExclusiveStartKey"] = start
             answer = self._client.query(**query, Limit=limit - len(found))
             found += [items.read_audit(i) for i in answer.get("Items", [])]
             start = answer.get("LastEvaluatedKey")
             if not start or len(found) >= limit:
-                next_token = encode_token(start, secret=secret, listing="audit") if start else None
-                return Page(tuple(found), next_token)
+                break
+        next_token = encode_token(start, secret=secret, listing="audit") if start else None
+        return Page(tuple(found), next_token)
 
     # --------------------------------------------------------------------- helpers
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.api import schemas as s
+from chalicelib.api.audit import EXPORT_PAGE, NEXT_TOKEN_HEADER
 from chalicelib.api.http import MAX_BODY_BYTES, MAX_JSON_DEPTH
 from chalicelib.domain.states import Adapter, DeploymentStatus
 from chalicelib.service.managers import LOCAL_ID
@@ -24,6 +25,7 @@ DEPLOYMENTS = "/o2dms/v1/nfDeployments"
 DESCRIPTORS = "/o2dms/v1/nfDeploymentDescriptors"
 MANAGERS = "/o2dms/v1/deploymentManagers"
 ONE = DEPLOYMENTS + "/{deploymentId}"
+AUDIT = "/o2dms/v1/audit"
 
 _REQUESTS: tuple[type[BaseModel], ...] = (
     s.ManagerCreate,
@@ -54,10 +56,15 @@ _RESPONSES: tuple[type[BaseModel], ...] = (
     s.ScheduleOut,
     s.ScheduleList,
     s.AlarmBindingOut,
+    s.AuditList,
 )
 
 _ERRORS = {
     400: "Bad request: malformed JSON, unknown fields, invalid values or ids",
+    401: "Unauthorized: no credentials, or a token that is invalid or expired",
+    403: "Forbidden: the caller's role (or its namespace scope) does not allow this",
+    413: f"Payload too large: the body is over {MAX_BODY_BYTES // 1024} KiB, or the stored"
+    " item would be",
     404: "Deployment, descriptor, revision or operation not found",
     409: (
         "Conflict: an operation is in progress, a rollback is running, the target is current,"
@@ -75,6 +82,22 @@ _ERRORS = {
 }
 # Any endpoint may meet an unexpected error or an unavailable store.
 _ALWAYS = (500, 503)
+# Every operation but the public ones needs credentials, and may be refused for the role.
+_SIGNED_IN = (401, 403)
+BEARER = "bearer"
+SECURITY_SCHEMES = {
+    BEARER: {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "A Cognito ID token in AWS (`make token` prints one for the local run)."
+        " Machine callers sign with SigV4 on the stack's IAM endpoint instead. The token's"
+        " groups give the role: o2dms-viewer reads; o2dms-operator also deploys, upgrades,"
+        " scales, rolls back and manages schedules and alarms; o2dms-admin also manages"
+        " descriptors and deployment managers, terminates, and reads the audit trail."
+        " A group may be limited to one namespace: o2dms-operator:production.",
+    }
+}
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -106,11 +129,14 @@ def _operation(
     body: type[BaseModel] | None = None,
     body_required: bool = True,
     parameters: tuple[dict[str, Any], ...] = (),
+    public: bool = False,
 ) -> dict[str, Any]:
     responses: dict[str, Any] = {str(code): answer for code, answer in ok.items()}
-    for code in sorted(set(errors) | set(_ALWAYS)):
+    always = set(_ALWAYS) | (set() if public else set(_SIGNED_IN)) | ({413} if body else set())
+    for code in sorted(set(errors) | always):
         responses[str(code)] = _answer(_ERRORS[code], s.ErrorBody)
     op: dict[str, Any] = {"summary": summary, "responses": responses}
+    op["security"] = [] if public else [{BEARER: []}]
     if parameters:
         op["parameters"] = list(parameters)
     if body is not None:
@@ -204,9 +230,10 @@ def _paths() -> dict[str, Any]:
     return {
         "/o2dms/v1/health": {
             "get": _operation(
-                "Liveness: the API answers (it reads nothing)",
+                "Liveness: the API answers (it reads nothing; no credentials needed)",
                 {200: _answer("Up", s.HealthOut)},
                 (),
+                public=True,
             ),
         },
         MANAGERS: {
@@ -381,6 +408,70 @@ def _paths() -> dict[str, Any]:
                 (400, 404),
             ),
         },
+        AUDIT: {
+            "get": {
+                **_operation(
+                    "The audit trail, newest first (admin): who did or tried what, when, from"
+                    " where, and how it ended; read-only",
+                    {
+                        200: {
+                            "description": "A page (format=jsonl: JSON lines, the next page's"
+                            f" token in {NEXT_TOKEN_HEADER})",
+                            "content": {
+                                **_json_content(s.AuditList),
+                                "application/x-ndjson": {"schema": _STR},
+                            },
+                            "headers": {
+                                NEXT_TOKEN_HEADER: {
+                                    "description": "format=jsonl: the next page's nextToken",
+                                    "schema": _STR,
+                                }
+                            },
+                        }
+                    },
+                    (400,),
+                    parameters=(
+                        _param(
+                            "actor",
+                            "query",
+                            "Only this actor's records",
+                            {"type": "string", "maxLength": 256},
+                        ),
+                        _param(
+                            "deploymentId",
+                            "query",
+                            "Only records about this deployment",
+                            _id(s.DNS_LABEL, s.DEPLOYMENT_NAME_MAX),
+                        ),
+                        _param(
+                            "since",
+                            "query",
+                            "From this instant (ISO 8601)",
+                            {"type": "string", "format": "date-time"},
+                        ),
+                        _param(
+                            "until",
+                            "query",
+                            "Up to this instant (ISO 8601)",
+                            {"type": "string", "format": "date-time"},
+                        ),
+                        _param(
+                            "format",
+                            "query",
+                            "json (a page object) or jsonl (one record per line, an export)",
+                            {"type": "string", "enum": ["json", "jsonl"]},
+                        ),
+                        _param(
+                            "limit",
+                            "query",
+                            f"Page size: up to 100, or up to {EXPORT_PAGE} with format=jsonl",
+                            {"type": "integer", "minimum": 1, "maximum": EXPORT_PAGE},
+                        ),
+                        TOKEN,
+                    ),
+                )
+            },
+        },
         ONE + "/operations/{operationId}": {
             "parameters": [
                 DEPLOYMENT_ID,
@@ -414,7 +505,12 @@ def document_dict() -> dict[str, Any]:
             "nesting (else 400).",
         },
         "paths": _with_links(_paths()),
-        "components": {"schemas": schemas.get("$defs", {}), "responses": _outside_paths()},
+        "security": [{BEARER: []}],
+        "components": {
+            "schemas": schemas.get("$defs", {}),
+            "responses": _outside_paths(),
+            "securitySchemes": SECURITY_SCHEMES,
+        },
     }
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.api import schemas as s
+from chalicelib.domain.audit import AuditRecord
 from chalicelib.domain.models import (
     DEPLOYMENT_TAG,
     AlarmBinding,
@@ -237,4 +238,23 @@ def alarm_binding(b: AlarmBinding) -> s.AlarmBindingOut:
         tag_key=DEPLOYMENT_TAG,
         updated_at=b.updated_at,
         last_rollback_at=b.last_rollback_at,
+    )
+
+
+def audit_record(r: AuditRecord) -> s.AuditRecordOut:
+    return s.AuditRecordOut(
+        audit_id=r.id,
+        at=r.at,
+        actor=r.actor,
+        action=r.action,
+        target=r.target,
+        outcome=r.outcome.value,
+        trigger=r.trigger,
+        deployment_id=r.deployment_id,
+        namespace=r.namespace,
+        reason=r.reason,
+        request_id=r.request_id,
+        source_ip=r.source_ip,
+        operation_id=r.operation_id,
+        detail=r.detail,
     )

@@ -580,6 +580,28 @@ class OperationList(_Wire):
     next_token: str | None
 
 
+class AuditRecordOut(_Wire):
+    audit_id: str
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    outcome: Literal["accepted", "denied"]
+    trigger: str
+    deployment_id: str | None
+    namespace: str | None
+    reason: str | None
+    request_id: str | None
+    source_ip: str | None
+    operation_id: str | None
+    detail: str | None
+
+
+class AuditList(_Wire):
+    records: list[AuditRecordOut]
+    next_token: str | None
+
+
 class PlanStepOut(_Wire):
     description: str
     command: list[str]
