@@ -90,6 +90,7 @@ def test_managers_local_deployments_hold_no_registry_count(running: Any, world: 
     "body",
     [
         {**EKS, "region": None},
+        {**EKS, "region": "aa-a-0"},  # shaped like a region, but no AWS region
         {**EKS, "clusterName": "bad name"},
         {**EKS, "roleArn": "arn:aws:iam::12:role/x"},
         {**EKS, "kubeconfigSource": "ssm:/x"},

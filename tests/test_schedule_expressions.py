@@ -61,6 +61,8 @@ def test_parse_cron_daily_paris_fires_at_local_eight_across_dst() -> None:
         ("rate(5 weeks)", "UTC", "minutes, hours or days"),
         ("rate(-5 minutes)", "UTC", "rate(value unit)"),
         ("rate(5)", "UTC", "rate(value unit)"),
+        ("rate(3661 days)", "UTC", "at most 3660 days"),
+        ("rate(122853960772749586301900993108398 hours)", "UTC", "at most 3660 days"),
         ("at(2026-02-30T08:00:00)", "UTC", "yyyy-mm-dd"),
         ("at(2026-3-1T08:00:00)", "UTC", "yyyy-mm-dd"),
         ("every(5 minutes)", "UTC", "cron(...), rate(...) or at(...)"),

@@ -8,6 +8,7 @@ from chalicelib.api import http, render
 from chalicelib.api import schemas as s
 from chalicelib.api.errors import handle_errors
 from chalicelib.composition import deps
+from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.models import DeploymentManager
 from chalicelib.domain.states import ClusterKind
 from chalicelib.service import managers
@@ -20,6 +21,11 @@ BASE = "/o2dms/v1/deploymentManagers"
 @handle_errors
 def register_manager() -> Response:
     body = http.body(bp.current_request, s.ManagerCreate)
+    if body.kind == "eks" and body.region is not None:
+        from chalicelib.adapters.clusters.eks import is_eks_region
+
+        if not is_eks_region(body.region):
+            raise InvalidRequest(f"region {body.region!r} is not an AWS region that offers EKS")
     d = deps()
     manager = DeploymentManager(
         id=body.deployment_manager_id,

@@ -170,10 +170,16 @@ def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+# A rate longer than this is no scaling schedule (and past timedelta's range a mistake).
+RATE_MAX_DAYS = 3660
+
+
 def _rate_interval(body: str) -> timedelta:
     parts = body.split()
     if len(parts) != 2 or not _is_number(parts[0]):
         raise InvalidRequest(f"rate({body}) must be rate(value unit), e.g. rate(5 minutes)")
+    if len(parts[0]) > len(str(RATE_MAX_DAYS * 24 * 60)):
+        raise InvalidRequest(f"rate({body}): the interval is at most {RATE_MAX_DAYS} days")
     value, unit = int(parts[0]), parts[1]
     if value < 1:
         raise InvalidRequest(f"rate({body}): the value must be a positive integer")
@@ -183,7 +189,10 @@ def _rate_interval(body: str) -> timedelta:
     expected = singular if value == 1 else f"{singular}s"
     if unit != expected:
         raise InvalidRequest(f"rate({body}): with a value of {value} the unit must be {expected!r}")
-    return value * _RATE_UNITS[singular]
+    interval = value * _RATE_UNITS[singular]
+    if interval > timedelta(days=RATE_MAX_DAYS):
+        raise InvalidRequest(f"rate({body}): the interval is at most {RATE_MAX_DAYS} days")
+    return interval
 
 
 def _at_instant(body: str, timezone: str) -> datetime:

@@ -258,3 +258,16 @@ class EksCredentials:
             f"Cannot reach EKS cluster {self.cluster_name} in {self.region}: "
             f"could not {step} as {acting_as} ({detail})"
         )
+
+
+def is_eks_region(region: str) -> bool:
+    """Whether botocore knows ``region`` as one where EKS runs, in any partition (a region
+    it does not know has no endpoint to call: better refused when the cluster is
+    registered than unreachable at every deployment)."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    return any(
+        region in session.get_available_regions("eks", partition_name=partition)
+        for partition in session.get_available_partitions()
+    )
