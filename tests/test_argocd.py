@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from chalicelib.domain.errors import (
     InvalidRequest,
     ReleaseConflict,
     ReleaseNotFound,
+    SecretValuesUnsupported,
 )
 from chalicelib.domain.models import ChartRef, Condition, JsonObject
 from chalicelib.domain.ports import (
@@ -566,3 +569,30 @@ def test_argocd_settings_need_exactly_one_destination_and_read_the_environment()
     assert by_name.destination("apps") == {"name": "edge-1", "namespace": "apps"}
     assert by_name.namespace == "gitops"
     assert ArgoCDSettings.from_env({}) == ArgoCDSettings()
+
+
+@pytest.mark.parametrize("kind", [OperationType.INSTALL, OperationType.UPGRADE, "plan"])
+def test_argocd_refuses_secret_values_and_says_what_to_do(
+    argocd: ArgoCDBackend, cluster: EmulatedCluster, kind: OperationType | str
+) -> None:
+    # Given a target with a secret value (Argo CD would show it in the Application)
+    plain = target(1, db={"host": "db", "password": "s3cr3t"})
+    secret = replace(plain, secret_leaves=(("db", "password"),))
+
+    # When it is installed, upgraded or planned: refused, and nothing is sent
+    calls: dict[OperationType | str, Callable[[], object]] = {
+        OperationType.INSTALL: lambda: argocd.install(secret),
+        OperationType.UPGRADE: lambda: argocd.upgrade(secret),
+        "plan": lambda: argocd.plan(Action(OperationType.INSTALL, secret)),
+    }
+    with pytest.raises(SecretValuesUnsupported) as refused:
+        calls[kind]()
+
+    # Then the message says why and what to do, and names the parameter, not its value
+    message = refused.value.message
+    assert message.startswith("Adapter argocd cannot deploy secret parameter values (db.password)")
+    assert "reads Helm values only from the Application object" in message
+    assert "helm or flux adapter" in message
+    assert "existing Kubernetes Secret" in message
+    assert "s3cr3t" not in message
+    assert cluster.changes() == []

@@ -3,18 +3,21 @@ the HelmRelease and HelmRepository it writes at each step, and the status it rea
 
 from __future__ import annotations
 
+import base64
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from chalicelib.adapters.gitops.flux import FluxBackend
-from chalicelib.adapters.gitops.kube import HELM_RELEASE, HELM_REPOSITORY
+from chalicelib.adapters.gitops.kube import HELM_RELEASE, HELM_REPOSITORY, SECRET
 from chalicelib.adapters.gitops.settings import FluxSettings, Remediation
 from chalicelib.domain.errors import InvalidRequest, ReleaseConflict, ReleaseNotFound
 from chalicelib.domain.models import ChartRef, Condition, JsonObject
 from chalicelib.domain.ports import Action, BackendStatus, ReleaseRef, ReleaseTarget, RolloutPhase
+from chalicelib.domain.secrets import secret_leaf_paths
 from chalicelib.domain.states import OperationType
 from tests.crd_schema import FIXTURES, assert_valid
 from tests.kube_emulator import TOKEN, EmulatedCluster, nginx_target
@@ -24,6 +27,7 @@ REF = ReleaseRef(release="nginx-prod", namespace="production")
 V1 = ChartRef("https://charts.example.com/stable", "nginx", "1.2.0")
 V2 = ChartRef("oci://registry.example.com/charts", "nginx", "1.3.0")
 REQUESTED = "reconcile.fluxcd.io/requestedAt"
+VALUES_SECRET = "nginx-prod-o2dms-values"
 
 
 class Clock:
@@ -37,6 +41,24 @@ class Clock:
 
 def target(revision: int, chart: ChartRef = V1, **values: Any) -> ReleaseTarget:
     return nginx_target(REF, revision, chart, **values)
+
+
+def secret_target(revision: int, password: str = "s3cr3t", **values: Any) -> ReleaseTarget:
+    """A target with secret values, as the service hands it: the leaves marked."""
+    db = {"host": "db.example.com", "password": password}
+    users = [{"name": "admin", "token": f"t-{password}"}]  # a secret in a list: the whole list
+    plain = target(revision, db=db, users=users, **values)
+    return replace(plain, secret_leaves=tuple(secret_leaf_paths(plain.values)))
+
+
+def values_secret(cluster: EmulatedCluster) -> dict[str, Any] | None:
+    return cluster.read(SECRET, NS, VALUES_SECRET)
+
+
+def secret_values(cluster: EmulatedCluster) -> Any:
+    found = values_secret(cluster)
+    assert found is not None
+    return json.loads(base64.b64decode(found["data"]["values.yaml"]))
 
 
 @pytest.fixture
@@ -515,3 +537,132 @@ def test_flux_settings_refuse_a_bad_duration_and_read_the_environment() -> None:
 
     assert (settings.namespace, settings.interval, settings.timeout) == ("gitops", "5m", "3m")
     assert FluxSettings.from_env({}) == FluxSettings()
+
+
+# --------------------------------------------------------------- secret values
+
+VALUES_FROM = [{"kind": "Secret", "name": VALUES_SECRET, "valuesKey": "values.yaml"}]
+
+
+def test_flux_install_puts_secret_values_in_a_secret_the_release_reads(
+    flux: FluxBackend, cluster: EmulatedCluster
+) -> None:
+    # When installed with secret values
+    flux.install(secret_target(1))
+
+    # Then the Secret beside the HelmRelease holds the secret subtrees, and nothing else
+    secret = values_secret(cluster)
+    assert secret is not None
+    assert secret["metadata"] == {
+        "name": VALUES_SECRET,
+        "namespace": NS,
+        "labels": {
+            "app.kubernetes.io/managed-by": "o2dms",
+            "o2dms.o-ran.org/deployment": "nginx-prod",
+        },
+    }
+    assert (secret["type"], list(secret["data"])) == ("Opaque", ["values.yaml"])
+    assert secret_values(cluster) == {
+        "db": {"password": "s3cr3t"},
+        "users": [{"name": "admin", "token": "t-s3cr3t"}],
+    }
+    # And the HelmRelease reads it, with only the other values inline
+    hr = release(cluster)  # valid against the CRD
+    assert hr["spec"]["valuesFrom"] == VALUES_FROM
+    assert hr["spec"]["values"] == {
+        "replicaCount": 2,
+        "image": {"repository": "nginx", "tag": "1.20.0"},
+        "db": {"host": "db.example.com"},
+    }
+    assert "s3cr3t" not in json.dumps(hr)
+    # And the Secret is written before the HelmRelease that reads it
+    assert [(s.method, s.path.rsplit("/", 1)[-1]) for s in cluster.changes()] == [
+        ("POST", "secrets"),
+        ("POST", "helmrepositories"),
+        ("POST", "helmreleases"),
+    ]
+
+
+def test_flux_secret_values_follow_upgrades_rollbacks_and_uninstall(
+    flux: FluxBackend, cluster: EmulatedCluster
+) -> None:
+    # Given a release installed without secret values
+    flux.install(target(1))
+    assert values_secret(cluster) is None
+    assert "valuesFrom" not in release(cluster)["spec"]
+
+    # When upgraded with secret values: the Secret is created and referenced
+    flux.upgrade(secret_target(2, "first"))
+    assert secret_values(cluster)["db"] == {"password": "first"}
+    hr = release(cluster)
+    assert hr["spec"]["valuesFrom"] == VALUES_FROM
+    assert "first" not in json.dumps(hr["spec"]["values"])
+
+    # When upgraded with new secret values: the Secret's values are replaced
+    flux.upgrade(secret_target(3, "second"))
+    assert secret_values(cluster)["db"] == {"password": "second"}
+    assert "second" not in json.dumps(release(cluster))
+
+    # When rolled back to revision 2: its secret values come back
+    flux.rollback(secret_target(2, "first"), to_backend_ref="2")
+    assert secret_values(cluster)["users"] == [{"name": "admin", "token": "t-first"}]
+    assert release(cluster)["spec"]["valuesFrom"] == VALUES_FROM
+
+    # When rolled back to revision 1, which had none: the reference and the Secret go
+    flux.rollback(target(1), to_backend_ref="1")
+    assert "valuesFrom" not in release(cluster)["spec"]
+    assert values_secret(cluster) is None
+
+    # When upgraded with secret values again, then uninstalled: the Secret goes too
+    flux.upgrade(secret_target(4))
+    assert values_secret(cluster) is not None
+    flux.uninstall(REF)
+    assert values_secret(cluster) is None
+    assert cluster.read(HELM_RELEASE, NS, REF.release) is None
+
+
+def test_flux_install_adopts_a_values_secret_it_left_behind(
+    flux: FluxBackend, cluster: EmulatedCluster
+) -> None:
+    # Given an install that created the Secret and then failed
+    flux._kube.send(flux._secret_create(secret_target(1, "old")))
+
+    # When installed again
+    flux.install(secret_target(1, "new"))
+
+    # Then the Secret holds the new values
+    assert secret_values(cluster)["db"] == {"password": "new"}
+
+
+def test_flux_plan_shows_the_values_secret_without_its_values(cluster: EmulatedCluster) -> None:
+    planner = FluxBackend(cluster.credentials(), clock=Clock())
+    actions = [
+        Action(OperationType.INSTALL, secret_target(1)),
+        Action(OperationType.UPGRADE, secret_target(2)),
+        Action(OperationType.SCALE, secret_target(3), replicas=4),
+        Action(OperationType.ROLLBACK, secret_target(1), rollback_to_ref="1"),
+        Action(OperationType.TERMINATE, secret_target(1)),
+    ]
+    planned = [step for action in actions for step in planner.plan(action)]
+    flux = FluxBackend(cluster.credentials(), clock=Clock())
+
+    flux.install(secret_target(1))
+    flux.upgrade(secret_target(2))
+    flux.scale(secret_target(3), replicas=4)
+    flux.rollback(secret_target(1), to_backend_ref="1")
+    flux.uninstall(REF)
+
+    # The plan is what is sent, but for the Secret's data, shown as ***
+    def hidden(data: Any) -> Any:
+        if isinstance(data, dict) and "data" in data:
+            return {**data, "data": {"values.yaml": "***"}}
+        return data
+
+    assert [s.body for s in planned] == [
+        {"method": s.method, "path": s.path, "contentType": s.content_type, "body": hidden(s.data)}
+        if s.data is not None
+        else {"method": s.method, "path": s.path}
+        for s in cluster.changes()
+    ]
+    assert "s3cr3t" not in json.dumps([s.body for s in planned])
+    assert [s.description.split(" ", 2)[:2] for s in planned[:1]] == [["Apply", "Secret"]]

@@ -13,7 +13,10 @@ the objects in it) at the end.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -631,6 +634,27 @@ def test_realcluster_flux_cel_rule_rejects_chart_and_chart_ref_but_accepts_ours(
     backend.install(_target(namespace))
     stored = _stored(kube, HELM_RELEASES, namespace)
     assert stored["spec"] == _release_spec(namespace, version="0.1.0", values={"replicaCount": 2})
+
+
+def test_realcluster_flux_keeps_secret_values_in_a_secret_the_release_reads(
+    kube: Kube, namespace: str
+) -> None:
+    plain = _target(namespace)
+    secret = replace(
+        plain, values={**plain.values, "apiKey": "ak-s3cr3t"}, secret_leaves=(("apiKey",),)
+    )
+
+    FluxBackend(_credentials(kube), FluxSettings(namespace=namespace)).install(secret)
+
+    stored = kube.get("secrets", "demo-o2dms-values", namespace)
+    assert stored is not None
+    assert json.loads(base64.b64decode(stored["data"]["values.yaml"])) == {"apiKey": "ak-s3cr3t"}
+    release = _stored(kube, HELM_RELEASES, namespace)
+    assert release["spec"]["valuesFrom"] == [
+        {"kind": "Secret", "name": "demo-o2dms-values", "valuesKey": "values.yaml"}
+    ]
+    assert release["spec"]["values"] == {"replicaCount": 2}
+    assert "ak-s3cr3t" not in json.dumps(release)
 
 
 def test_realcluster_schemas_reject_a_bad_application_and_a_bad_status(

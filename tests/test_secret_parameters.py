@@ -120,3 +120,24 @@ def test_a_gitops_plan_body_carries_no_secret() -> None:
 
     assert body["spec"]["values"] == {"db": {"auth": "***"}, "apiKey": "***", "replicaCount": 2}
     assert body["metadata"]["annotations"]["note"] == "rotated to ***"
+
+
+def test_argocd_refuses_secret_values_before_anything_is_stored(client: Any) -> None:
+    assert call(client, "POST", "nfDeploymentDescriptors", NGINX_DESCRIPTOR).status == 201
+    create = {
+        "name": "nginx-argo",
+        "descriptorId": "nginx-chart-1.2.0",
+        "adapter": "argocd",
+        "parameters": {"replicaCount": 1, "apiKey": API_KEY},
+    }
+    planned = call(client, "POST", "nfDeployments?dryRun=true", create)
+    refused = call(client, "POST", "nfDeployments", create)
+
+    for answer in (planned, refused):
+        assert (answer.status, answer.body["error"]) == (422, "ValidationError"), answer.body
+        assert answer.body["message"].startswith(
+            "Adapter argocd cannot deploy secret parameter values (apiKey)"
+        )
+        assert "helm or flux adapter" in answer.body["message"]
+        assert API_KEY not in json.dumps(answer.body)
+    assert call(client, "GET", "nfDeployments/nginx-argo").status == 404

@@ -14,6 +14,7 @@ O2DmsError
 │   ├── OperationInProgress, RollbackInProgress, RollbackToCurrentRevision
 │   └── NoPreviousRevision
 ├── ParameterValidationFailed          422
+│   └── SecretValuesUnsupported        422 (the adapter would expose secret values)
 ├── ConcurrentModification             (internal: a conditional write lost a race; retried)
 ├── StoreUnavailable                   503
 │   └── SecretsUnavailable             503 (KMS refused, or no key to seal secrets with)
@@ -29,6 +30,8 @@ O2DmsError
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
 
 
 class O2DmsError(Exception):
@@ -126,6 +129,25 @@ class NoPreviousRevision(Conflict):
 
 class ParameterValidationFailed(O2DmsError):
     pass
+
+
+class SecretValuesUnsupported(ParameterValidationFailed):
+    """The deployment's adapter cannot keep secret parameter values out of the objects it
+    writes to the cluster (Argo CD reads Helm values only from the Application itself)."""
+
+    @classmethod
+    def for_adapter(
+        cls, adapter: str, leaves: Iterable[Sequence[str | int]]
+    ) -> SecretValuesUnsupported:
+        """The refusal, naming where the secret values are (dotted) but no value."""
+        where = list(dict.fromkeys(".".join(str(step) for step in leaf) for leaf in leaves))
+        return cls(
+            f"Adapter {adapter} cannot deploy secret parameter values ({', '.join(where)}): "
+            "Argo CD reads Helm values only from the Application object, where anyone who can "
+            "read it would see them. Deploy with the helm or flux adapter (flux keeps them in a "
+            "Kubernetes Secret), or have the chart read the value from an existing Kubernetes "
+            "Secret and pass the Secret's name instead of the value"
+        )
 
 
 class ConcurrentModification(O2DmsError):

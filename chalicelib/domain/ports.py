@@ -25,6 +25,7 @@ from chalicelib.domain.models import (
     Revision,
     ScalingSchedule,
 )
+from chalicelib.domain.secrets import LeafPath
 from chalicelib.domain.states import DeploymentStatus, OperationType
 
 # --------------------------------------------------------------------------- store
@@ -215,6 +216,9 @@ class ReleaseTarget:
     revision: int
     operation_id: str
     timeout_seconds: int
+    # Where ``values`` holds secret values (``secrets.secret_leaf_paths``): a backend that
+    # writes values into a cluster object keeps these out of it.
+    secret_leaves: tuple[LeafPath, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

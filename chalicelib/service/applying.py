@@ -44,7 +44,7 @@ from chalicelib.service.records import (
     stable_status,
     update_owned,
 )
-from chalicelib.service.sealing import unsealed
+from chalicelib.service.sealing import secret_leaves, unsealed
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +127,7 @@ def release_target(
         revision=revision.number,
         operation_id=operation_id,
         timeout_seconds=deps.settings.operation_timeout_seconds,
+        secret_leaves=secret_leaves(revision.values, revision.secret_paths),
     )
 
 

@@ -39,7 +39,13 @@ from chalicelib.service.managers import backend_for
 from chalicelib.service.operations import start
 from chalicelib.service.parameters import deep_merge, leaf_paths, validate_parameters
 from chalicelib.service.records import Prepare, Proposal, Started, rollback_description
-from chalicelib.service.sealing import refuse_sealed, revealed, unsealed
+from chalicelib.service.sealing import (
+    refuse_exposed_secrets,
+    refuse_sealed,
+    revealed,
+    secret_leaves,
+    unsealed,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +237,7 @@ def plan_terminate(deps: Deps, deployment_id: str, *, caller: Caller) -> Planned
 def _plan(deps: Deps, current: Deployment, prepare: Prepare) -> Planned:
     """What ``prepare`` would make the backend do; nothing is written or applied."""
     proposal = prepare(current)
+    refuse_exposed_secrets(current.adapter, proposal)
     terminating = proposal.type is OperationType.TERMINATE
     number = None if terminating else current.last_revision + 1
     values, secrets = revealed(deps, proposal.values or {}, proposal.secret_paths)
@@ -242,6 +249,7 @@ def _plan(deps: Deps, current: Deployment, prepare: Prepare) -> Planned:
         revision=number or current.revision,
         operation_id="dry-run",
         timeout_seconds=deps.settings.operation_timeout_seconds,
+        secret_leaves=secret_leaves(proposal.values or {}, proposal.secret_paths),
     )
     action = Action(
         type=proposal.type,

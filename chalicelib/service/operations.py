@@ -62,7 +62,7 @@ from chalicelib.service.records import (
     manager_use,
     stable_status,
 )
-from chalicelib.service.sealing import sealed_proposal
+from chalicelib.service.sealing import refuse_exposed_secrets, sealed_proposal
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,9 @@ def start(deps: Deps, deployment: Deployment, prepare: Prepare, caller: Caller) 
     """Take the lease and record the operation, then apply it; retries lost races."""
     current = deployment
     for _ in range(MAX_ATTEMPTS):
-        proposal = sealed_proposal(deps, prepare(current))  # secrets are never stored in clear
+        proposal = prepare(current)
+        refuse_exposed_secrets(current.adapter, proposal)
+        proposal = sealed_proposal(deps, proposal)  # secrets are never stored in clear
         try:
             change, started = _begin(deps, current, proposal, caller)
             stored = commit(deps, change)

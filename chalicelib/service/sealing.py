@@ -13,13 +13,23 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from chalicelib.domain.errors import InvalidRequest
+from chalicelib.domain.errors import InvalidRequest, SecretValuesUnsupported
 from chalicelib.domain.models import JsonObject
-from chalicelib.domain.secrets import SEALED_MARK, is_sealed, leaf_at, secret_leaf_paths
+from chalicelib.domain.secrets import (
+    SEALED_MARK,
+    LeafPath,
+    is_sealed,
+    leaf_at,
+    secret_leaf_paths,
+)
+from chalicelib.domain.states import Adapter
 from chalicelib.service.context import Deps
 from chalicelib.service.records import Proposal
 
 _PARAMETERS, _VALUES = "parameters", "values"
+# Adapters that can hand Helm values to the cluster only inside the object they write (an
+# Argo CD Application cannot take them from a Kubernetes Secret): no secret value for them.
+_VALUES_INLINE_ONLY = frozenset({Adapter.ARGOCD})
 
 
 def sealed_proposal(deps: Deps, proposal: Proposal) -> Proposal:
@@ -66,3 +76,18 @@ def refuse_sealed(parameters: JsonObject) -> None:
                 f"Parameter {where}: a value starting with {SEALED_MARK!r} is reserved for"
                 " sealed secrets; send the value itself"
             )
+
+
+def secret_leaves(values: JsonObject, paths: tuple[str, ...]) -> tuple[LeafPath, ...]:
+    """Where the secret values of ``values`` (sealed or in clear) are, for a backend."""
+    return tuple(secret_leaf_paths(values, paths))
+
+
+def refuse_exposed_secrets(adapter: Adapter, proposal: Proposal) -> None:
+    """422 for a change that would hand secret values to an adapter that can only write them
+    in clear into a cluster object; raised before anything is stored or sent."""
+    if adapter not in _VALUES_INLINE_ONLY or not proposal.values:
+        return
+    leaves = secret_leaves(proposal.values, proposal.secret_paths)
+    if leaves:
+        raise SecretValuesUnsupported.for_adapter(adapter.value, leaves)

@@ -19,6 +19,11 @@ is recorded in the object's annotations and in ``Applied.extensions``
 the configured sync policy back, which resumes automated sync. Removing ``automated``
 rather than setting ``automated.enabled: false`` works on every Argo CD version.
 
+Argo CD reads Helm values only from the Application itself (it cannot take them from a
+Kubernetes Secret), where anyone who may read the Application would read them: a target with
+secret values (``ReleaseTarget.secret_leaves``) is refused with ``SecretValuesUnsupported``
+before anything is sent or planned (the service refuses it before anything is stored, too).
+
 The Application carries Argo CD's resources finalizer, so deleting it (uninstall) removes
 the workload too, as ``helm uninstall`` would; status shows the deletion until it is gone.
 """
@@ -43,7 +48,7 @@ from chalicelib.adapters.gitops.kube import (
     json_patch,
 )
 from chalicelib.adapters.gitops.settings import ArgoCDSettings
-from chalicelib.domain.errors import InvalidRequest
+from chalicelib.domain.errors import InvalidRequest, SecretValuesUnsupported
 from chalicelib.domain.models import JsonObject
 from chalicelib.domain.ports import (
     Action,
@@ -227,6 +232,8 @@ def source(target: ReleaseTarget) -> JsonObject:
     form every Argo CD version reads as a Helm repository in an OCI registry (its repository
     credentials must then say ``enableOCI``).
     """
+    if target.secret_leaves:
+        raise SecretValuesUnsupported.for_adapter(ArgoCDBackend.kind, target.secret_leaves)
     chart = target.chart
     if chart.repo_url.startswith("file://"):
         raise InvalidRequest(

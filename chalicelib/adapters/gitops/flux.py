@@ -18,11 +18,25 @@ immediate reconciliation with the ``reconcile.fluxcd.io/requestedAt`` annotation
 change sets it, so status can tell whether helm-controller has handled our latest request
 from ``status.lastHandledReconcileAt``). The pin is recorded in the object's annotations and
 in ``Applied.extensions`` (``flux.pinnedRevision``).
+
+Secret values (``ReleaseTarget.secret_leaves``) never go into the HelmRelease: they go into a
+Kubernetes Secret beside it, ``<release>-o2dms-values`` in Flux's namespace, whose data key
+``values.yaml`` holds just the secret subtrees (as JSON, which is YAML), and the HelmRelease
+reads it through ``spec.valuesFrom``; ``spec.values`` keeps the rest. helm-controller merges
+``valuesFrom`` first and ``values`` over it, so Helm gets the same values. Helm replaces lists
+rather than merging them, so a secret inside a list takes that whole list into the Secret.
+The Secret is written before the HelmRelease that reads it (created on install, merge-patched
+on a change, created when missing); a change without secret values drops the reference and
+deletes the Secret a previous revision left; uninstall deletes it. A plan shows the Secret's
+requests with its data as ``***``.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
+import logging
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import replace
@@ -33,15 +47,23 @@ from chalicelib.adapters.gitops.flux_status import REQUESTED_AT, release_history
 from chalicelib.adapters.gitops.kube import (
     HELM_RELEASE,
     HELM_REPOSITORY,
+    SECRET,
     KubeApi,
+    KubeSession,
     Request,
     create,
     delete,
     json_patch,
+    merge_patch,
     pointer,
 )
 from chalicelib.adapters.gitops.settings import FluxSettings
-from chalicelib.domain.errors import InvalidRequest, ReleaseConflict, ReleaseNotFound
+from chalicelib.domain.errors import (
+    BackendForbidden,
+    InvalidRequest,
+    ReleaseConflict,
+    ReleaseNotFound,
+)
 from chalicelib.domain.models import JsonObject
 from chalicelib.domain.ports import (
     Action,
@@ -53,7 +75,12 @@ from chalicelib.domain.ports import (
     ReleaseRef,
     ReleaseTarget,
 )
+from chalicelib.domain.secrets import LeafPath
 from chalicelib.domain.states import OperationType
+
+logger = logging.getLogger(__name__)
+
+VALUES_KEY = "values.yaml"  # the Secret's data key helm-controller reads (``valuesKey``)
 
 
 def _now() -> datetime:
@@ -82,6 +109,13 @@ class FluxBackend:
         repository, release = self._create(target)
         ns, name = self.settings.namespace, target.release
         with self._kube.session(operation_id=target.operation_id) as kube:
+            if target.secret_leaves:
+                try:
+                    kube.send(self._secret_create(target))
+                except ReleaseConflict:  # left by an install that failed after creating it?
+                    if not tracking.made_for(kube.get(SECRET, ns, secret_name(name)), target):
+                        raise
+                    kube.send(self._secret_patch(target))
             try:
                 kube.send(repository)
             except ReleaseConflict:  # left by an install that failed after creating it?
@@ -92,16 +126,16 @@ class FluxBackend:
         return self._applied(target, pinned=False)
 
     def upgrade(self, target: ReleaseTarget) -> Applied:
-        self._kube.send(*self._change(target, pinned=False), operation_id=target.operation_id)
+        self._send_change(target, pinned=False)
         return self._applied(target, pinned=False)
 
     def scale(self, target: ReleaseTarget, *, replicas: int) -> Applied:
         scaled = _scaled(target, replicas)
-        self._kube.send(*self._change(scaled, pinned=False), operation_id=target.operation_id)
+        self._send_change(scaled, pinned=False)
         return self._applied(scaled, pinned=False)
 
     def rollback(self, target: ReleaseTarget, *, to_backend_ref: str | None) -> Applied:
-        self._kube.send(*self._change(target, pinned=True), operation_id=target.operation_id)
+        self._send_change(target, pinned=True)  # the Secret too: the target's secret values
         applied = self._applied(target, pinned=True)
         if to_backend_ref is not None:
             applied.extensions["flux.rollbackToHelmRevision"] = to_backend_ref
@@ -117,6 +151,17 @@ class FluxBackend:
                 missing = exc  # still remove a repository a failed install left behind
             with suppress(ReleaseNotFound):  # no other release uses it
                 kube.send(delete(HELM_REPOSITORY, ns, ref.release))
+            try:
+                kube.send(delete(SECRET, ns, secret_name(ref.release)))
+            except ReleaseNotFound:
+                pass  # there is none without secret values
+            except BackendForbidden:
+                # A cluster identity without rights on Secrets never made one: termination
+                # must not fail for a deployment that had no secret values.
+                logger.warning(
+                    "cannot delete the values Secret; left in place",
+                    extra={"release": ref.release, "namespace": ns},
+                )
         if missing is not None:
             raise missing
 
@@ -145,10 +190,27 @@ class FluxBackend:
                     f"Delete HelmRepository {where}, used by this release only",
                     body=delete(HELM_REPOSITORY, ns, target.release).describe(),
                 ),
+                PlanStep(
+                    f"Delete Secret {ns}/{secret_name(target.release)} of the release's secret "
+                    "values, if it has any",
+                    body=delete(SECRET, ns, secret_name(target.release)).describe(),
+                ),
             ]
+        secret_step = PlanStep(
+            f"Apply Secret {self.settings.namespace}/{secret_name(target.release)} with the "
+            f"secret values of revision {target.revision} (not shown), which the HelmRelease "
+            "reads through valuesFrom",
+            body=(
+                self._secret_create(target)
+                if kind is OperationType.INSTALL
+                else self._secret_patch(target)
+            ).describe(),
+        )
+        secrets = [secret_step] if target.secret_leaves else []
         if kind is OperationType.INSTALL:
             repository, release = self._create(target)
             return [
+                *secrets,
                 PlanStep(
                     f"Create HelmRepository {where} for {target.chart.repo_url}",
                     body=repository.describe(),
@@ -172,6 +234,7 @@ class FluxBackend:
             + f" and request reconciliation ({REQUESTED_AT})"
         )
         return [
+            *secrets,
             PlanStep(
                 f"Point HelmRepository {where} at {target.chart.repo_url}",
                 body=repository.describe(),
@@ -195,7 +258,8 @@ class FluxBackend:
 
     def helm_release(self, target: ReleaseTarget) -> JsonObject:
         s = self.settings
-        return {
+        inline, secret = split_values(target.values, target.secret_leaves)
+        release: JsonObject = {
             "apiVersion": HELM_RELEASE.api_version,
             "kind": HELM_RELEASE.kind,
             "metadata": {
@@ -224,15 +288,72 @@ class FluxBackend:
                 },
                 "install": s.install(),
                 "upgrade": s.upgrade(),
-                "values": copy.deepcopy(target.values),
+                "values": inline,
             },
         }
+        if secret:
+            release["spec"]["valuesFrom"] = self._values_from(target)
+        return release
+
+    def values_secret(self, target: ReleaseTarget) -> JsonObject:
+        """The Secret that holds the target's secret values (and nothing else)."""
+        _, secret = split_values(target.values, target.secret_leaves)
+        document = json.dumps(secret, separators=(",", ":"))
+        return {
+            "apiVersion": SECRET.api_version,
+            "kind": SECRET.kind,
+            "metadata": {
+                "name": secret_name(target.release),
+                "namespace": self.settings.namespace,
+                "labels": tracking.labels_for(target),
+            },
+            "type": "Opaque",
+            "data": {VALUES_KEY: base64.b64encode(document.encode()).decode()},
+        }
+
+    def _secret_create(self, target: ReleaseTarget) -> Request:
+        return create(SECRET, self.values_secret(target))
+
+    def _secret_patch(self, target: ReleaseTarget) -> Request:
+        """A merge patch that replaces the Secret's one data key (and so all its values)."""
+        secret = self.values_secret(target)
+        patch = {"metadata": {"labels": secret["metadata"]["labels"]}, "data": secret["data"]}
+        return merge_patch(SECRET, self.settings.namespace, secret_name(target.release), patch)
+
+    def _values_from(self, target: ReleaseTarget) -> list[JsonObject]:
+        return [{"kind": SECRET.kind, "name": secret_name(target.release), "valuesKey": VALUES_KEY}]
 
     def _create(self, target: ReleaseTarget) -> tuple[Request, Request]:
         return (
             create(HELM_REPOSITORY, self.helm_repository(target)),
             create(HELM_RELEASE, self.helm_release(target)),
         )
+
+    def _send_change(self, target: ReleaseTarget, *, pinned: bool) -> None:
+        """The Secret first (when there are secret values), then the repository and release;
+        without secret values, a reference to the Secret a previous revision left goes, and
+        then the Secret."""
+        ns, name = self.settings.namespace, target.release
+        repository, release = self._change(target, pinned=pinned)
+        with self._kube.session(operation_id=target.operation_id) as kube:
+            if target.secret_leaves:
+                try:
+                    kube.send(self._secret_patch(target))
+                except ReleaseNotFound:  # installed without secret values
+                    kube.send(self._secret_create(target))
+                kube.send(repository)
+                kube.send(release)
+                return
+            stale = _reads_secret(kube, ns, name)
+            if stale:
+                assert isinstance(release.body, list)
+                unref = {"op": "remove", "path": pointer("spec", "valuesFrom")}
+                release = replace(release, body=[*release.body, unref])
+            kube.send(repository)
+            kube.send(release)
+            if stale:
+                with suppress(ReleaseNotFound):
+                    kube.send(delete(SECRET, ns, secret_name(name)))
 
     def _change(self, target: ReleaseTarget, *, pinned: bool) -> tuple[Request, Request]:
         ns, name = self.settings.namespace, target.release
@@ -242,12 +363,16 @@ class FluxBackend:
         ]
         notes = {**tracking.annotations_for(target, pinned=pinned), REQUESTED_AT: self._stamp()}
         chart = ("spec", "chart", "spec")
+        inline, secret = split_values(target.values, target.secret_leaves)
         release_ops = [
             *tracking.annotation_ops(notes),
             {"op": "add", "path": pointer(*chart, "chart"), "value": target.chart.name},
             {"op": "add", "path": pointer(*chart, "version"), "value": target.chart.version},
-            {"op": "add", "path": "/spec/values", "value": copy.deepcopy(target.values)},
+            {"op": "add", "path": "/spec/values", "value": inline},
         ]
+        if secret:
+            ref = self._values_from(target)
+            release_ops.append({"op": "add", "path": pointer("spec", "valuesFrom"), "value": ref})
         return (
             json_patch(HELM_REPOSITORY, ns, name, repo_ops),
             json_patch(HELM_RELEASE, ns, name, release_ops),
@@ -281,6 +406,54 @@ def _repository(target: ReleaseTarget) -> JsonObject:
         return {"url": url, "type": "default"}
     raise InvalidRequest(
         f"Flux cannot fetch a chart from {url}: use an http(s):// chart repository or oci://"
+    )
+
+
+def secret_name(release: str) -> str:
+    """The Secret that holds a release's secret values."""
+    return f"{release}-o2dms-values"
+
+
+def split_values(values: JsonObject, leaves: tuple[LeafPath, ...]) -> tuple[JsonObject, JsonObject]:
+    """``values`` without its secret values, and the secret values alone (same shape).
+
+    Each secret leaf moves with its key; a leaf inside a list moves the whole outermost list
+    that holds it (Helm replaces lists when it merges values, so a list must not be split).
+    """
+    inline = copy.deepcopy(values)
+    secret: JsonObject = {}
+    cuts = {_up_to_list(leaf) for leaf in leaves} - {()}
+    for cut in sorted(cuts, key=len):  # an ancestor first: its descendants move with it
+        node: object = inline
+        for key in cut[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(node, dict) or cut[-1] not in node:
+            continue  # moved already, with an ancestor
+        into = secret
+        for key in cut[:-1]:
+            into = into.setdefault(key, {})
+        into[cut[-1]] = node.pop(cut[-1])
+    return inline, secret
+
+
+def _up_to_list(leaf: LeafPath) -> tuple[str, ...]:
+    keys: list[str] = []
+    for step in leaf:
+        if isinstance(step, int):
+            break
+        keys.append(step)
+    return tuple(keys)
+
+
+def _reads_secret(kube: KubeSession, namespace: str, release: str) -> bool:
+    """Whether the HelmRelease as it is reads our Secret of secret values."""
+    found = kube.get(HELM_RELEASE, namespace, release)
+    refs = tracking.dig(found, "spec", "valuesFrom")
+    return isinstance(refs, list) and any(
+        isinstance(ref, dict)
+        and ref.get("kind") == SECRET.kind
+        and ref.get("name") == secret_name(release)
+        for ref in refs
     )
 
 

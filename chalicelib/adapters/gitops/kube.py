@@ -1,7 +1,8 @@
 """The one door from the GitOps adapters to a cluster's API server.
 
-Argo CD and Flux are driven entirely through custom objects, so the adapters need only
-get, create, patch and delete on a few custom resources. Every change is first built as a
+Argo CD and Flux are driven through custom objects (and Flux's secret values through one
+core ``Secret`` per release), so the adapters need only get, create, patch and delete on a
+few resources. Every change is first built as a
 ``Request`` (plain data, no I/O): the same value is what a plan shows and what ``send``
 sends, so a dry run shows exactly what a real run would do.
 
@@ -49,7 +50,7 @@ MERGE_PATCH = "application/merge-patch+json"  # RFC 7386
 
 @dataclass(frozen=True, slots=True)
 class Resource:
-    """One custom resource type, as the API server addresses it."""
+    """One resource type, as the API server addresses it (``group`` empty: the core API)."""
 
     group: str
     version: str
@@ -57,17 +58,24 @@ class Resource:
     kind: str
 
     @property
+    def core(self) -> bool:
+        return not self.group
+
+    @property
     def api_version(self) -> str:
-        return f"{self.group}/{self.version}"
+        return self.version if self.core else f"{self.group}/{self.version}"
 
     def path(self, namespace: str, name: str | None = None) -> str:
-        base = f"/apis/{self.group}/{self.version}/namespaces/{namespace}/{self.plural}"
+        api = f"/api/{self.version}" if self.core else f"/apis/{self.group}/{self.version}"
+        base = f"{api}/namespaces/{namespace}/{self.plural}"
         return f"{base}/{name}" if name else base
 
 
 APPLICATION = Resource("argoproj.io", "v1alpha1", "applications", "Application")
 HELM_RELEASE = Resource("helm.toolkit.fluxcd.io", "v2", "helmreleases", "HelmRelease")
 HELM_REPOSITORY = Resource("source.toolkit.fluxcd.io", "v1", "helmrepositories", "HelmRepository")
+SECRET = Resource("", "v1", "secrets", "Secret")
+HIDDEN = "***"  # what a plan shows of a Secret's data
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +98,18 @@ class Request:
         }
         if self.body is not None:
             shown["contentType"] = self.content_type
-            shown["body"] = self.body
+            shown["body"] = _hide_data(self.body) if self.resource is SECRET else self.body
         return shown
+
+
+def _hide_data(body: JsonObject | list[JsonObject]) -> JsonObject | list[JsonObject]:
+    """A Secret's body with every value of its ``data``/``stringData`` shown as ``***``."""
+    if not isinstance(body, dict):
+        return body
+    return {
+        key: {k: HIDDEN for k in value} if key in ("data", "stringData") and value else value
+        for key, value in body.items()
+    }
 
 
 def create(resource: Resource, obj: JsonObject) -> Request:
@@ -129,13 +147,17 @@ class KubeSession:
         try:
             found = self._call(
                 what,
-                lambda: self._api.get_namespaced_custom_object(
-                    resource.group,
-                    resource.version,
-                    namespace,
-                    resource.plural,
-                    name,
-                    _request_timeout=self._timeout,
+                lambda: (
+                    self._core("GET", resource.path(namespace, name))
+                    if resource.core
+                    else self._api.get_namespaced_custom_object(
+                        resource.group,
+                        resource.version,
+                        namespace,
+                        resource.plural,
+                        name,
+                        _request_timeout=self._timeout,
+                    )
                 ),
             )
         except ReleaseNotFound:
@@ -148,7 +170,15 @@ class KubeSession:
         r, ns = request.resource, request.namespace
         what = f"{r.kind} {ns}/{request.name}"
         group, version, plural = r.group, r.version, r.plural
-        if request.method == "POST":
+        if r.core:
+            creating = request.method == "POST"
+            path = r.path(ns, None if creating else request.name)
+            self._call(
+                what,
+                lambda: self._core(request.method, path, request.body, request.content_type),
+                creating=creating,
+            )
+        elif request.method == "POST":
             assert isinstance(request.body, dict)
             body = request.body
             self._call(
@@ -189,6 +219,25 @@ class KubeSession:
             )
         else:
             raise ValueError(f"unsupported method {request.method}")
+
+    def _core(
+        self,
+        method: str,
+        path: str,
+        body: JsonObject | list[JsonObject] | None = None,
+        content_type: str = JSON,
+    ) -> object:
+        """One call on the core API (``/api/v1``), which the custom-objects client cannot make."""
+        headers = {"Accept": JSON}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        client = self._api.api_client
+        serialized = client.param_serialize(
+            method, path, header_params=headers, body=body, auth_settings=["BearerToken"]
+        )
+        response = client.call_api(*serialized, _request_timeout=self._timeout)
+        response.read()
+        return client.response_deserialize(response, {"2XX": "object"}).data
 
     @staticmethod
     def _call(what: str, call: Callable[[], object], *, creating: bool = False) -> object:
