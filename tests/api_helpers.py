@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,3 +67,26 @@ def put_alarm(cloudwatch: Any, name: str, **extra: Any) -> None:
         ComparisonOperator="GreaterThanThreshold",
         **extra,
     )
+
+
+@contextmanager
+def local_server() -> Iterator[tuple[str, int]]:
+    """The app (as the current composition has it) behind the local server's request
+    handler (what ``make run`` serves), on a free port: its address."""
+    from chalice.config import Config
+    from chalice.local import LocalDevServer
+
+    from app import app
+    from scripts.local_gateway import JsonErrorsRequestHandler
+
+    server = LocalDevServer(
+        app, Config.create(), "127.0.0.1", 0, handler_cls=JsonErrorsRequestHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server.server_address[:2]
+    finally:
+        server.shutdown()
+        server.server.server_close()
+        thread.join(timeout=5)

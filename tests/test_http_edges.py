@@ -15,7 +15,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from chalicelib.api.openapi import document_dict
-from tests.api_helpers import BASE, NGINX_DESCRIPTOR
+from tests.api_helpers import BASE, NGINX_DESCRIPTOR, local_server
 from tests.auth_helpers import bearer
 from tests.openapi_check import check_answer
 
@@ -202,21 +202,8 @@ def test_every_route_accepts_any_media_type() -> None:
 @pytest.fixture
 def served(running: Any) -> Iterator[tuple[str, int]]:
     """The app behind the local server's request handler (``make run``), on a free port."""
-    from chalice.config import Config
-    from chalice.local import LocalDevServer
-
-    from app import app
-    from scripts.local_gateway import JsonErrorsRequestHandler
-
-    server = LocalDevServer(
-        app, Config.create(), "127.0.0.1", 0, handler_cls=JsonErrorsRequestHandler
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server.server_address[:2]
-    server.shutdown()
-    server.server.server_close()
-    thread.join(timeout=5)
+    with local_server() as address:
+        yield address
 
 
 def over_http(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import http.client
 import json
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,7 +18,7 @@ from chalicelib import composition
 from chalicelib.adapters.dynamodb_store import DynamoDBStore, translate_errors
 from chalicelib.api.http import MAX_BODY_BYTES, MAX_JSON_DEPTH, read_json
 from chalicelib.domain.errors import InvalidRequest, PayloadTooLarge
-from tests.api_helpers import BASE, NGINX_DESCRIPTOR, call
+from tests.api_helpers import BASE, NGINX_DESCRIPTOR, call, local_server
 from tests.auth_helpers import bearer
 from tests.conftest import TABLE, World
 
@@ -126,21 +125,8 @@ def test_input_limits_read_json_raises_payload_too_large_past_the_limit() -> Non
 @pytest.fixture
 def served(client: Any) -> Iterator[tuple[str, int]]:
     """The app behind the local server's request handler (``make run``), on a free port."""
-    from chalice.config import Config
-    from chalice.local import LocalDevServer
-
-    from app import app
-    from scripts.local_gateway import JsonErrorsRequestHandler
-
-    server = LocalDevServer(
-        app, Config.create(), "127.0.0.1", 0, handler_cls=JsonErrorsRequestHandler
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server.server_address[:2]
-    server.shutdown()
-    server.server.server_close()
-    thread.join(timeout=5)
+    with local_server() as address:
+        yield address
 
 
 def test_input_limits_local_server_answers_413_in_the_error_shape(

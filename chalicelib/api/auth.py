@@ -14,6 +14,7 @@ Every route needs credentials except the ones in ``PUBLIC``.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -62,14 +63,7 @@ def caller(request: Request, settings: Settings, reason: str | None = None) -> C
         setattr(request, _CALLER_ATTRIBUTE, found)
     if reason is None:
         return found
-    return Caller(
-        actor=found.actor,
-        trigger=found.trigger,
-        reason=reason,
-        grants=found.grants,
-        request_id=found.request_id,
-        source_ip=found.source_ip,
-    )
+    return dataclasses.replace(found, reason=reason)
 
 
 def middleware(settings: Callable[[], Settings]) -> Callable[..., Response]:
