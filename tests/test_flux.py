@@ -666,3 +666,18 @@ def test_flux_plan_shows_the_values_secret_without_its_values(cluster: EmulatedC
     ]
     assert "s3cr3t" not in json.dumps([s.body for s in planned])
     assert [s.description.split(" ", 2)[:2] for s in planned[:1]] == [["Apply", "Secret"]]
+
+
+def test_flux_uninstall_refused_on_its_secret_still_removes_the_release(
+    flux: FluxBackend, cluster: EmulatedCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a release with its values Secret, on a cluster whose identity may not delete
+    # Secrets
+    flux.install(secret_target(1, "x"))
+    cluster.answer("delete secrets", 403, 'secrets "nginx-prod-o2dms-values" is forbidden')
+
+    # When it is uninstalled: the release goes, and the refused cleanup is logged, not raised
+    flux.uninstall(REF)
+
+    assert cluster.read(HELM_RELEASE, NS, REF.release) is None
+    assert "cannot delete the values Secret" in caplog.text

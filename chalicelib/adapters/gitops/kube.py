@@ -15,7 +15,8 @@ into ours at this one chokepoint:
     404                        -> ReleaseNotFound
     409                        -> ReleaseConflict
     400, 422 (schema, patch)   -> BackendFailure, with the API server's own message
-    401, 403, 429, 5xx,
+    403 (a permission the identity lacks) -> BackendForbidden, a BackendUnavailable
+    401, 429, 5xx,
     connection and TLS errors  -> BackendUnavailable
 """
 
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING
 from chalicelib.domain.errors import (
     BackendError,
     BackendFailure,
+    BackendForbidden,
     BackendUnavailable,
     ReleaseConflict,
     ReleaseNotFound,
@@ -274,7 +276,9 @@ def _translate(exc: ApiException, what: str, *, creating: bool) -> BackendError:
         return ReleaseConflict(f"{what}: {says}")
     if code in (400, 422):
         return BackendFailure(f"the API server rejected {what}: {says}")
-    if code in (0, 401, 403, 429) or code >= 500:
+    if code == 403:
+        return BackendForbidden(f"the cluster's identity may not act on {what}: {says}")
+    if code in (0, 401, 429) or code >= 500:
         return BackendUnavailable(f"Kubernetes API server unavailable ({what}): {code} {says}")
     return BackendFailure(f"{what}: {code} {says}")
 
