@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
+from chalicelib.adapters import local_tokens
 from chalicelib.api import auth
 from chalicelib.domain.audit import AuditFilter, Outcome
 from tests.api_helpers import NGINX_DESCRIPTOR, Answer, call, create_deployment
-from tests.auth_helpers import bearer
+from tests.auth_helpers import KEY, bearer
 from tests.conftest import World
 from tests.openapi_check import check_answer
 
@@ -151,8 +153,17 @@ def test_every_route_but_the_public_ones_needs_credentials(
     assert answer.headers["WWW-Authenticate"] == 'Bearer realm="o2dms"'
     bad = send(running, method, concrete(path, values), {"Authorization": "Bearer not.a.token"})
     assert_refused(bad, 401, "Unauthorized", f"{method} {path} with a bad token")
-    expired = bearer("admin")["Authorization"]
-    assert send(running, method, concrete(path, values), {"Authorization": expired}).status != 401
+    an_hour_late = time.time() - 2 * 3600
+    stale = local_tokens.mint(
+        KEY, subject="tester", groups=["o2dms-admin"], ttl_seconds=3600, now=an_hour_late
+    )
+    expired = send(running, method, concrete(path, values), {"Authorization": f"Bearer {stale}"})
+    assert_refused(expired, 401, "Unauthorized", f"{method} {path} with an expired token")
+    other_key = local_tokens.mint(b"k" * 32, subject="tester", groups=["o2dms-admin"])
+    forged = send(running, method, concrete(path, values), {"Authorization": f"Bearer {other_key}"})
+    assert_refused(forged, 401, "Unauthorized", f"{method} {path} signed with another key")
+    good = send(running, method, concrete(path, values), bearer("admin"))
+    assert good.status != 401, good.body
 
 
 def test_a_viewer_reads_every_route_and_changes_none(running: Any, world: World) -> None:
