@@ -24,7 +24,7 @@ def test_descriptor_create_get_list_delete(client: Any) -> None:
     assert created.headers["Location"] == "/o2dms/v1/nfDeploymentDescriptors/nginx-chart-1.2.0"
     assert found.body["artifactRepoUrl"] == NGINX_DESCRIPTOR["artifactRepoUrl"]
     assert found.body["defaultParameters"] == NGINX_DESCRIPTOR["defaultParameters"]
-    assert found.body["supportedAdapters"] == ["helm", "argocd", "flux"]
+    assert found.body["supportedAdapters"] == ["helm", "argocd", "flux", "kubernetes"]
     listed = [d["descriptorId"] for d in first.body["nfDeploymentDescriptors"]]
     listed += [d["descriptorId"] for d in rest.body["nfDeploymentDescriptors"]]
     assert sorted(listed) == ["extra-0", "extra-1", "extra-2", "nginx-chart-1.2.0"]

@@ -15,6 +15,7 @@ from chalicelib.adapters.gitops.argocd import ArgoCDBackend
 from chalicelib.adapters.gitops.flux import FluxBackend
 from chalicelib.adapters.helm.backend import HelmBackend
 from chalicelib.adapters.local_cluster import LocalCluster
+from chalicelib.adapters.workloads.backend import KubernetesBackend
 from chalicelib.config import Settings
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.models import DeploymentManager
@@ -48,8 +49,10 @@ def test_backends_pick_the_adapter_and_reuse_it(tmp_path: Path) -> None:
     helm = backends(adapter="helm", manager=manager)
     argocd = backends(adapter="argocd", manager=manager)
     flux = backends(adapter="flux", manager=manager)
+    kubernetes = backends(adapter="kubernetes", manager=manager)
 
     assert isinstance(helm, HelmBackend)
+    assert isinstance(kubernetes, KubernetesBackend)
     assert isinstance(argocd, ArgoCDBackend)
     assert isinstance(flux, FluxBackend)
     assert backends(adapter="helm", manager=manager) is helm
@@ -93,6 +96,7 @@ def test_backends_local_cluster_serves_every_adapter() -> None:
     )
 
     assert backends(adapter="flux", manager=local).kind == "local"
+    assert backends(adapter="kubernetes", manager=local).kind == "local"
 
 
 def test_backends_helm_reads_chart_mirrors_from_the_environment() -> None:

@@ -68,6 +68,10 @@ class Backends:
 
             flux = FluxSettings.from_env(os.environ)
             return lambda credentials: FluxBackend(credentials, flux)
+        if adapter is Adapter.KUBERNETES:
+            from chalicelib.adapters.workloads.backend import KubernetesBackend
+
+            return KubernetesBackend
         return helm_builder(self._settings)
 
 

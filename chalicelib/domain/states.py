@@ -86,6 +86,7 @@ class Adapter(StrEnum):
     HELM = "helm"
     ARGOCD = "argocd"
     FLUX = "flux"
+    KUBERNETES = "kubernetes"
 
 
 _S = DeploymentStatus

@@ -2,9 +2,10 @@
 
 Argo CD and Flux are driven through custom objects (and Flux's secret values through one
 core ``Secret`` per release), so the adapters need only get, create, patch and delete on a
-few resources. Every change is first built as a
-``Request`` (plain data, no I/O): the same value is what a plan shows and what ``send``
-sends, so a dry run shows exactly what a real run would do.
+few resources; the ``kubernetes`` adapter (``adapters/workloads``) uses the same door for
+Deployments, ReplicaSets, Services and Pods, and lists them by label. Every change is first
+built as a ``Request`` (plain data, no I/O): the same value is what a plan shows and what
+``send`` sends, so a dry run shows exactly what a real run would do.
 
 ``KubeApi.session`` asks the ``CredentialsProvider`` for fresh credentials (EKS tokens
 expire within minutes) and builds a Kubernetes client from a kubeconfig document or from
@@ -77,6 +78,10 @@ APPLICATION = Resource("argoproj.io", "v1alpha1", "applications", "Application")
 HELM_RELEASE = Resource("helm.toolkit.fluxcd.io", "v2", "helmreleases", "HelmRelease")
 HELM_REPOSITORY = Resource("source.toolkit.fluxcd.io", "v1", "helmrepositories", "HelmRepository")
 SECRET = Resource("", "v1", "secrets", "Secret")
+DEPLOYMENT = Resource("apps", "v1", "deployments", "Deployment")
+REPLICA_SET = Resource("apps", "v1", "replicasets", "ReplicaSet")
+SERVICE = Resource("", "v1", "services", "Service")
+POD = Resource("", "v1", "pods", "Pod")
 HIDDEN = "***"  # what a plan shows of a Secret's data
 
 
@@ -168,6 +173,27 @@ class KubeSession:
             raise BackendFailure(f"the API server answered {what} with a {type(found).__name__}")
         return found
 
+    def select(self, resource: Resource, namespace: str, selector: str) -> list[JsonObject]:
+        """The objects of ``resource`` in ``namespace`` whose labels match ``selector``."""
+        what = f"{resource.kind}s in {namespace} ({selector})"
+        found = self._call(
+            what,
+            lambda: (
+                self._core("GET", resource.path(namespace), query=[("labelSelector", selector)])
+                if resource.core
+                else self._api.list_namespaced_custom_object(
+                    resource.group,
+                    resource.version,
+                    namespace,
+                    resource.plural,
+                    label_selector=selector,
+                    _request_timeout=self._timeout,
+                )
+            ),
+        )
+        items = found.get("items") if isinstance(found, dict) else None
+        return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
     def send(self, request: Request) -> None:
         r, ns = request.resource, request.namespace
         what = f"{r.kind} {ns}/{request.name}"
@@ -228,6 +254,8 @@ class KubeSession:
         path: str,
         body: JsonObject | list[JsonObject] | None = None,
         content_type: str = JSON,
+        *,
+        query: list[tuple[str, str]] | None = None,
     ) -> object:
         """One call on the core API (``/api/v1``), which the custom-objects client cannot make."""
         headers = {"Accept": JSON}
@@ -235,7 +263,12 @@ class KubeSession:
             headers["Content-Type"] = content_type
         client = self._api.api_client
         serialized = client.param_serialize(
-            method, path, header_params=headers, body=body, auth_settings=["BearerToken"]
+            method,
+            path,
+            query_params=query,
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
         )
         response = client.call_api(*serialized, _request_timeout=self._timeout)
         response.read()

@@ -32,7 +32,7 @@ def extensions_of(release: Release) -> JsonObject:
     return found
 
 
-def _replicas(workloads: tuple[Workload, ...]) -> Replicas | None:
+def replicas_of(workloads: tuple[Workload, ...]) -> Replicas | None:
     if not workloads:
         return None
     return Replicas(
@@ -50,7 +50,7 @@ def _problem_condition(problem: PodProblem) -> Condition:
     )
 
 
-def _conditions(
+def conditions_of(
     units: tuple[Workload, ...], problems: tuple[PodProblem, ...]
 ) -> tuple[Condition, ...]:
     named = len(units) > 1
@@ -94,6 +94,15 @@ def _deployed(
     deployed = f'Release "{release.name}" revision {release.revision} deployed'
     if not wait:
         return RolloutPhase.READY, 100, deployed
+    return rollout_verdict(seen, units, crash_loop_restarts=crash_loop_restarts, done=deployed)
+
+
+def rollout_verdict(
+    seen: Readiness, units: tuple[Workload, ...], *, crash_loop_restarts: int, done: str
+) -> tuple[RolloutPhase, int, str]:
+    """Phase, progress and message of live ``units`` (``kubectl rollout status`` rules): a
+    failed unit or a crash loop of ``crash_loop_restarts`` restarts while waiting is FAILED,
+    a waiting unit PROGRESSING, else READY (``done`` is said when there is no workload)."""
     failed = [u.failed for u in units if u.failed]
     if failed:
         return (
@@ -116,7 +125,7 @@ def _deployed(
             waiting[0] + _why(seen.pod_problems),
         )
     desired = sum(w.desired for w in seen.workloads)
-    return RolloutPhase.READY, 100, ready_message(desired) if seen.workloads else deployed
+    return RolloutPhase.READY, 100, ready_message(desired) if seen.workloads else done
 
 
 def backend_status(
@@ -149,8 +158,8 @@ def backend_status(
         phase=phase,
         progress=progress,
         message=message,
-        conditions=_conditions(units, seen.pod_problems),
-        replicas=_replicas(seen.workloads),
+        conditions=conditions_of(units, seen.pod_problems),
+        replicas=replicas_of(seen.workloads),
         backend_ref=str(release.revision),
         extensions=extensions_of(release),
     )
