@@ -10,20 +10,17 @@ is recorded in the audit trail before it is answered.
 from __future__ import annotations
 
 import logging
-import secrets
-import time
 
 from chalicelib.domain.access import REQUIRED_ROLE, Action, allows, visible_namespaces
 from chalicelib.domain.audit import AuditRecord, Outcome
 from chalicelib.domain.errors import Forbidden
-from chalicelib.service.context import Caller, Deps
+from chalicelib.service.context import Caller, Deps, time_ordered_id
 
 logger = logging.getLogger(__name__)
 
 
 def new_audit_id() -> str:
-    """Time-ordered (milliseconds, then randomness), like operation ids."""
-    return f"aud-{int(time.time() * 1000):012x}{secrets.token_hex(4)}"
+    return time_ordered_id("aud")
 
 
 def audit_record(

@@ -27,9 +27,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+def time_ordered_id(prefix: str) -> str:
+    """``prefix-`` then milliseconds since the epoch and randomness: ids that sort by time."""
+    return f"{prefix}-{int(time.time() * 1000):012x}{secrets.token_hex(4)}"
+
+
 def new_operation_id() -> str:
-    """Time-ordered id (milliseconds, then randomness) so operations list newest first."""
-    return f"op-{int(time.time() * 1000):012x}{secrets.token_hex(4)}"
+    """Operations list newest first by their ids."""
+    return time_ordered_id("op")
 
 
 @dataclass(frozen=True, slots=True)
