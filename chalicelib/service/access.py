@@ -10,6 +10,8 @@ is recorded in the audit trail before it is answered.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from chalicelib.domain.access import REQUIRED_ROLE, Action, allows, visible_namespaces
 from chalicelib.domain.audit import AuditRecord, Outcome
@@ -17,6 +19,7 @@ from chalicelib.domain.errors import Forbidden
 from chalicelib.service.context import Caller, Deps, time_ordered_id
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def new_audit_id() -> str:
@@ -89,6 +92,34 @@ def require(
     except Exception:  # the refusal stands even when the trail cannot take it right now
         logger.exception("could not record a refusal", extra={"actor": caller.actor})
     raise Forbidden(message)
+
+
+def require_then_read(
+    deps: Deps,
+    caller: Caller,
+    action: Action,
+    *,
+    what: str,
+    target: str,
+    deployment_id: str,
+    read: Callable[[], T],
+    namespace_of: Callable[[T], str],
+) -> T:
+    """What ``read`` finds about a deployment, once the caller may ``what`` it: 403 before
+    anything is read when no grant of the caller has the role, else once ``namespace_of``
+    what was read tells the deployment's namespace."""
+    require(deps, caller, action, what=what, target=target, anywhere=True)
+    found = read()
+    require(
+        deps,
+        caller,
+        action,
+        what=what,
+        target=target,
+        namespace=namespace_of(found),
+        deployment_id=deployment_id,
+    )
+    return found
 
 
 def may_read(caller: Caller, namespace: str) -> bool:

@@ -29,7 +29,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.models import AlarmBinding, Deployment
 from chalicelib.domain.states import OperationType, Trigger
 from chalicelib.service import lifecycle
-from chalicelib.service.access import audit_record, require
+from chalicelib.service.access import audit_record, require_then_read
 from chalicelib.service.context import Caller, Deps, system_caller
 from chalicelib.service.records import Started
 
@@ -65,19 +65,16 @@ def _bound(
     deps: Deps, caller: Caller, deployment_id: str, what: str, action: Permission
 ) -> tuple[Deployment, AlarmBinding]:
     """The deployment and its binding, once the caller is known to be allowed ``what``."""
-    target = f"nfDeployments/{deployment_id}/rollbackAlarms"
-    require(deps, caller, action, what=what, target=target, anywhere=True)
-    deployment, found = deps.automation.deployment_alarm_binding(deployment_id)
-    require(
+    return require_then_read(
         deps,
         caller,
         action,
         what=what,
-        target=target,
-        namespace=deployment.namespace,
+        target=f"nfDeployments/{deployment_id}/rollbackAlarms",
         deployment_id=deployment_id,
+        read=lambda: deps.automation.deployment_alarm_binding(deployment_id),
+        namespace_of=lambda bound: bound[0].namespace,
     )
-    return deployment, found
 
 
 def binding(deps: Deps, deployment_id: str, caller: Caller) -> AlarmBinding:

@@ -33,7 +33,7 @@ from chalicelib.domain.states import (
     OperationType,
 )
 from chalicelib.service import managers, triggers
-from chalicelib.service.access import require
+from chalicelib.service.access import require, require_then_read
 from chalicelib.service.context import Caller, Deps
 from chalicelib.service.managers import backend_for
 from chalicelib.service.operations import start
@@ -76,21 +76,17 @@ PATH = "nfDeployments"
 def permitted(
     deps: Deps, caller: Caller, deployment_id: str, action: Permission, what: str
 ) -> Deployment:
-    """The deployment ``caller`` may ``what`` (403 before anything is read when no grant
-    of the caller has the role, else once the namespace is known), as stored."""
-    target = f"{PATH}/{deployment_id}"
-    require(deps, caller, action, what=what, target=target, anywhere=True)
-    current = deps.store.get_deployment(deployment_id)
-    require(
+    """The deployment ``caller`` may ``what``, as stored."""
+    return require_then_read(
         deps,
         caller,
         action,
         what=what,
-        target=target,
-        namespace=current.namespace,
+        target=f"{PATH}/{deployment_id}",
         deployment_id=deployment_id,
+        read=lambda: deps.store.get_deployment(deployment_id),
+        namespace_of=lambda current: current.namespace,
     )
-    return current
 
 
 def _live(
