@@ -5,7 +5,17 @@ from __future__ import annotations
 from chalice.app import Chalice
 
 from chalicelib import composition
-from chalicelib.api import audit, auth, deployments, descriptors, errors, http, managers, meta
+from chalicelib.api import (
+    apps,
+    audit,
+    auth,
+    deployments,
+    descriptors,
+    errors,
+    http,
+    managers,
+    meta,
+)
 from chalicelib.api import automation as automation_api
 from chalicelib.events import automation, rollout
 
@@ -16,6 +26,7 @@ app.register_blueprint(managers.bp)
 app.register_blueprint(automation_api.bp)
 app.register_blueprint(meta.bp)
 app.register_blueprint(audit.bp)
+app.register_blueprint(apps.bp)
 # Any declared media type (bodies are read as JSON), and Chalice's own errors in our shape.
 http.accept_any_media_type(app)
 app.register_middleware(errors.framework_errors, "http")

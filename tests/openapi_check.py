@@ -55,3 +55,10 @@ def check_answer(method: str, url: str, status: int, body: Any) -> None:
     validator = Draft202012Validator(schema, registry=_registry())
     problems = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)]
     assert not problems, f"{method} {path} {status} does not match the document: {problems}"
+
+
+def model_validator(model: str) -> Draft202012Validator:
+    """A validator for one of the document's component schemas, by its name."""
+    return Draft202012Validator(
+        {"$ref": f"urn:o2dms#/components/schemas/{model}"}, registry=_registry()
+    )

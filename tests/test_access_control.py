@@ -62,6 +62,14 @@ BODIES: dict[tuple[str, str], Any] = {
         "expression": "rate(1 hour)",
         "replicas": 4,
     },
+    ("POST", "/api/v1/deployments"): {
+        "name": "web",
+        "version": "v1.0.0",
+        "platform": "kubernetes",
+        "environment": "production",
+        "configuration": {"image": "registry.example.com/web"},
+    },
+    ("POST", "/api/v1/deployments/{rollout_id}/rollback"): {"reason": "checking roles"},
 }
 
 
@@ -90,10 +98,12 @@ def _story(client: Any, world: World) -> dict[str, str]:
     assert schedule.status == 201, schedule.body
     alarms = call(client, "PUT", "nfDeployments/nginx-prod/rollbackAlarms", BODIES[ALARMS])
     assert alarms.status == 200, alarms.body
+    rollouts = call(client, "GET", "/api/v1/deployments").body["deployments"]
     return {
         **PATH_VALUES,
         "schedule_id": schedule.body["scheduleId"],
         "operation_id": upgraded.body["operationId"],
+        "rollout_id": rollouts[0]["id"],
     }
 
 
@@ -144,7 +154,12 @@ def test_every_route_but_the_public_ones_needs_credentials(
     running: Any, world: World, route: tuple[str, str]
 ) -> None:
     method, path = route
-    values = {**PATH_VALUES, "schedule_id": "sch-x", "operation_id": "op-x"}
+    values = {
+        **PATH_VALUES,
+        "schedule_id": "sch-x",
+        "operation_id": "op-x",
+        "rollout_id": "0190f5e2-3c4d-7a1b-8c2d-3e4f5a6b7c8d",
+    }
     answer = send(running, method, concrete(path, values), {"Authorization": None})
     if auth.is_public(method, path):
         assert answer.status == 200, answer.body

@@ -24,6 +24,7 @@ from chalicelib.api.openapi import _REQUESTS, document_dict
 from tests.api_helpers import NGINX_DESCRIPTOR, call
 
 ONE = "nfDeployments/nginx-prod"
+ROLLOUT = "/api/v1/deployments/{rollout}"  # nginx-prod's install, as seed 002 sees it
 DROP = object()  # a case that leaves the field out
 FILLERS = (" ", "a", "0")  # a space first: it keeps a cron or a reason meaningful
 PROBE_LENGTH = 4097  # longer than any maxLength
@@ -93,6 +94,35 @@ ENDPOINTS = (
         "POST",
         f"{ONE}/scalingSchedules",
         {"expression": "cron(0 8 * * ? *)", "timezone": "Europe/Paris", "replicas": 3, **REASON},
+    ),
+    Endpoint(
+        "ApmDeploymentStart",
+        "POST",
+        "/api/v1/deployments",
+        {
+            "name": "strict",
+            "version": "v1.0.0",
+            "platform": "kubernetes",
+            "environment": "lab",
+            "configuration": {
+                "image": "registry.example.com/strict",
+                "chart": {"repository": "https://charts.example.com/stable", "name": "nginx"},
+            },
+            "deployment_manager_id": "local",
+            **REASON,
+        },
+    ),
+    Endpoint(
+        "ApmRollbackRequest",
+        "POST",
+        f"{ROLLOUT}/rollback",
+        {"target_version": "1.2.0", "force": False, **REASON},
+    ),
+    Endpoint(
+        "ApmDryRunRollback",
+        "POST",
+        f"{ROLLOUT}/rollback?dry_run=true",
+        {"target_version": "1.2.0", "force": False, **REASON},
     ),
     Endpoint(
         "AlarmBindingIn",
@@ -257,8 +287,10 @@ def _cases(endpoint: Endpoint) -> Iterator[Case]:
 
 def _disagreements(client: Any, endpoint: Endpoint) -> tuple[list[str], int]:
     wrong, checked = [], 0
+    rollouts = call(client, "GET", "/api/v1/deployments?name=nginx-prod").body["deployments"]
+    path = endpoint.path.replace("{rollout}", rollouts[-1]["id"])
     for case in _cases(endpoint):
-        answer = call(client, endpoint.method, endpoint.path, case.body)
+        answer = call(client, endpoint.method, path, case.body)
         checked += 1
         message = (answer.body or {}).get("message", "") if answer.status >= 400 else ""
         if case.valid and answer.status == 400:

@@ -8,12 +8,15 @@ queries inside those documents. Key layout: see ``infra/README.md``.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.domain import apps
 from chalicelib.domain.audit import AuditRecord, Outcome
 from chalicelib.domain.models import (
     AlarmBinding,
+    AppRollout,
     ChartRef,
     Condition,
     Deployment,
@@ -54,6 +57,10 @@ DEPLOYMENT_PK_PREFIX = "DEP#"
 DEFAULT_MANAGER_KEY = {"PK": {"S": "DM~DEFAULT"}, "SK": {"S": MANAGER_SK}}
 # Audit records: one partition, sorted by time (``<UTC time>#<id>``), never rewritten.
 AUDIT_PK = "AUDIT"
+# Seed-002 deployments: every operation on index GSI1 by its UUID, and a lookup item each.
+ROLLOUTS_INDEX_PK = "ROLLOUTS"
+ROLLOUT_PK_PREFIX = "ROLLOUT#"
+ROLLOUT_SK = "ROLLOUT"
 
 
 def deployment_partition(deployment_id: str) -> str:
@@ -426,7 +433,45 @@ def operation_item(operation: Operation) -> Item:
     _put_optional(item, "failure", _s(o.failure) if o.failure else None)
     if o.error is not None:
         item["error"] = _json({"error": o.error.error, "message": o.error.message})
+    if o.app is not None:
+        item.update(_app_attributes(o, o.app))
     return item
+
+
+def _app_attributes(operation: Operation, app: AppRollout) -> Item:
+    """The seed-002 view of an operation: listed on index GSI1 by its UUID (version 7, so
+    by time), with the attributes the list filters on."""
+    attributes: Item = {
+        "GSI1PK": _s(ROLLOUTS_INDEX_PK),
+        "GSI1SK": _s(app.id),
+        "app": _json({k: v for k, v in asdict(app).items() if v is not None}),
+        "appName": _s(app.name),
+        "appEnvironment": _s(app.environment),
+        "appPlatform": _s(app.platform),
+        "appStatus": _s(apps.status_of(operation).value),
+        "appNamespace": _s(app.namespace),
+    }
+    return attributes
+
+
+def rollout_lookup_key(rollout_id: str) -> Item:
+    return {"PK": {"S": f"{ROLLOUT_PK_PREFIX}{rollout_id}"}, "SK": {"S": ROLLOUT_SK}}
+
+
+def rollout_lookup_item(operation: Operation) -> Item | None:
+    """Where a seed-002 id leads (the operation's key), written when the operation begins so
+    that a read right after the create never depends on the index having caught up."""
+    if operation.app is None or len(operation.stages) != 1:
+        return None
+    return {
+        **rollout_lookup_key(operation.app.id),
+        "deploymentId": _s(operation.deployment_id),
+        "operationId": _s(operation.id),
+    }
+
+
+def read_rollout_lookup(item: Item) -> tuple[str, str]:
+    return _get_s(item, "deploymentId"), _get_s(item, "operationId")
 
 
 def read_operation(item: Item) -> Operation:
@@ -458,6 +503,7 @@ def read_operation(item: Item) -> Operation:
         descriptor_ref=_get_opt_s(item, "descriptorRef"),
         rollback_revision=_get_opt_n(item, "rollbackRevision"),
         failure=_get_opt_s(item, "failure"),
+        app=AppRollout(**_get_json(item, "app")) if "app" in item else None,
     )
 
 

@@ -33,6 +33,7 @@ from chalicelib.domain.errors import (
     OperationNotFound,
     PayloadTooLarge,
     RevisionNotFound,
+    RolloutNotFound,
     StoreUnavailable,
 )
 from chalicelib.domain.models import (
@@ -43,7 +44,7 @@ from chalicelib.domain.models import (
     Page,
     Revision,
 )
-from chalicelib.domain.ports import Change, DeploymentFilter
+from chalicelib.domain.ports import Change, DeploymentFilter, RolloutFilter
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -82,6 +83,14 @@ _FILTER_ATTRIBUTES = {
     "namespace": "namespace",
     "adapter": "adapter",
     "deployment_manager_id": "deploymentManagerId",
+}
+
+_ROLLOUT_FILTERS = {
+    "name": "appName",
+    "environment": "appEnvironment",
+    "platform": "appPlatform",
+    "status": "appStatus",
+    "namespace": "appNamespace",
 }
 
 # A descriptor or manager may be deleted only while it exists and no deployment uses it.
@@ -467,6 +476,54 @@ class DynamoDBStore:
             else None,
         )
 
+    # ------------------------------------------------------------ seed-002 rollouts
+
+    @translate_errors
+    def get_rollout(self, rollout_id: str) -> Operation:
+        """One Query of the index; only a rollout begun moments ago, not there yet, costs
+        the lookup item and the operation besides."""
+        answer = self._client.query(
+            TableName=self._table,
+            IndexName="GSI1",
+            KeyConditionExpression="GSI1PK = :gpk AND GSI1SK = :id",
+            ExpressionAttributeValues={
+                ":gpk": {"S": items.ROLLOUTS_INDEX_PK},
+                ":id": {"S": rollout_id},
+            },
+        )
+        found = answer.get("Items", [])
+        if found:
+            return items.read_operation(found[0])
+        lookup = self._get(items.rollout_lookup_key(rollout_id))
+        if lookup is None:
+            raise RolloutNotFound(f"Deployment {rollout_id} not found")
+        deployment_id, operation_id = items.read_rollout_lookup(lookup)
+        return self.get_operation(deployment_id, operation_id)
+
+    @translate_errors
+    def list_rollouts(
+        self, *, filters: RolloutFilter, limit: int, token: str | None
+    ) -> Page[Operation]:
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        clauses = []
+        for field, attribute in _ROLLOUT_FILTERS.items():
+            wanted = getattr(filters, field)
+            if wanted is not None:
+                names[f"#{field}"] = attribute
+                values[f":{field}"] = {"S": wanted}
+                clauses.append(f"#{field} = :{field}")
+        extra: dict[str, Any] = {"ScanIndexForward": False}
+        if clauses:
+            extra |= {
+                "FilterExpression": " AND ".join(clauses),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        return self._index_page(
+            items.ROLLOUTS_INDEX_PK, items.read_operation, limit=limit, token=token, **extra
+        )
+
     # ---------------------------------------------------------------------- writes
 
     @translate_errors
@@ -493,6 +550,8 @@ class DynamoDBStore:
             {"Put": {"TableName": self._table, "Item": items.operation_item(o)}}
             for o in change.operations
         ]
+        lookups = (items.rollout_lookup_item(o) for o in change.operations)
+        writes += [{"Put": {"TableName": self._table, "Item": i}} for i in lookups if i]
         if change.audit is not None:
             writes.append(self._audit(change.audit))
         first_count = len(writes)

@@ -17,7 +17,7 @@ from chalice.app import Chalice, Request, Response
 from pydantic import BaseModel
 
 from chalicelib.api import auth
-from chalicelib.api.schemas import _Wire, check_deployment_name, check_descriptor_id, is_dns_label
+from chalicelib.api.schemas import check_deployment_name, check_descriptor_id, is_dns_label
 from chalicelib.domain.errors import InvalidRequest, PayloadTooLarge
 from chalicelib.service.context import Caller
 
@@ -202,7 +202,7 @@ def prefer_wait(request: Request) -> int | None:
 Headers = dict[str, str | list[str]]
 
 
-def json(model: _Wire, status: int = 200, headers: Headers | None = None) -> Response:
+def json(model: BaseModel, status: int = 200, headers: Headers | None = None) -> Response:
     return Response(
         body=model.model_dump_json(by_alias=True),
         status_code=status,

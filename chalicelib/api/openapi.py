@@ -14,9 +14,11 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from chalicelib.api import app_schemas as a
 from chalicelib.api import schemas as s
 from chalicelib.api.audit import EXPORT_PAGE, NEXT_TOKEN_HEADER
 from chalicelib.api.http import MAX_BODY_BYTES, MAX_JSON_DEPTH
+from chalicelib.domain.apps import PLATFORMS, AppStatus
 from chalicelib.domain.states import Adapter, DeploymentStatus
 from chalicelib.service.managers import LOCAL_ID
 
@@ -26,6 +28,8 @@ DESCRIPTORS = "/o2dms/v1/nfDeploymentDescriptors"
 MANAGERS = "/o2dms/v1/deploymentManagers"
 ONE = DEPLOYMENTS + "/{deploymentId}"
 AUDIT = "/o2dms/v1/audit"
+APPS = "/api/v1/deployments"
+APP = APPS + "/{deployment_id}"
 
 _REQUESTS: tuple[type[BaseModel], ...] = (
     s.ManagerCreate,
@@ -37,6 +41,9 @@ _REQUESTS: tuple[type[BaseModel], ...] = (
     s.TerminateRequest,
     s.ScheduleCreate,
     s.AlarmBindingIn,
+    a.ApmDeploymentStart,
+    a.ApmRollbackRequest,
+    a.ApmDryRunRollback,
 )
 _RESPONSES: tuple[type[BaseModel], ...] = (
     s.ErrorBody,
@@ -57,6 +64,9 @@ _RESPONSES: tuple[type[BaseModel], ...] = (
     s.ScheduleList,
     s.AlarmBindingOut,
     s.AuditList,
+    a.ApmDeployment,
+    a.ApmDeploymentList,
+    a.ApmRollbackPlan,
 )
 
 _ERRORS = {
@@ -487,6 +497,101 @@ def _paths() -> dict[str, Any]:
     }
 
 
+APP_ID = _param(
+    "deployment_id",
+    "path",
+    "The deployment's id: a UUID (one rollout of a version)",
+    {
+        "type": "string",
+        "format": "uuid",
+        "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+    },
+)
+
+
+def _app_paths() -> dict[str, Any]:
+    """Seed 002's view: a deployment is one rollout of a version (an operation)."""
+    mutation = (400, 404, 409, 422, 500, 503)
+    return {
+        APPS: {
+            "post": _operation(
+                "Start a deployment of a version (the first one of a name in an environment"
+                " instantiates it; later ones upgrade it)",
+                {201: _answer("Started; follow it with GET", a.ApmDeployment)},
+                mutation,
+                body=a.ApmDeploymentStart,
+            ),
+            "get": _operation(
+                "List deployments, newest first",
+                {200: _answer("A page", a.ApmDeploymentList)},
+                (400,),
+                parameters=(
+                    LIMIT,
+                    _param(
+                        "next_token",
+                        "query",
+                        "The next_token of the previous page, as the API returned it",
+                        {
+                            "type": "string",
+                            "pattern": s.NEXT_TOKEN.pattern,
+                            "maxLength": s.NEXT_TOKEN_MAX,
+                        },
+                    ),
+                    *(
+                        _param(n, "query", f"Only deployments with this {n}", schema)
+                        for n, schema in (
+                            ("platform", {"enum": list(PLATFORMS)}),
+                            ("environment", _STR),
+                            ("status", {"enum": [v.value for v in AppStatus]}),
+                            ("name", _STR),
+                        )
+                    ),
+                ),
+            ),
+        },
+        APP: {
+            "parameters": [APP_ID],
+            "get": _found("Get a deployment: status, progress, stages", a.ApmDeployment),
+        },
+        APP + "/rollback": {
+            "parameters": [APP_ID],
+            "post": {
+                **_operation(
+                    "Roll back to a version, with a reason (dry_run=true: the commands, the"
+                    " diff and the risks; nothing changes)",
+                    {
+                        202: _answer("Rollback started: its own deployment", a.ApmDeployment),
+                        200: _answer("dry_run=true: the plan", a.ApmRollbackPlan),
+                    },
+                    mutation,
+                    parameters=(
+                        _param(
+                            "dry_run",
+                            "query",
+                            "Answer with the plan; change nothing",
+                            {"type": "boolean"},
+                        ),
+                    ),
+                ),
+                "requestBody": {
+                    "required": False,
+                    "description": "Required (with a reason) unless dry_run=true",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "oneOf": [
+                                    _ref(a.ApmRollbackRequest),
+                                    _ref(a.ApmDryRunRollback),
+                                ]
+                            }
+                        }
+                    },
+                },
+            },
+        },
+    }
+
+
 @functools.cache
 def document_dict() -> dict[str, Any]:
     models = [(m, "validation") for m in _REQUESTS] + [(m, "serialization") for m in _RESPONSES]
@@ -504,7 +609,7 @@ def document_dict() -> dict[str, Any]:
             f"media type, at most {MAX_BODY_BYTES // 1024} KiB and {MAX_JSON_DEPTH} levels of "
             "nesting (else 400).",
         },
-        "paths": _with_links(_paths()),
+        "paths": _with_links({**_paths(), **_app_paths()}),
         "security": [{BEARER: []}],
         "components": {
             "schemas": schemas.get("$defs", {}),
@@ -544,6 +649,11 @@ _LINKS: tuple[tuple[tuple[str, str, str], tuple[tuple[str, str], ...], dict[str,
             (ONE + "/rollbackAlarms", "put"),
         ),
         {"deploymentId": _BODY + "deploymentId"},
+    ),
+    (
+        (APPS, "post", "201"),
+        ((APP, "get"), (APP + "/rollback", "post")),
+        {"deployment_id": _BODY + "id"},
     ),
     (
         (ONE, "put", "200"),

@@ -7,12 +7,14 @@ O2DmsError
 ├── Forbidden                          403 (the caller's roles do not allow the action)
 ├── NotFound                           404
 │   ├── DeploymentNotFound, DescriptorNotFound, RevisionNotFound,
-│   └── OperationNotFound, DeploymentManagerNotFound, ScheduleNotFound
+│   ├── OperationNotFound, DeploymentManagerNotFound, ScheduleNotFound
+│   └── RolloutNotFound, VersionNotFound (seed 002: a deployment id, a version)
 ├── Conflict                           409
 │   ├── AlreadyExists, DescriptorInUse, DeploymentManagerInUse, IllegalTransition
 │   ├── DeploymentTerminated (a change to a NOT_INSTANTIATED deployment)
 │   ├── OperationInProgress, RollbackInProgress, RollbackToCurrentRevision
-│   └── NoPreviousRevision
+│   ├── NoPreviousRevision
+│   └── VersionFailed (seed 002: a rollback to a version whose rollout failed)
 ├── ParameterValidationFailed          422
 │   └── SecretValuesUnsupported        422 (the adapter would expose secret values)
 ├── ConcurrentModification             (internal: a conditional write lost a race; retried)
@@ -78,6 +80,14 @@ class OperationNotFound(NotFound):
     pass
 
 
+class RolloutNotFound(NotFound):
+    pass
+
+
+class VersionNotFound(NotFound):
+    pass
+
+
 class DeploymentManagerNotFound(NotFound):
     pass
 
@@ -124,6 +134,10 @@ class RollbackToCurrentRevision(Conflict):
 
 
 class NoPreviousRevision(Conflict):
+    pass
+
+
+class VersionFailed(Conflict):
     pass
 
 

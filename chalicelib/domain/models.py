@@ -178,6 +178,27 @@ class OperationError:
 
 
 @dataclass(frozen=True, slots=True)
+class AppRollout:
+    """How seed 002 sees an operation: one rollout of an application ``version`` to a
+    ``platform`` in an ``environment``, known by its own UUID (``id``).
+
+    Every operation has one, whichever API started it (``chalicelib/domain/apps.py`` says
+    how an NF deployment's operation reads in these terms). ``target_version`` and
+    ``rolled_back_from`` (the UUID of the rollout rolled back from) are a rollback's.
+    """
+
+    id: str
+    name: str
+    environment: str
+    platform: str
+    namespace: str = ""  # the NF deployment's (who may see it)
+    version: str | None = None
+    previous_version: str | None = None
+    target_version: str | None = None
+    rolled_back_from: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Operation:
     """The record of one mutating request (or schedule, or alarm), from start to outcome.
 
@@ -209,6 +230,7 @@ class Operation:
     descriptor_ref: str | None = None
     rollback_revision: int | None = None
     failure: str | None = None
+    app: AppRollout | None = None
 
     @property
     def watched_revision(self) -> int | None:

@@ -41,6 +41,17 @@ class DeploymentFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class RolloutFilter:
+    """Seed 002's list filters; each one an exact match."""
+
+    name: str | None = None
+    environment: str | None = None
+    platform: str | None = None
+    status: str | None = None
+    namespace: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Change:
     """Writes that must land together or not at all (one DynamoDB transaction).
 
@@ -110,6 +121,14 @@ class Store(Protocol):
         self, deployment_id: str, *, limit: int, token: str | None
     ) -> Page[Operation]:
         """Newest first; ``DeploymentNotFound`` when the deployment has none."""
+
+    def get_rollout(self, rollout_id: str) -> Operation:
+        """The operation a seed-002 deployment id names; ``RolloutNotFound``."""
+
+    def list_rollouts(
+        self, *, filters: RolloutFilter, limit: int, token: str | None
+    ) -> Page[Operation]:
+        """Operations as seed-002 deployments, newest first, across all deployments."""
 
     def commit(self, change: Change) -> Deployment:
         """Apply ``change`` atomically and return the deployment as stored.

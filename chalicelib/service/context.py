@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from chalicelib.config import Settings
 from chalicelib.domain.access import Grant, Role
+from chalicelib.domain.apps import new_rollout_id
 from chalicelib.domain.ports import (
     AlarmDirectory,
     AutomationStore,
@@ -50,6 +51,7 @@ class Deps:
     sealer: SecretSealer
     clock: Callable[[], datetime] = utc_now
     new_id: Callable[[], str] = new_operation_id
+    new_rollout_id: Callable[[], str] = new_rollout_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from chalicelib.domain.errors import (
     RevisionNotFound,
     RollbackToCurrentRevision,
 )
-from chalicelib.domain.models import Deployment, Descriptor, JsonObject, Revision
+from chalicelib.domain.models import AppRollout, Deployment, Descriptor, JsonObject, Revision
 from chalicelib.domain.ports import Action, PlanStep, ReleaseTarget
 from chalicelib.domain.secrets import schema_secret_paths
 from chalicelib.domain.states import (
@@ -56,6 +56,7 @@ class Instantiate:
     parameters: JsonObject | None = None
     adapter: Adapter = Adapter.HELM
     deployment_manager_id: str | None = None
+    app: AppRollout | None = None  # how a seed-002 request names it
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +126,10 @@ def upgrade(
     descriptor_id: str | None,
     parameters: JsonObject | None,
     caller: Caller,
+    app: AppRollout | None = None,
 ) -> Started:
     current = _live(deps, caller, deployment_id, Permission.UPGRADE, "upgrade")
-    return start(deps, current, _upgrade_proposal(deps, descriptor_id, parameters), caller)
+    return start(deps, current, _upgrade_proposal(deps, descriptor_id, parameters, app), caller)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,12 +183,13 @@ def rollback(
     caller: Caller,
     note: str | None = None,
     discredit: bool = False,
+    app: AppRollout | None = None,
 ) -> Started:
     """Roll back to ``revision`` (0: the previous good one); ``note`` is added to the new
     revision's description (what triggered it, for an automatic rollback). With
     ``discredit``, the revision left behind is marked failed for that reason."""
     current = _live(deps, caller, deployment_id, Permission.ROLLBACK, "rollback")
-    proposal = _rollback_proposal(deps, revision, note, discredit=discredit)
+    proposal = _rollback_proposal(deps, revision, note, discredit=discredit, app=app)
     return start(deps, current, proposal, caller)
 
 
@@ -285,13 +288,17 @@ def _instantiate_proposal(
             hold_descriptor=True,
             replaces=replaces,
             secret_paths=schema_secret_paths(descriptor.parameter_schema),
+            app=request.app,
         )
 
     return prepare
 
 
 def _upgrade_proposal(
-    deps: Deps, descriptor_id: str | None, parameters: JsonObject | None
+    deps: Deps,
+    descriptor_id: str | None,
+    parameters: JsonObject | None,
+    app: AppRollout | None = None,
 ) -> Prepare:
     patch = parameters or {}
     refuse_sealed(patch)
@@ -323,6 +330,7 @@ def _upgrade_proposal(
             values=values,
             hold_descriptor=descriptor.id != current.descriptor_ref,
             secret_paths=schema_secret_paths(descriptor.parameter_schema),
+            app=app,
         )
 
     return prepare
@@ -356,7 +364,12 @@ def _scale_proposal(deps: Deps, replicas: int) -> Prepare:
 
 
 def _rollback_proposal(
-    deps: Deps, requested: int, note: str | None = None, *, discredit: bool = False
+    deps: Deps,
+    requested: int,
+    note: str | None = None,
+    *,
+    discredit: bool = False,
+    app: AppRollout | None = None,
 ) -> Prepare:
     if requested < 0:
         raise InvalidRequest("Invalid revision number: must be 0 (previous) or a revision number")
@@ -380,6 +393,7 @@ def _rollback_proposal(
             rollback_to_ref=target.backend_ref,
             discredit=note if discredit else None,
             secret_paths=target.secret_paths,
+            app=app,
         )
 
     return prepare

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from chalicelib.domain import apps
 from chalicelib.domain.errors import (
     ConcurrentModification,
     DeploymentNotFound,
@@ -28,6 +29,7 @@ from chalicelib.domain.errors import (
     RollbackInProgress,
 )
 from chalicelib.domain.models import (
+    AppRollout,
     Deployment,
     Lease,
     Operation,
@@ -134,6 +136,7 @@ def _begin(
         from_revision=current.revision or None,
         message=proposal.description,
         descriptor_ref=hold,
+        app=_app_of(deps, current, proposal),
     )
     lease_until = deadline + timedelta(seconds=deps.settings.lease_grace_seconds)
     deployment = replace(
@@ -169,6 +172,32 @@ def _begin(
         audit=audit,
     )
     return change, Started(deployment, operation, revision)
+
+
+def _app_of(deps: Deps, current: Deployment, proposal: Proposal) -> AppRollout:
+    """The operation as a seed-002 deployment: as its request named it, or in the NF
+    deployment's own terms (name, namespace as environment, adapter as platform)."""
+    before = (
+        apps.version_of(current.adapter, current.chart, current.parameters)
+        if current.revision
+        else None
+    )
+    if proposal.type is OperationType.TERMINATE:
+        version = before
+    else:
+        version = apps.version_of(current.adapter, proposal.chart, proposal.values)
+    given = proposal.app or AppRollout(
+        id="", name=current.id, environment=current.namespace, platform=current.adapter.value
+    )
+    rollback = proposal.type is OperationType.ROLLBACK
+    return replace(
+        given,
+        id=deps.new_rollout_id(),
+        namespace=current.namespace,
+        version=version,
+        previous_version=before,
+        target_version=version if rollback else None,
+    )
 
 
 def _manager_refs(current: Deployment, proposal: Proposal) -> dict[str, int]:

@@ -16,6 +16,7 @@ from chalicelib.domain.errors import (
     OperationInProgress,
 )
 from chalicelib.domain.models import (
+    AppRollout,
     ChartRef,
     Deployment,
     JsonObject,
@@ -65,6 +66,9 @@ class Proposal:
     # cluster that one held is released (see ``manager_use``).
     replaces: Deployment | None = None
     secret_paths: tuple[str, ...] = ()
+    # How a seed-002 request names the rollout (its id, version and previous version are
+    # filled in when the operation begins); ``None``: in the NF deployment's own terms.
+    app: AppRollout | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,232 @@
+"""Seed 002's wire shapes for ``/api/v1/deployments``: snake_case, as the seed writes them.
+
+Requests refuse unknown fields; the same models produce the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from chalicelib.api.schemas import (
+    CHART_SOURCE,
+    DNS_LABEL,
+    PATTERN_MEANINGS,
+    REASON_MAX,
+    WHOLE,
+    DnsLabel,
+    JsonMap,
+    Replicas,
+)
+from chalicelib.domain.apps import AppStatus
+from chalicelib.domain.models import CHART_NAME
+
+# ``<name>-<environment>`` names the NF deployment (at most 53 characters, a Helm release).
+NAME_MAX = 40
+ENVIRONMENT_MAX = 12
+# An image reference without its tag: registry host, path (the tag is the version).
+IMAGE = r"^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$"
+LABEL_KEY = r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+LABEL_VALUE = r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"
+PATTERN_MEANINGS.update(
+    {
+        IMAGE: "an image repository without its tag, e.g. registry.example.com/team/app",
+        LABEL_KEY: "a Kubernetes label key",
+        LABEL_VALUE: "a Kubernetes label value (63 characters at most)",
+    }
+)
+
+
+def _label(pattern: str, length: int) -> Any:
+    return Field(max_length=length, pattern=pattern, description=PATTERN_MEANINGS[pattern])
+
+
+Platform = Annotated[
+    str,
+    Field(
+        json_schema_extra={"enum": ["kubernetes", "helm", "argocd", "flux"]},
+        description="kubernetes (a plain apps/v1 Deployment), helm, argocd or flux",
+    ),
+]
+# Both an image tag and a chart version: a tag's characters (no '+'), 64 at most.
+VERSION = r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$"
+PATTERN_MEANINGS[VERSION] = "a version such as v2.0.0: letters, digits, '_', '.' and '-'"
+Version = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=VERSION,
+        description="The application version: the image tag (kubernetes) or chart version",
+    ),
+]
+
+
+class _Snake(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ApmChart(_Snake):
+    repository: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=2048,
+            pattern=CHART_SOURCE.pattern,
+            description=PATTERN_MEANINGS[CHART_SOURCE.pattern],
+        ),
+    ]
+    name: Annotated[str, Field(min_length=1, max_length=253, pattern=CHART_NAME.pattern)]
+
+
+class ApmConfiguration(_Snake):
+    deployment_name: DnsLabel | None = Field(
+        default=None, description="The Deployment to roll out (default: name)"
+    )
+    service_name: DnsLabel | None = Field(
+        default=None, description="A ClusterIP Service selecting the pods, created with them"
+    )
+    labels: Annotated[
+        dict[
+            Annotated[str, _label(LABEL_KEY, 316)],
+            Annotated[str, _label(LABEL_VALUE, 63)],
+        ],
+        Field(max_length=64),
+    ] = Field(default_factory=dict)
+    namespace: DnsLabel | None = Field(default=None, description="Default: the environment")
+    image: Annotated[str, Field(max_length=512, pattern=IMAGE)] | None = Field(
+        default=None,
+        description="The image repository; needed to create a Deployment that does not exist",
+    )
+    container: DnsLabel | None = Field(default=None, description="The container to set")
+    replicas: Replicas | None = None
+    container_port: Annotated[StrictInt, Field(ge=1, le=65535), WHOLE] | None = None
+    chart: ApmChart | None = Field(
+        default=None, description="helm, argocd and flux: the chart; the version is its version"
+    )
+    parameters: JsonMap | None = Field(
+        default=None, description="helm, argocd and flux: values for the chart"
+    )
+
+
+class ApmDeploymentStart(_Snake):
+    name: Annotated[
+        str,
+        Field(min_length=1, max_length=NAME_MAX, pattern=DNS_LABEL.pattern),
+    ]
+    version: Version
+    platform: Platform
+    environment: Annotated[
+        str,
+        Field(min_length=1, max_length=ENVIRONMENT_MAX, pattern=DNS_LABEL.pattern),
+    ]
+    configuration: ApmConfiguration = Field(default_factory=ApmConfiguration)
+    deployment_manager_id: DnsLabel | None = Field(
+        default=None, description="The cluster (default: the default deployment manager)"
+    )
+    reason: Annotated[str, Field(max_length=REASON_MAX)] | None = None
+
+
+class ApmRollbackRequest(_Snake):
+    reason: Annotated[
+        str, Field(min_length=1, max_length=REASON_MAX, description="Why (audit trail)")
+    ]
+    target_version: Version | None = Field(
+        default=None, description="Default: the newest good version before this deployment's"
+    )
+    force: StrictBool = Field(
+        default=False, description="Allow a target version whose own rollout failed"
+    )
+
+
+class ApmDryRunRollback(_Snake):
+    reason: Annotated[str, Field(max_length=REASON_MAX)] | None = None
+    target_version: Version | None = None
+    force: StrictBool = False
+
+
+# ------------------------------------------------------------------------- answers
+
+
+class ApmProgress(_Snake):
+    percentage: float
+    current_step: int
+    total_steps: int
+    current_stage: str
+
+
+class ApmHealthCheck(_Snake):
+    name: str
+    type: str
+    status: str
+    message: str
+
+
+class ApmStage(_Snake):
+    name: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None = None
+
+
+class ApmDeployment(_Snake):
+    id: str
+    name: str
+    version: str | None
+    status: AppStatus
+    progress: ApmProgress
+    health_checks: list[ApmHealthCheck]
+    platform: str
+    environment: str
+    type: str
+    message: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    duration_seconds: float | None = None
+    stages: list[ApmStage]
+    previous_version: str | None = None
+    actor: str
+    trigger: str
+    reason: str | None = None
+    rolled_back_from: str | None = None
+    target_version: str | None = None
+    nf_deployment_id: str
+    operation_id: str
+    revision: int | None = None
+
+
+class ApmDeploymentList(_Snake):
+    deployments: list[ApmDeployment]
+    next_token: str | None = None
+
+
+class ApmCommand(_Snake):
+    component: str
+    description: str
+    command: list[str] | None = None
+
+
+class ApmDiff(_Snake):
+    field: str
+    current: Any = None
+    target: Any = None
+
+
+class ApmRisk(_Snake):
+    flag: str
+    message: str
+
+
+class ApmRollbackPlan(_Snake):
+    id: str
+    dry_run: bool = True
+    name: str
+    environment: str
+    current_version: str | None
+    target_version: str | None
+    target_revision: int
+    commands: list[ApmCommand]
+    diff: list[ApmDiff]
+    risks: list[ApmRisk]

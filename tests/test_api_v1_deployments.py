@@ -1,0 +1,328 @@
+"""Seed 002's ``/api/v1/deployments`` over the one core, on the simulated cluster: start a
+version (the first instantiates ``<name>-<environment>``, later ones upgrade it), read and
+list rollouts, automatic rollback after a crash, rollback to a version with a reason, and
+its dry run. Every answer is checked against the served OpenAPI document (``call``)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from tests import auth_helpers
+from tests.api_helpers import Answer, call, create_deployment, create_descriptor
+from tests.conftest import World
+from tests.openapi_check import model_validator
+
+V1 = "/api/v1/deployments"
+IMAGE = "registry.example.com/shop/my-app"
+# The seed's request body, word for word.
+SEED_START: dict[str, Any] = {
+    "name": "my-app",
+    "version": "v2.0.0",
+    "platform": "kubernetes",
+    "environment": "production",
+    "configuration": {
+        "deployment_name": "my-app-deployment",
+        "service_name": "my-app-service",
+        "labels": {"app": "my-app", "version": "v2.0.0"},
+    },
+}
+
+
+def start(client: Any, version: str, **configuration: Any) -> Answer:
+    body = {
+        **SEED_START,
+        "version": version,
+        "configuration": {
+            **SEED_START["configuration"],
+            "labels": {"app": "my-app", "version": version},
+            "image": IMAGE,
+            **configuration,
+        },
+    }
+    return call(client, "POST", V1, body)
+
+
+def started(client: Any, world: World, version: str, **configuration: Any) -> dict[str, Any]:
+    answer = start(client, version, **configuration)
+    assert answer.status == 201, answer.body
+    world.settle()
+    found: dict[str, Any] = call(client, "GET", f"{V1}/{answer.body['id']}").body
+    return found
+
+
+def test_the_seed_body_starts_a_rollout_seen_through_both_apis(client: Any, world: World) -> None:
+    answer = start(client, "v1.0.0")
+    assert answer.status == 201, answer.body
+    body = answer.body
+    assert uuid.UUID(body["id"]).version == 7
+    assert answer.headers["Location"] == f"{V1}/{body['id']}"
+    assert answer.headers["X-O2DMS-Deployment-Id"] == "my-app-production"
+    assert (body["name"], body["version"], body["platform"], body["environment"]) == (
+        "my-app",
+        "v1.0.0",
+        "kubernetes",
+        "production",
+    )
+    assert body["status"] in {"preparing", "deploying"}
+    assert body["type"] == "install"
+    assert body["previous_version"] is None
+    assert body["actor"] == "tester"
+
+    world.settle()
+    done = call(client, "GET", f"{V1}/{body['id']}").body
+    assert done["status"] == "completed", done
+    assert done["progress"]["percentage"] == 100.0
+    assert done["progress"]["current_step"] == done["progress"]["total_steps"] == 3
+    assert [s["name"] for s in done["stages"]] == ["preparing", "deploying", "verifying"]
+    assert all(s["status"] == "completed" for s in done["stages"])
+    assert done["duration_seconds"] > 0
+
+    # The same rollout through /o2dms/v1: one NF deployment, its namespace the environment.
+    nf = call(client, "GET", "/o2dms/v1/nfDeployments/my-app-production").body
+    assert (nf["adapter"], nf["namespace"], nf["status"]) == (
+        "kubernetes",
+        "production",
+        "INSTANTIATED",
+    )
+    assert nf["parameters"]["deploymentName"] == "my-app-deployment"
+    assert nf["parameters"]["image"] == {"repository": IMAGE, "tag": "v1.0.0"}
+    where = f"/o2dms/v1/nfDeployments/my-app-production/operations/{done['operation_id']}"
+    operation = call(client, "GET", where).body
+    assert operation["state"] == "COMPLETED"
+    descriptor = call(client, "GET", "/o2dms/v1/nfDeploymentDescriptors/my-app-v1.0.0").body
+    assert descriptor["artifactVersion"] == "v1.0.0"
+
+
+def test_later_versions_upgrade_and_list_newest_first(client: Any, world: World) -> None:
+    first = started(client, world, "v1.0.0")
+    second = started(client, world, "v2.0.0", replicas=3)
+    assert second["type"] == "upgrade"
+    assert (second["previous_version"], second["version"]) == ("v1.0.0", "v2.0.0")
+    nf = call(client, "GET", "/o2dms/v1/nfDeployments/my-app-production").body
+    assert nf["parameters"]["replicaCount"] == 3
+    assert nf["parameters"]["image"]["tag"] == "v2.0.0"
+
+    listed = call(client, "GET", V1).body["deployments"]
+    assert [d["id"] for d in listed] == [second["id"], first["id"]]
+    only = call(client, "GET", f"{V1}?platform=kubernetes&status=completed&limit=1").body
+    assert [d["id"] for d in only["deployments"]] == [second["id"]]
+    following = call(client, "GET", f"{V1}?limit=1&next_token={only['next_token']}").body
+    assert [d["id"] for d in following["deployments"]] == [first["id"]]
+    assert call(client, "GET", f"{V1}?environment=staging").body["deployments"] == []
+    assert call(client, "GET", f"{V1}?name=my-app&environment=production").body["deployments"]
+
+
+def test_a_crashing_version_is_rolled_back_automatically(client: Any, world: World) -> None:
+    started(client, world, "v1.0.0")
+    started(client, world, "v2.0.0")
+    answer = start(client, "v3.0.0-crash")
+    assert answer.status == 201
+    for _ in range(6):
+        world.settle()
+    found = call(client, "GET", f"{V1}/{answer.body['id']}").body
+    assert found["status"] == "rolled_back", found
+    assert "crash" in found["reason"].lower(), found
+    names = [(s["name"], s["status"]) for s in found["stages"]]
+    assert ("rolling_back", "completed") in names
+    assert names[-1] == ("rolling_back", "completed")
+    assert found["progress"]["total_steps"] == 4
+    nf = call(client, "GET", "/o2dms/v1/nfDeployments/my-app-production").body
+    assert nf["parameters"]["image"]["tag"] == "v2.0.0"  # back where it was
+    history = call(client, "GET", "/o2dms/v1/nfDeployments/my-app-production/history").body
+    statuses = [(r["revision"], r["status"], r.get("rollbackTo")) for r in history["revisions"]]
+    assert statuses[:2] == [(4, "deployed", 2), (3, "failed", None)]
+
+
+def test_rollback_to_a_version_with_a_reason(client: Any, world: World) -> None:
+    first = started(client, world, "v1.0.0")
+    second = started(client, world, "v2.0.0")
+    body = {"reason": "Performance degradation", "target_version": "v1.0.0"}
+    answer = call(client, "POST", f"{V1}/{second['id']}/rollback", body)
+    assert answer.status == 202, answer.body
+    back = answer.body
+    assert back["id"] not in {first["id"], second["id"]}
+    assert answer.headers["Location"] == f"{V1}/{back['id']}"
+    assert (back["type"], back["status"]) == ("rollback", "rolling_back")
+    assert back["rolled_back_from"] == second["id"]
+    assert (back["target_version"], back["version"]) == ("v1.0.0", "v1.0.0")
+    assert back["previous_version"] == "v2.0.0"
+    assert back["reason"] == "Performance degradation"
+    world.settle()
+    done = call(client, "GET", f"{V1}/{back['id']}").body
+    assert done["status"] == "rolled_back", done
+    history = call(client, "GET", "/o2dms/v1/nfDeployments/my-app-production/history").body
+    newest = history["revisions"][0]
+    assert (newest["revision"], newest["rollbackTo"]) == (3, 1)
+    audit = call(client, "GET", "/o2dms/v1/audit?deploymentId=my-app-production").body
+    assert any(
+        r["action"] == "rollback" and r["reason"] == "Performance degradation"
+        for r in audit["records"]
+    )
+    # Without a target: the newest good version before the rollout's own.
+    again = call(client, "POST", f"{V1}/{second['id']}/rollback", {"reason": "again"})
+    assert again.status == 409, again.body  # v1.0.0 (revision 1) is current now, as revision 3
+
+
+def test_rollback_refusals(client: Any, world: World) -> None:
+    first = started(client, world, "v1.0.0")
+    started(client, world, "v2.0.0")
+    crashed = start(client, "v3.0.0-crash").body
+    for _ in range(6):
+        world.settle()
+    one = f"{V1}/{first['id']}/rollback"
+    missing = call(client, "POST", one, {"target_version": "v1.0.0"})
+    assert missing.status == 400
+    assert "reason" in missing.body["message"]
+    assert call(client, "POST", one).status == 400
+    never = call(client, "POST", one, {"reason": "x", "target_version": "v9.9.9"})
+    assert never.status == 404
+    assert "never deployed" in never.body["message"]
+    failed = call(client, "POST", one, {"reason": "x", "target_version": "v3.0.0-crash"})
+    assert failed.status == 409, failed.body
+    assert "force" in failed.body["message"]
+    forced = call(
+        client, "POST", one, {"reason": "x", "target_version": "v3.0.0-crash", "force": True}
+    )
+    assert forced.status == 202, forced.body
+    assert forced.body["rolled_back_from"] == first["id"]
+    assert crashed["id"] != forced.body["id"]
+    assert call(client, "POST", f"{V1}/not-a-uuid/rollback", {"reason": "x"}).status == 400
+    unknown = call(client, "POST", f"{V1}/{uuid.uuid4()}/rollback", {"reason": "x"})
+    assert unknown.status == 404
+
+
+def test_dry_run_rollback_changes_nothing(client: Any, world: World) -> None:
+    started(client, world, "v1.0.0")
+    second = started(client, world, "v2.0.0", replicas=4)
+    operations = call(client, "GET", "/o2dms/v1/nfDeployments/my-app-production/operations")
+    answer = call(
+        client,
+        "POST",
+        f"{V1}/{second['id']}/rollback?dry_run=true",
+        {"target_version": "v1.0.0"},
+    )
+    assert answer.status == 200, answer.body
+    plan = answer.body
+    assert (plan["current_version"], plan["target_version"], plan["target_revision"]) == (
+        "v2.0.0",
+        "v1.0.0",
+        1,
+    )
+    assert plan["commands"]
+    assert plan["commands"][0]["component"] == "my-app-deployment"
+    diff = {d["field"]: (d["current"], d["target"]) for d in plan["diff"]}
+    assert diff["image.tag"] == ("v2.0.0", "v1.0.0")
+    assert diff["labels.version"] == ("v2.0.0", "v1.0.0")
+    assert diff["replicaCount"] == (4, None)
+    flags = {r["flag"] for r in plan["risks"]}
+    assert "changes_outside_pod_template" in flags
+    # No body at all is a dry run of the default target.
+    assert call(client, "POST", f"{V1}/{second['id']}/rollback?dry_run=true").status == 200
+    after = call(client, "GET", "/o2dms/v1/nfDeployments/my-app-production/operations")
+    assert after.body == operations.body
+
+
+def test_bad_starts_are_clear_errors(client: Any) -> None:
+    docker = call(client, "POST", V1, {**SEED_START, "platform": "docker"})
+    assert docker.status == 400
+    assert "kubernetes, helm, argocd, flux" in docker.body["message"]
+    helm = call(client, "POST", V1, {**SEED_START, "platform": "helm"})
+    assert helm.status == 400
+    assert "configuration.chart" in helm.body["message"]
+    unknown = call(client, "POST", V1, {**SEED_START, "colour": "blue"})
+    assert unknown.status == 400
+    assert "colour" in unknown.body["message"]
+    upper = call(client, "POST", V1, {**SEED_START, "environment": "Production"})
+    assert upper.status == 400
+    assert call(client, "GET", f"{V1}?status=done").status == 400
+    assert call(client, "GET", f"{V1}?platform=docker").status == 400
+    assert call(client, "GET", f"{V1}/{uuid.uuid4()}").status == 404
+    assert call(client, "GET", f"{V1}/nginx-prod").status == 400
+
+
+def test_a_later_version_stays_where_the_first_went(client: Any, world: World) -> None:
+    started(client, world, "v1.0.0")
+    moved = start(client, "v2.0.0", namespace="elsewhere")
+    assert moved.status == 409
+    assert "namespace production" in moved.body["message"]
+    renamed = start(client, "v2.0.0", deployment_name="other")
+    assert renamed.status == 409
+
+
+def test_o2dms_operations_read_as_rollouts(running: Any, world: World) -> None:
+    listed = call(running, "GET", V1).body["deployments"]
+    assert len(listed) == 1
+    found = listed[0]
+    assert (found["name"], found["environment"], found["platform"], found["version"]) == (
+        "nginx-prod",
+        "production",
+        "helm",
+        "1.2.0",
+    )
+    assert found["status"] == "completed"
+    assert found["nf_deployment_id"] == "nginx-prod"
+
+
+def test_roles_apply_to_the_v1_view(client: Any, world: World) -> None:
+    started(client, world, "v1.0.0")
+    auth_helpers.sign_in(client, "viewer")
+    assert start(client, "v2.0.0").status == 403
+    assert call(client, "GET", V1).status == 200
+    auth_helpers.sign_in(client, "o2dms-operator:staging")
+    assert start(client, "v2.0.0").status == 403
+    assert call(client, "GET", V1).body["deployments"] == []
+
+
+def test_seed_examples_validate_against_the_document() -> None:
+    def valid(name: str, example: dict[str, Any]) -> list[str]:
+        return [e.message for e in model_validator(name).iter_errors(example)]
+
+    assert valid("ApmDeploymentStart", SEED_START) == []
+    assert valid("ApmRollbackRequest", {"reason": "x", "target_version": "v1.9.0"}) == []
+    seed_answer = {
+        "id": "550e8400-e29b-41d4-a716-446655440000",
+        "name": "my-app",
+        "version": "v2.0.0",
+        "status": "deploying",
+        "progress": {
+            "percentage": 66.7,
+            "current_step": 2,
+            "total_steps": 3,
+            "current_stage": "Waiting for pods to be ready",
+        },
+        "health_checks": [
+            {
+                "name": "pod-abc123-readiness",
+                "type": "readiness",
+                "status": "healthy",
+                "message": "Pod is ready",
+            }
+        ],
+    }
+    problems = valid("ApmDeployment", seed_answer)
+    # Our answers carry more than the seed's example; the example's own fields are valid.
+    assert all("is a required property" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("status", ["pending", "rolling_back", "rolled_back"])
+def test_every_status_word_is_a_filter(client: Any, status: str) -> None:
+    assert call(client, "GET", f"{V1}?status={status}").status == 200
+
+
+def test_an_o2dms_rollback_is_listed_with_its_target(running: Any, world: World) -> None:
+    create_descriptor(running, descriptorId="nginx-chart-1.3.0", artifactVersion="1.3.0")
+    call(running, "PUT", "nfDeployments/nginx-prod", {"descriptorId": "nginx-chart-1.3.0"})
+    world.settle()
+    call(running, "POST", "nfDeployments/nginx-prod/rollback", {"revision": 1})
+    world.settle()
+    newest = call(running, "GET", V1).body["deployments"][0]
+    assert (newest["type"], newest["status"], newest["target_version"]) == (
+        "rollback",
+        "rolled_back",
+        "1.2.0",
+    )
+    assert newest["previous_version"] == "1.3.0"
+    _ = create_deployment  # the running fixture made nginx-prod with it
