@@ -64,9 +64,13 @@ class Api:
         self, method: str, path: str, body: Any = None, *, token: str | None = None
     ) -> requests.Response:
         headers = {"Authorization": f"Bearer {token or self.token}"}
-        return requests.request(
-            method, f"{self.base}/{path}", json=body, headers=headers, timeout=30
-        )
+        # A path from the root ("/api/v1/..."), or one under the O2 base ("nfDeployments").
+        url = self.root + path if path.startswith("/") else f"{self.base}/{path}"
+        return requests.request(method, url, json=body, headers=headers, timeout=30)
+
+    @property
+    def root(self) -> str:
+        return self.base.split("/o2dms/", 1)[0]
 
     def settle(self, deployment: str, timeout: float = 30) -> dict[str, Any]:
         """Wait until the deployment's rollout has ended; its final status."""
