@@ -213,6 +213,15 @@ def test_dry_run_rollback_changes_nothing(client: Any, world: World) -> None:
     )
     assert plan["commands"]
     assert plan["commands"][0]["component"] == "my-app-deployment"
+    assert plan["commands"][0]["command"] == [
+        "kubectl",
+        "rollout",
+        "undo",
+        "deployment/my-app-deployment",
+        "--to-revision=1",
+        "-n",
+        "production",
+    ]
     diff = {d["field"]: (d["current"], d["target"]) for d in plan["diff"]}
     assert diff["image.tag"] == ("v2.0.0", "v1.0.0")
     assert diff["labels.version"] == ("v2.0.0", "v1.0.0")

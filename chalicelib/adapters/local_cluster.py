@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chalicelib.adapters.workloads.deployment import undo_command
 from chalicelib.domain.errors import (
     BackendFailure,
     BackendUnavailable,
@@ -52,6 +53,7 @@ from chalicelib.domain.states import PENDING_REVISION_STATUS, Adapter, Operation
 _READY, _FAILED, _PROGRESSING = RolloutPhase.READY, RolloutPhase.FAILED, RolloutPhase.PROGRESSING
 _INSTALL, _UPGRADE, _ROLLBACK = OperationType.INSTALL, OperationType.UPGRADE, OperationType.ROLLBACK
 _ABSENT, _UNINSTALLING = RolloutPhase.ABSENT, "uninstalling"
+_KUBERNETES = Adapter.KUBERNETES
 _PENDING_DESCRIPTION = {
     "pending-install": "Preparing install",
     "pending-upgrade": "Preparing upgrade",
@@ -383,6 +385,10 @@ class LocalBackend:
         if kind is OperationType.TERMINATE:
             says = f'Uninstall release "{target.release}" from namespace {target.namespace}'
             return [PlanStep(says, ("helm", "uninstall", target.release, *_ns(target)))]
+        if kind is OperationType.ROLLBACK and kept is not None and self.adapter is _KUBERNETES:
+            name = str(target.values.get("deploymentName") or target.release)
+            says = f"Put back revision {kept.number} of Deployment {target.namespace}/{name}"
+            return [PlanStep(says, undo_command(name, target.namespace, str(kept.number)))]
         if kind is OperationType.ROLLBACK and kept is not None:
             says = f'Roll release "{target.release}" back to its revision {kept.number}'
             return [
