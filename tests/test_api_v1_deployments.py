@@ -78,6 +78,9 @@ def test_the_seed_body_starts_a_rollout_seen_through_both_apis(client: Any, worl
     assert done["progress"]["current_step"] == done["progress"]["total_steps"] == 3
     assert [s["name"] for s in done["stages"]] == ["preparing", "deploying", "verifying"]
     assert all(s["status"] == "completed" for s in done["stages"])
+    assert [
+        (c["name"], c["version"], c["desired"], c["ready"], c["status"]) for c in done["components"]
+    ] == [("my-app-deployment", "v1.0.0", 1, 1, "ready")]
     assert done["duration_seconds"] > 0
 
     # The same rollout through /o2dms/v1: one NF deployment, its namespace the environment.

@@ -18,6 +18,7 @@ from chalicelib.domain.models import (
     AlarmBinding,
     AppRollout,
     ChartRef,
+    ComponentStatus,
     Condition,
     Deployment,
     DeploymentManager,
@@ -435,7 +436,36 @@ def operation_item(operation: Operation) -> Item:
         item["error"] = _json({"error": o.error.error, "message": o.error.message})
     if o.app is not None:
         item.update(_app_attributes(o, o.app))
+    if o.components:
+        item["components"] = _json([component_json(c) for c in o.components])
     return item
+
+
+def component_json(c: ComponentStatus) -> dict[str, Any]:
+    found = asdict(c)
+    found["depends_on"] = list(c.depends_on)
+    for key in ("started_at", "finished_at"):
+        at = getattr(c, key)
+        found[key] = at.isoformat() if at else None
+    return found
+
+
+def read_component(data: dict[str, Any]) -> ComponentStatus:
+    times = {
+        key: datetime.fromisoformat(data[key]) if data.get(key) else None
+        for key in ("started_at", "finished_at")
+    }
+    return ComponentStatus(
+        name=data["name"],
+        version=data.get("version"),
+        desired=data["desired"],
+        updated=data["updated"],
+        ready=data["ready"],
+        available=data["available"],
+        status=data["status"],
+        depends_on=tuple(data.get("depends_on") or ()),
+        **times,
+    )
 
 
 def _app_attributes(operation: Operation, app: AppRollout) -> Item:
@@ -504,6 +534,9 @@ def read_operation(item: Item) -> Operation:
         rollback_revision=_get_opt_n(item, "rollbackRevision"),
         failure=_get_opt_s(item, "failure"),
         app=AppRollout(**_get_json(item, "app")) if "app" in item else None,
+        components=tuple(read_component(c) for c in _get_json(item, "components"))
+        if "components" in item
+        else (),
     )
 
 

@@ -439,12 +439,15 @@ class LocalBackend:
         return Applied(str(number), rev.app_version, extensions)
 
     def _extensions(self, rev: _Revision, word: str) -> JsonObject:
-        return {
+        found: JsonObject = {
             f"{self.adapter}.revision": rev.number,
             f"{self.adapter}.status": word,
             "local.simulated": True,
             "local.cluster": "in-memory",
         }
+        if self.adapter is _KUBERNETES and rev.values.get("deploymentName"):
+            found["kubernetes.deployment"] = rev.values["deploymentName"]
+        return found
 
     def _uninstall_status(self, release: _Release, extensions: JsonObject) -> BackendStatus:
         elapsed = self._cluster.clock() - (release.uninstalled_at or 0.0)

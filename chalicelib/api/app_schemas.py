@@ -171,6 +171,21 @@ class ApmStage(_Snake):
     finished_at: datetime | None = None
 
 
+class ApmComponentState(_Snake):
+    name: str
+    version: str | None = None
+    desired: int
+    updated: int
+    ready: int
+    available: int
+    status: str = Field(
+        description="pending (waits for its dependencies), deploying, ready, failed or absent"
+    )
+    depends_on: list[str]
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
 class ApmDeployment(_Snake):
     id: str
     name: str
@@ -186,6 +201,7 @@ class ApmDeployment(_Snake):
     finished_at: datetime | None = None
     duration_seconds: float | None = None
     stages: list[ApmStage]
+    components: list[ApmComponentState]
     previous_version: str | None = None
     actor: str
     trigger: str

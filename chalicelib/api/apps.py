@@ -165,6 +165,21 @@ def rollout(o: Operation) -> a.ApmDeployment:
             )
             for span in words.timeline_of(o)
         ],
+        components=[
+            a.ApmComponentState(
+                name=c.name,
+                version=c.version,
+                desired=c.desired,
+                updated=c.updated,
+                ready=c.ready,
+                available=c.available,
+                status=c.status,
+                depends_on=list(c.depends_on),
+                started_at=c.started_at,
+                finished_at=c.finished_at,
+            )
+            for c in o.components
+        ],
         previous_version=app.previous_version,
         actor=o.actor,
         trigger=o.trigger.value,

@@ -178,6 +178,24 @@ class OperationError:
 
 
 @dataclass(frozen=True, slots=True)
+class ComponentStatus:
+    """One workload of a rollout as last seen: its replica counts and how it is doing
+    (``pending``: waiting for its dependencies, ``deploying``, ``ready``, ``failed``), and
+    when its own rollout began and ended (components roll out in dependency order)."""
+
+    name: str
+    version: str | None
+    desired: int
+    updated: int
+    ready: int
+    available: int
+    status: str
+    depends_on: tuple[str, ...] = ()
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AppRollout:
     """How seed 002 sees an operation: one rollout of an application ``version`` to a
     ``platform`` in an ``environment``, known by its own UUID (``id``).
@@ -231,6 +249,7 @@ class Operation:
     rollback_revision: int | None = None
     failure: str | None = None
     app: AppRollout | None = None
+    components: tuple[ComponentStatus, ...] = ()  # as the last status poll saw them
 
     @property
     def watched_revision(self) -> int | None:

@@ -15,6 +15,7 @@ from chalicelib.domain.audit import AuditFilter, AuditRecord
 from chalicelib.domain.models import (
     AlarmBinding,
     ChartRef,
+    ComponentStatus,
     Condition,
     Deployment,
     DeploymentManager,
@@ -286,6 +287,7 @@ class BackendStatus:
     replicas: Replicas | None = None
     backend_ref: str | None = None
     extensions: JsonObject = field(default_factory=dict)
+    components: tuple[ComponentStatus, ...] = ()  # a workload of several parts: each one
 
 
 @dataclass(frozen=True, slots=True)

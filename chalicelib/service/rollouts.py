@@ -14,7 +14,13 @@ from dataclasses import replace
 from datetime import datetime
 
 from chalicelib.domain.errors import BackendError
-from chalicelib.domain.models import Deployment, Operation, Revision, StageEntry
+from chalicelib.domain.models import (
+    ComponentStatus,
+    Deployment,
+    Operation,
+    Revision,
+    StageEntry,
+)
 from chalicelib.domain.ports import BackendStatus, Change, RolloutPhase
 from chalicelib.domain.states import (
     DeploymentStatus,
@@ -125,7 +131,13 @@ def _record_progress(deps: Deps, operation: Operation, status: BackendStatus) ->
         message = status.message
         if op.rollback_revision is not None:
             message = f"{message} (rolling back after: {op.failure})"
-        if (op.progress, op.stage, op.message) == (status.progress, stage, message):
+        components = components_of(op, status)
+        if (op.progress, op.stage, op.message, op.components) == (
+            status.progress,
+            stage,
+            message,
+            components,
+        ):
             return None
         stages = op.stages if stage is op.stage else (*op.stages, StageEntry(stage, now))
         eta = _eta_seconds(op, status.progress, now)
@@ -137,6 +149,7 @@ def _record_progress(deps: Deps, operation: Operation, status: BackendStatus) ->
             stages=stages,
             message=message,
             updated_at=now,
+            components=components,
         )
         deployment = replace(
             current,
@@ -153,6 +166,36 @@ def _record_progress(deps: Deps, operation: Operation, status: BackendStatus) ->
         )
 
     update_owned(deps, operation.deployment_id, operation.id, change)
+
+
+_COMPONENT_STATUS = {
+    RolloutPhase.READY: "ready",
+    RolloutPhase.FAILED: "failed",
+    RolloutPhase.PROGRESSING: "deploying",
+    RolloutPhase.ABSENT: "absent",
+}
+
+
+def components_of(op: Operation, status: BackendStatus) -> tuple[ComponentStatus, ...]:
+    """The rollout's workloads as ``status`` shows them: the backend's own list, or its one
+    workload's replica counts."""
+    if status.components:
+        return status.components
+    replicas = status.replicas
+    if replicas is None:
+        return op.components
+    name = status.extensions.get("kubernetes.deployment") or op.deployment_id
+    return (
+        ComponentStatus(
+            name=str(name),
+            version=op.app.version if op.app else None,
+            desired=replicas.desired,
+            updated=replicas.updated,
+            ready=replicas.ready,
+            available=replicas.available,
+            status=_COMPONENT_STATUS.get(status.phase, "deploying"),
+        ),
+    )
 
 
 def _eta_seconds(op: Operation, progress: int, now: datetime) -> int | None:
@@ -222,6 +265,8 @@ def _completed(
         updated_at=now,
         record_version=current.record_version + 1,
     )
+    if status is not None:
+        op = replace(op, components=components_of(op, status))
     if op.rollback_revision is not None:
         done = finish_operation(
             op, OperationState.ROLLED_BACK, now, error=("RolloutFailed", op.failure or "")
@@ -276,6 +321,8 @@ def _failed(
         updated_at=now,
         record_version=current.record_version + 1,
     )
+    if status is not None:
+        op = replace(op, components=components_of(op, status))
     done = finish_operation(op, OperationState.FAILED, now, error=("RolloutFailed", failure))
     return Change(
         deployment=deployment,
