@@ -338,3 +338,110 @@ def test_an_o2dms_rollback_is_listed_with_its_target(running: Any, world: World)
     )
     assert newest["previous_version"] == "1.3.0"
     _ = create_deployment  # the running fixture made nginx-prod with it
+
+
+def two_parts(version: str, **api: Any) -> dict[str, Any]:
+    return {
+        "name": "shop",
+        "version": version,
+        "platform": "kubernetes",
+        "environment": "staging",
+        "configuration": {
+            "labels": {"app": "shop"},
+            "components": [
+                {"name": "api", "image": f"{IMAGE}-api", "depends_on": ["db"], **api},
+                {"name": "db", "image": "registry.example.com/shop/db", "replicas": 1},
+            ],
+        },
+    }
+
+
+def settled(client: Any, world: World, body: dict[str, Any], path: str = V1) -> dict[str, Any]:
+    answer = call(client, "POST", path, body)
+    assert answer.status in {201, 202}, answer.body
+    for _ in range(4):
+        world.settle()
+    found: dict[str, Any] = call(client, "GET", f"{V1}/{answer.body['id']}").body
+    return found
+
+
+def times(found: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {c["name"]: (c["started_at"], c["finished_at"]) for c in found["components"]}
+
+
+def test_components_roll_out_in_dependency_order_and_back_in_reverse(
+    client: Any, world: World
+) -> None:
+    first = settled(client, world, two_parts("v1.0.0"))
+    assert first["status"] == "completed", first
+    parts = {c["name"]: c for c in first["components"]}
+    assert parts["api"]["depends_on"] == ["db"]
+    assert {c["status"] for c in parts.values()} == {"ready"}
+    db, api = times(first)["db"], times(first)["api"]
+    assert db[1] <= api[0], (db, api)  # api began once db was ready
+
+    second = settled(client, world, two_parts("v2.0.0"))
+    assert second["status"] == "completed", second
+    assert second["previous_version"] == "v1.0.0"
+
+    plan = call(
+        client,
+        "POST",
+        f"{V1}/{second['id']}/rollback?dry_run=true",
+        {"target_version": "v1.0.0"},
+    ).body
+    assert [c["component"] for c in plan["commands"]] == ["api", "api", "db", "db"]
+    assert plan["commands"][0]["command"][:4] == ["kubectl", "set", "image", "deployment/api"]
+    assert {d["field"] for d in plan["diff"]} >= {
+        "version",
+        "components.api.image.tag",
+        "components.db.image.tag",
+    }
+
+    back = settled(
+        client,
+        world,
+        {"reason": "Performance degradation", "target_version": "v1.0.0"},
+        f"{V1}/{second['id']}/rollback",
+    )
+    assert back["status"] == "rolled_back", back
+    db, api = times(back)["db"], times(back)["api"]
+    assert api[1] <= db[0], (api, db)  # db went back once api had
+    assert {c["version"] for c in back["components"]} == {"v1.0.0"}
+
+
+def test_a_crashing_component_stops_the_ones_after_it(client: Any, world: World) -> None:
+    settled(client, world, two_parts("v1.0.0"))
+    body = two_parts("v2.0.0")
+    body["configuration"]["components"][1]["version"] = "v2.0.0-crash"  # db
+    crashed = settled(client, world, body)
+    assert crashed["status"] == "rolled_back", crashed
+    assert "component db" in crashed["reason"], crashed
+
+
+def test_component_mistakes_are_refused(client: Any, world: World) -> None:
+    def refused(body: dict[str, Any], code: int = 400) -> str:
+        answer = call(client, "POST", V1, body)
+        assert answer.status == code, answer.body
+        message: str = answer.body["message"]
+        return message
+
+    cycle = two_parts("v1.0.0")
+    cycle["configuration"]["components"][1]["depends_on"] = ["api"]
+    assert "cycle" in refused(cycle)
+    unknown = two_parts("v1.0.0", depends_on=["cache"])
+    assert "cache, which is not a component" in refused(unknown)
+    itself = two_parts("v1.0.0", depends_on=["api"])
+    assert "itself" in refused(itself)
+    twice = two_parts("v1.0.0", name="db")
+    assert "unique" in refused(twice)
+    single = two_parts("v1.0.0")
+    single["configuration"]["image"] = IMAGE
+    assert "per component" in refused(single)
+    helm = {**two_parts("v1.0.0"), "platform": "helm"}
+    helm["configuration"]["chart"] = {"repository": "https://charts.example.com", "name": "shop"}
+    assert "kubernetes platform" in refused(helm)
+    settled(client, world, two_parts("v1.0.0"))
+    one = {**SEED_START, "name": "shop", "environment": "staging"}
+    one["configuration"] = {**SEED_START["configuration"], "image": IMAGE}
+    assert "several components" in refused(one, 409)

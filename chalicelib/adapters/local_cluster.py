@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chalicelib.adapters.local_components import components_in
+from chalicelib.adapters.local_components import progress as component_progress
+from chalicelib.adapters.workloads.components import manual_steps
 from chalicelib.adapters.workloads.deployment import undo_command
 from chalicelib.domain.errors import (
     BackendFailure,
@@ -100,6 +103,7 @@ class _Revision:
     description: str
     backed: bool
     final_status: str | None = None  # once superseded: "superseded", or "failed" if it failed
+    reverse: bool = False  # a rollback: several components roll back in reverse order
 
     @property
     def replicas(self) -> int:
@@ -234,7 +238,7 @@ class LocalCluster:
         self._releases: dict[tuple[str, str], _Release] = {}
         self._reachable = True
         if state_file is not None and state_file.exists():
-            self._releases = _load(state_file, self._wall_offset())
+            self._releases = _load(state_file, self.wall_offset())
 
     def backend(self, adapter: str) -> LocalBackend:
         return LocalBackend(self, Adapter(adapter))
@@ -262,14 +266,25 @@ class LocalCluster:
         with self.releases() as releases:
             yield releases
             if self._state_file is not None:
-                _save(self._state_file, releases, self._wall_offset())
+                _save(self._state_file, releases, self.wall_offset())
 
-    def _wall_offset(self) -> float:
+    def wall_offset(self) -> float:
         """What to add to a ``clock`` reading to get the wall-clock instant."""
         return self._wall_clock() - self.clock()
 
     def rollout(self, rev: _Revision) -> _Rollout:
-        return _rollout(rev, self.clock() - rev.applied_at, self.rollout_seconds)
+        elapsed = self.clock() - rev.applied_at
+        if components_in(rev.values):
+            now = component_progress(
+                rev.values,
+                None,
+                elapsed=elapsed,
+                rollout_seconds=self.rollout_seconds,
+                reverse=rev.reverse,
+                wall_start=0.0,
+            )
+            return _Rollout(now.phase, now.progress, now.updated, now.ready)
+        return _rollout(rev, elapsed, self.rollout_seconds)
 
     def helm_status(self, release: _Release) -> str:
         """Helm's word for the release's current revision."""
@@ -329,10 +344,17 @@ class LocalBackend:
                     op=_ROLLBACK,
                     says=says,
                     rollback_method=method,
+                    reverse=True,
                 )
             says = f"Redeploy of stored revision {target.revision}"
             return self._push(
-                release, target.chart, target.values, op=_UPGRADE, says=says, rollback_method=method
+                release,
+                target.chart,
+                target.values,
+                op=_UPGRADE,
+                says=says,
+                rollback_method=method,
+                reverse=True,
             )
 
     def uninstall(self, ref: ReleaseRef) -> None:
@@ -349,6 +371,8 @@ class LocalBackend:
             rev = release.current
             if release.uninstalled_at is not None:
                 return self._uninstall_status(release, self._extensions(rev, _UNINSTALLING))
+            if components_in(rev.values):
+                return self._components_status(release, rev)
             now = self._cluster.rollout(rev)
             word = _helm_status(rev, now.phase)
             return BackendStatus(
@@ -385,6 +409,9 @@ class LocalBackend:
         if kind is OperationType.TERMINATE:
             says = f'Uninstall release "{target.release}" from namespace {target.namespace}'
             return [PlanStep(says, ("helm", "uninstall", target.release, *_ns(target)))]
+        several = self.adapter is _KUBERNETES and components_in(target.values)
+        if several and kind in {_INSTALL, _UPGRADE, _ROLLBACK}:
+            return manual_steps(target.values, target.namespace, kind)
         if kind is OperationType.ROLLBACK and kept is not None and self.adapter is _KUBERNETES:
             name = str(target.values.get("deploymentName") or target.release)
             says = f"Put back revision {kept.number} of Deployment {target.namespace}/{name}"
@@ -412,6 +439,7 @@ class LocalBackend:
         op: OperationType,
         says: str,
         rollback_method: str | None = None,
+        reverse: bool = False,
     ) -> Applied:
         """Add a revision that starts rolling out now; keep at most ``max_history``."""
         _replica_count(values)
@@ -424,6 +452,7 @@ class LocalBackend:
         number = release.current.number + 1 if release.revisions else 1
         values = copy.deepcopy(values)
         rev = _Revision(number, chart, values, self._cluster.clock(), op, says, backed)
+        rev.reverse = reverse
         release.revisions.append(rev)
         del release.revisions[: -self._cluster.max_history]
         a = self.adapter
@@ -448,6 +477,43 @@ class LocalBackend:
         if self.adapter is _KUBERNETES and rev.values.get("deploymentName"):
             found["kubernetes.deployment"] = rev.values["deploymentName"]
         return found
+
+    def _components_status(self, release: _Release, rev: _Revision) -> BackendStatus:
+        before = release.revisions[-2].values if len(release.revisions) > 1 else None
+        clock = self._cluster.clock()
+        now = component_progress(
+            rev.values,
+            before,
+            elapsed=clock - rev.applied_at,
+            rollout_seconds=self._cluster.rollout_seconds,
+            reverse=rev.reverse,
+            wall_start=rev.applied_at + self._cluster.wall_offset(),
+        )
+        conditions: tuple[Condition, ...] = ()
+        if now.phase is _READY:
+            message = f"All {len(now.components)} components ready"
+        elif now.crashing is not None:
+            message = (
+                f"Rollout failed: pods of component {now.crashing} are in CrashLoopBackOff;"
+                " the components after it were not rolled out"
+            )
+            conditions = (Condition("ContainersReady", "False", "CrashLoopBackOff", message),)
+        else:
+            waiting = next(c for c in now.components if c.status != "ready")
+            message = (
+                f"Waiting for component {waiting.name}: {waiting.ready} of {waiting.desired}"
+                " replicas ready"
+            )
+        return BackendStatus(
+            phase=now.phase,
+            progress=now.progress,
+            message=message,
+            conditions=conditions,
+            replicas=Replicas(now.desired, now.updated, now.ready, now.ready),
+            backend_ref=str(rev.number),
+            extensions=self._extensions(rev, _helm_status(rev, now.phase)),
+            components=now.components,
+        )
 
     def _uninstall_status(self, release: _Release, extensions: JsonObject) -> BackendStatus:
         elapsed = self._cluster.clock() - (release.uninstalled_at or 0.0)
@@ -556,6 +622,7 @@ def _revision_json(rev: _Revision, wall_offset: float) -> dict[str, Any]:
         "description": rev.description,
         "backed": rev.backed,
         "finalStatus": rev.final_status,
+        "reverse": rev.reverse,
     }
 
 
@@ -583,4 +650,5 @@ def _revision_from(item: dict[str, Any], wall_offset: float) -> _Revision:
         description=str(item["description"]),
         backed=bool(item["backed"]),
         final_status=item["finalStatus"],
+        reverse=bool(item.get("reverse", False)),
     )

@@ -81,6 +81,33 @@ class ApmChart(_Snake):
     name: Annotated[str, Field(min_length=1, max_length=253, pattern=CHART_NAME.pattern)]
 
 
+Labels = Annotated[
+    dict[
+        Annotated[str, _label(LABEL_KEY, 316)],
+        Annotated[str, _label(LABEL_VALUE, 63)],
+    ],
+    Field(max_length=64),
+]
+ImageRepository = Annotated[str, Field(max_length=512, pattern=IMAGE)]
+
+
+class ApmComponent(_Snake):
+    """One Deployment of a several-part application (kubernetes platform)."""
+
+    name: DnsLabel = Field(description="The component, and its Deployment's name")
+    image: ImageRepository
+    version: Version | None = Field(default=None, description="Default: the deployment's")
+    container: DnsLabel | None = None
+    replicas: Replicas | None = None
+    container_port: Annotated[StrictInt, Field(ge=1, le=65535), WHOLE] | None = None
+    service_name: DnsLabel | None = None
+    labels: Labels = Field(default_factory=dict)
+    depends_on: Annotated[list[DnsLabel], Field(max_length=20)] = Field(
+        default_factory=list,
+        description="Components rolled out (and ready) before this one; rolled back after it",
+    )
+
+
 class ApmConfiguration(_Snake):
     deployment_name: DnsLabel | None = Field(
         default=None, description="The Deployment to roll out (default: name)"
@@ -88,21 +115,20 @@ class ApmConfiguration(_Snake):
     service_name: DnsLabel | None = Field(
         default=None, description="A ClusterIP Service selecting the pods, created with them"
     )
-    labels: Annotated[
-        dict[
-            Annotated[str, _label(LABEL_KEY, 316)],
-            Annotated[str, _label(LABEL_VALUE, 63)],
-        ],
-        Field(max_length=64),
-    ] = Field(default_factory=dict)
+    labels: Labels = Field(default_factory=dict)
     namespace: DnsLabel | None = Field(default=None, description="Default: the environment")
-    image: Annotated[str, Field(max_length=512, pattern=IMAGE)] | None = Field(
+    image: ImageRepository | None = Field(
         default=None,
         description="The image repository; needed to create a Deployment that does not exist",
     )
     container: DnsLabel | None = Field(default=None, description="The container to set")
     replicas: Replicas | None = None
     container_port: Annotated[StrictInt, Field(ge=1, le=65535), WHOLE] | None = None
+    components: Annotated[list[ApmComponent], Field(max_length=20)] | None = Field(
+        default=None,
+        description="kubernetes: several Deployments, rolled out in dependency order and rolled"
+        " back in reverse (instead of deployment_name, image and container)",
+    )
     chart: ApmChart | None = Field(
         default=None, description="helm, argocd and flux: the chart; the version is its version"
     )

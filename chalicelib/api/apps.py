@@ -71,6 +71,20 @@ def start_deployment() -> Response:
         chart=(c.chart.repository, c.chart.name) if c.chart else None,
         parameters=c.parameters,
         deployment_manager_id=body.deployment_manager_id,
+        components=tuple(
+            apps.Component(
+                name=x.name,
+                image=x.image,
+                version=x.version,
+                container=x.container,
+                replicas=x.replicas,
+                container_port=x.container_port,
+                service_name=x.service_name,
+                labels=dict(x.labels),
+                depends_on=tuple(x.depends_on),
+            )
+            for x in c.components or ()
+        ),
     )
     return _accepted(apps.start(deps(), request, http.caller(req, body.reason)), 201)
 

@@ -17,6 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.models import ChartRef, JsonObject, Operation, StageEntry
 from chalicelib.domain.states import Adapter, OperationState, OperationType, Stage
 
@@ -174,6 +175,9 @@ def version_of(adapter: Adapter, chart: ChartRef | None, values: JsonObject | No
     if chart is None:
         return None
     if adapter is Adapter.KUBERNETES:
+        version = (values or {}).get("version")  # of several components together
+        if isinstance(version, str) and version:
+            return version
         image: Any = (values or {}).get("image")
         tag = image.get("tag") if isinstance(image, dict) else None
         if isinstance(tag, str) and tag:
@@ -191,3 +195,31 @@ def nf_deployment_id(name: str, environment: str) -> str:
 
 def valid_name(text: str, *, limit: int) -> bool:
     return len(text) <= limit and bool(_NAME.match(text))
+
+
+def dependency_waves(depends_on: dict[str, tuple[str, ...]]) -> list[list[str]]:
+    """The components in rollout order, as waves: each wave's components depend only on
+    those of earlier waves (a rollback takes the waves in reverse). An unknown dependency, a
+    component that depends on itself, or a cycle is refused, naming them."""
+    for name, needs in depends_on.items():
+        unknown = [n for n in needs if n not in depends_on]
+        if unknown:
+            raise InvalidRequest(
+                f"component {name} depends on {', '.join(unknown)}, which is not a component"
+            )
+        if name in needs:
+            raise InvalidRequest(f"component {name} depends on itself")
+    waves: list[list[str]] = []
+    placed: set[str] = set()
+    left = dict(depends_on)
+    while left:
+        wave = sorted(n for n, needs in left.items() if set(needs) <= placed)
+        if not wave:
+            raise InvalidRequest(
+                f"components {', '.join(sorted(left))} depend on each other in a cycle"
+            )
+        waves.append(wave)
+        placed.update(wave)
+        for name in wave:
+            del left[name]
+    return waves

@@ -317,6 +317,7 @@ class PlanStep:
     description: str
     command: tuple[str, ...] = ()
     body: JsonObject | None = None
+    component: str | None = None  # the part of a several-part application it is about
 
 
 class DeploymentBackend(Protocol):

@@ -57,7 +57,9 @@ def plan(deps: Deps, request: RollbackApp, caller: Caller) -> RollbackPlan:
     deployment, target = chosen.deployment, chosen.target
     planned = lifecycle.plan_rollback(deps, deployment.id, revision=target.number, caller=caller)
     component = str(deployment.parameters.get("deploymentName") or deployment.id)
-    commands = tuple(Command(component, s.description, s.command) for s in planned.steps)
+    commands = tuple(
+        Command(s.component or component, s.description, s.command) for s in planned.steps
+    )
     before = chosen.current.values if chosen.current else {}
     diff = differences(before, target.values)
     if chosen.current is not None and chosen.current.chart != target.chart:
@@ -77,11 +79,23 @@ def _chart(revision: Revision) -> str:
 
 
 def _leaves(values: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """Dotted paths and values; a list of named objects (components) by their names."""
     for key, value in values.items():
         if isinstance(value, Mapping) and value:
             yield from _leaves(value, f"{prefix}{key}.")
+        elif _named(value):
+            for item in value:
+                yield from _leaves(item, f"{prefix}{key}.{item['name']}.")
         else:
             yield f"{prefix}{key}", value
+
+
+def _named(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, Mapping) and isinstance(v.get("name"), str) for v in value)
+    )
 
 
 def _shown(value: Any) -> Any:
@@ -133,13 +147,50 @@ def risks(deps: Deps, chosen: Chosen, diff: tuple[Difference, ...]) -> tuple[Ris
                 f"ConfigMap, Secret or volume references change: {', '.join(references[:5])}",
             )
         )
+    reversed_pairs = _reversed_dependencies(
+        chosen.current.values if chosen.current else {}, target.values
+    )
+    if reversed_pairs:
+        found.append(
+            Risk(
+                "dependency_order_reverses",
+                "the target rolls these components out in the opposite order: "
+                + ", ".join(f"{a} after {b}" for a, b in reversed_pairs),
+            )
+        )
     return tuple(found)
+
+
+def _dependencies(values: JsonObject) -> set[tuple[str, str]]:
+    """(component, one it depends on) pairs."""
+    found = values.get("components")
+    if not isinstance(found, list):
+        return set()
+    return {
+        (str(c["name"]), str(d))
+        for c in found
+        if isinstance(c, dict) and "name" in c
+        for d in c.get("dependsOn") or ()
+    }
+
+
+def _reversed_dependencies(current: JsonObject, target: JsonObject) -> list[tuple[str, str]]:
+    now = _dependencies(current)
+    return sorted((a, b) for a, b in _dependencies(target) if (b, a) in now)
 
 
 def _in_pod_template(adapter: Adapter, path: str) -> bool:
     if adapter is Adapter.KUBERNETES:
-        return path.startswith(POD_TEMPLATE_VALUES)
+        return path.startswith(POD_TEMPLATE_VALUES) or _component_template(path)
     return path.startswith("image.")
+
+
+def _component_template(path: str) -> bool:
+    """A component's own pod-template values, or the application's version."""
+    if path == "version":
+        return True
+    parts = path.split(".", 2)
+    return len(parts) == 3 and parts[0] == "components" and parts[2].startswith(POD_TEMPLATE_VALUES)
 
 
 def _recent(deps: Deps, deployment_id: str) -> list[Revision]:

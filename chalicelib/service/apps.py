@@ -67,6 +67,22 @@ class StartApp:
     chart: tuple[str, str] | None = None  # repository, chart name
     parameters: JsonObject | None = None
     deployment_manager_id: str | None = None
+    components: tuple[Component, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """One Deployment of a several-part application."""
+
+    name: str
+    image: str
+    version: str | None = None
+    container: str | None = None
+    replicas: int | None = None
+    container_port: int | None = None
+    service_name: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    depends_on: tuple[str, ...] = ()
 
 
 def adapter_of(platform: str) -> Adapter:
@@ -150,6 +166,10 @@ def _same_place(existing: Deployment, request: StartApp, adapter: Adapter) -> No
         raise Conflict(
             f"{where} runs on deployment manager {existing.deployment_manager_id}, not {manager}"
         )
+    several = "components" in existing.parameters
+    if adapter is Adapter.KUBERNETES and several != bool(request.components):
+        had = "several components" if several else "one Deployment"
+        raise Conflict(f"{where} runs {had}; a new version cannot change that (start another name)")
     stored = existing.parameters.get("deploymentName")
     if request.deployment_name is not None and stored and stored != request.deployment_name:
         raise Conflict(f"{where} rolls out Deployment {stored}, not {request.deployment_name}")
@@ -158,7 +178,11 @@ def _same_place(existing: Deployment, request: StartApp, adapter: Adapter) -> No
 def _parameters(request: StartApp, adapter: Adapter, *, first: bool) -> JsonObject:
     """The NF deployment's parameters a start sets (an upgrade merges them onto the old)."""
     if adapter is not Adapter.KUBERNETES:
+        if request.components:
+            raise InvalidRequest("configuration.components is for the kubernetes platform")
         return dict(request.parameters or {})
+    if request.components:
+        return _component_parameters(request)
     image: JsonObject = {"tag": request.version}
     if request.image:
         image["repository"] = request.image
@@ -177,6 +201,45 @@ def _parameters(request: StartApp, adapter: Adapter, *, first: bool) -> JsonObje
     }
     found.update({k: v for k, v in optional.items() if v is not None})
     return found
+
+
+def _component_parameters(request: StartApp) -> JsonObject:
+    """Several Deployments: each component's values, checked for a rollout order."""
+    single = {
+        "deployment_name": request.deployment_name,
+        "image": request.image,
+        "container": request.container,
+        "replicas": request.replicas,
+        "container_port": request.container_port,
+    }
+    clashing = [f"configuration.{k}" for k, v in single.items() if v is not None]
+    if clashing:
+        raise InvalidRequest(
+            f"{', '.join(clashing)} name a single Deployment; with configuration.components,"
+            " give them per component"
+        )
+    names = [c.name for c in request.components]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InvalidRequest(f"component names must be unique: {', '.join(twice)}")
+    apps.dependency_waves({c.name: c.depends_on for c in request.components})
+    components: list[JsonObject] = []
+    for c in request.components:
+        values: JsonObject = {
+            "name": c.name,
+            "image": {"repository": c.image, "tag": c.version or request.version},
+            "labels": {**request.labels, **c.labels},
+            "dependsOn": list(c.depends_on),
+        }
+        optional: dict[str, Any] = {
+            "container": c.container,
+            "replicaCount": c.replicas,
+            "containerPort": c.container_port,
+            "serviceName": c.service_name,
+        }
+        values.update({k: v for k, v in optional.items() if v is not None})
+        components.append(values)
+    return {"version": request.version, "components": components}
 
 
 def _chart_of(request: StartApp, adapter: Adapter, existing: Deployment | None) -> ChartRef:
