@@ -48,6 +48,7 @@ class Seen:
     content_type: str | None
     authorization: str | None
     data: Any
+    query: dict[str, str] = field(default_factory=dict)
 
 
 class EmulatedCluster:
@@ -141,6 +142,7 @@ current-context: emulated
                     content_type=r.headers.get("Content-Type"),
                     authorization=r.headers.get("Authorization"),
                     data=copy.deepcopy(r.data),
+                    query=dict(r.url.query),
                 )
                 for r in self._kmock
             ]

@@ -16,7 +16,7 @@ import pytest
 from chalicelib.adapters.gitops.kube import DEPLOYMENT, POD, REPLICA_SET, SERVICE
 from chalicelib.adapters.workloads.backend import KubernetesBackend
 from chalicelib.domain.errors import InvalidRequest, ReleaseConflict, ReleaseNotFound
-from chalicelib.domain.models import ChartRef
+from chalicelib.domain.models import ChartRef, JsonObject
 from chalicelib.domain.ports import Action, ReleaseRef, ReleaseTarget, RolloutPhase
 from chalicelib.domain.states import OperationType
 from tests.kube_emulator import EmulatedCluster, nginx_target
@@ -76,7 +76,8 @@ def meta_ops(revision: int, kind: str, tag: str, *, pinned: bool = False) -> lis
 @pytest.fixture
 def backend(cluster: EmulatedCluster) -> KubernetesBackend:
     assert cluster.emulator is not None
-    for kind in ("v1/pods", "apps/v1/replicasets", "v1/services"):  # listable while empty
+    kinds = ("v1/pods", "apps/v1/replicasets", "v1/services", "apps/v1/deployments")
+    for kind in kinds:  # listable while empty
         cluster.emulator.resources[kind] = kmock.ResourceInfo(namespaced=True)
     return KubernetesBackend(cluster.credentials(), settle_seconds=0)
 
@@ -371,3 +372,299 @@ def test_values_written_in_clear_cannot_be_secret(backend: KubernetesBackend) ->
         backend.plan(Action(OperationType.INSTALL, secret))
     unused = replace(target(1, db={"password": "x"}), secret_leaves=(("db", "password"),))
     assert backend.plan(Action(OperationType.UPGRADE, unused))
+
+
+# ------------------------------------------------------------ deploymentName and adoption
+
+OURS_SELECTOR = "app.kubernetes.io/managed-by=o2dms,o2dms.o-ran.org/deployment=web"
+APP_TEMPLATE = {
+    "metadata": {"labels": {"app": "my-app"}},
+    "spec": {
+        "containers": [
+            {"name": "sidecar", "image": "envoyproxy/envoy:v1.30.0"},
+            {"name": "app", "image": "registry.example.com:5000/team/my-app:0.9.0"},
+        ]
+    },
+}
+
+
+def bare_target(revision: int, **values: Any) -> ReleaseTarget:
+    """A revision of release ``web`` with exactly ``values`` (no image, no replica count)."""
+    return replace(target(revision), values=values)
+
+
+def foreign_app(**labels: str) -> dict[str, Any]:
+    """``my-app`` as ``kubectl create deployment`` made it: not ours, no annotations."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "my-app", "namespace": "production", "labels": {"app": "my-app"}},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": "my-app", **labels}},
+            "template": APP_TEMPLATE,
+        },
+    }
+
+
+def lists(cluster: EmulatedCluster, path: str) -> list[dict[str, str]]:
+    """The label selectors of the list requests on ``path``."""
+    return [s.query for s in cluster.seen() if s.method == "GET" and s.path == path]
+
+
+def test_deployment_name_names_the_deployment_everywhere(
+    cluster: EmulatedCluster, backend: KubernetesBackend
+) -> None:
+    named = {"deploymentName": "web-frontend"}
+    applied = backend.install(target(1, **named))
+    backend.upgrade(target(2, **named, image={"repository": "nginx", "tag": "1.21.0"}))
+
+    created, upgraded = cluster.changes()
+    assert (created.method, created.path) == ("POST", DEPLOYMENTS)
+    assert created.data["metadata"]["name"] == "web-frontend"
+    assert created.data["metadata"]["labels"] == {**OURS, "app.kubernetes.io/version": "1.20.0"}
+    assert created.data["spec"]["selector"] == {
+        "matchLabels": {"app.kubernetes.io/instance": "web"}  # pods still by the release
+    }
+    assert created.data["spec"]["template"] == template("1.20.0")
+    assert (upgraded.method, upgraded.path) == ("PATCH", f"{DEPLOYMENTS}/web-frontend")
+    assert upgraded.data == [
+        *meta_ops(2, "upgrade", "1.21.0"),
+        {"op": "add", "path": "/spec/replicas", "value": 2},
+        {"op": "add", "path": "/spec/template", "value": template("1.21.0")},
+    ]
+    assert applied.extensions["kubernetes.deployment"] == "web-frontend"
+    assert cluster.read(DEPLOYMENT, "production", "web") is None
+
+    install = backend.plan(Action(OperationType.INSTALL, target(1, **named)))
+    assert install[0].description == "Create Deployment production/web-frontend (or adopt ours)"
+    upgrade = backend.plan(Action(OperationType.UPGRADE, target(2, **named)))
+    assert upgrade[0].body is not None
+    assert upgrade[0].body["path"] == f"{DEPLOYMENTS}/web-frontend"
+    rollback = backend.plan(Action(OperationType.ROLLBACK, target(3, **named), rollback_to_ref="1"))
+    assert rollback[0].command is not None
+    assert "deployment/web-frontend" in rollback[0].command
+    terminate = backend.plan(Action(OperationType.TERMINATE, target(3, **named)))
+    assert terminate[0].body is not None
+    assert terminate[0].body["path"] == f"{DEPLOYMENTS}/web-frontend"
+    for wrong in ("Web_Frontend", "-web", "x" * 254, 7):
+        with pytest.raises(InvalidRequest, match="deploymentName"):
+            backend.plan(Action(OperationType.INSTALL, target(1, deploymentName=wrong)))
+
+
+def test_status_history_and_uninstall_find_the_deployment_by_our_labels(
+    cluster: EmulatedCluster, backend: KubernetesBackend
+) -> None:
+    backend.install(target(1, deploymentName="web-frontend"))
+    cluster.as_someone_else(
+        DEPLOYMENT, {**foreign_app(), "metadata": {"name": "web", "namespace": "production"}}
+    )
+    _rolled_named(cluster, "web-frontend", revision="1")
+    cluster.as_someone_else(REPLICA_SET, replica_set("1", "1.20.0"))
+    before = len(cluster.seen())
+
+    status = backend.status(REF)
+    history = backend.history(REF)
+    backend.uninstall(REF)
+
+    reads = [(s.method, s.path, s.query) for s in cluster.seen()[before:] if s.method == "GET"]
+    by_labels = {"labelSelector": OURS_SELECTOR}
+    by_release = {"labelSelector": "app.kubernetes.io/instance=web"}
+    assert reads == [
+        ("GET", DEPLOYMENTS, by_labels),  # one list request, never a read by name
+        ("GET", "/api/v1/namespaces/production/pods", by_release),
+        ("GET", DEPLOYMENTS, by_labels),
+        ("GET", "/apis/apps/v1/namespaces/production/replicasets", by_release),
+        ("GET", DEPLOYMENTS, by_labels),
+        ("GET", SERVICES, by_labels),
+    ]
+    assert status.extensions["kubernetes.deployment"] == "web-frontend"
+    assert status.backend_ref == "1"
+    assert [r.backend_ref for r in history] == ["1"]
+    assert [(s.method, s.path) for s in cluster.seen()[before:] if s.method != "GET"] == [
+        ("DELETE", f"{DEPLOYMENTS}/web-frontend")
+    ]
+    assert cluster.read(DEPLOYMENT, "production", "web") is not None  # not ours: kept
+    assert backend.status(REF).phase is RolloutPhase.ABSENT
+    with pytest.raises(ReleaseNotFound):
+        backend.history(REF)
+    with pytest.raises(ReleaseNotFound):
+        backend.uninstall(REF)
+
+
+def test_of_several_labelled_deployments_the_one_named_after_the_release_wins(
+    cluster: EmulatedCluster, backend: KubernetesBackend
+) -> None:
+    def labelled(name: str) -> JsonObject:
+        made = foreign_app()
+        made["metadata"] = {"name": name, "namespace": "production", "labels": dict(OURS)}
+        return made
+
+    for name in ("web-b", "web-a"):
+        cluster.as_someone_else(DEPLOYMENT, labelled(name))
+    assert backend.status(REF).extensions["kubernetes.deployment"] == "web-a"  # first by name
+    cluster.as_someone_else(DEPLOYMENT, labelled("web"))
+    assert backend.status(REF).extensions["kubernetes.deployment"] == "web"
+
+
+def _rolled_named(cluster: EmulatedCluster, name: str, *, revision: str) -> None:
+    cluster.as_controller(
+        DEPLOYMENT,
+        "production",
+        name,
+        {"metadata": {"annotations": {"deployment.kubernetes.io/revision": revision}}},
+    )
+
+
+def adopted_notes(revision: int, kind: str, image: str, *, pinned: bool = False) -> JsonObject:
+    return {
+        "o2dms.o-ran.org/revision": str(revision),
+        "o2dms.o-ran.org/operation-id": f"op-{revision}",
+        "o2dms.o-ran.org/pinned": "true" if pinned else "false",
+        "o2dms.o-ran.org/adopted": "true",
+        "kubernetes.io/change-cause": f"O2-DMS {kind} to revision {revision} ({image})",
+    }
+
+
+def adoption_ops(
+    revision: int, kind: str, tag: str, image: str, *, pinned: bool = False
+) -> list[JsonObject]:
+    labels = {**OURS, "app.kubernetes.io/version": tag}
+    return [
+        *(
+            {"op": "add", "path": f"/metadata/labels/{k.replace('/', '~1')}", "value": v}
+            for k, v in labels.items()
+        ),
+        *(
+            {"op": "add", "path": f"/metadata/annotations/{k.replace('/', '~1')}", "value": v}
+            for k, v in adopted_notes(revision, kind, image, pinned=pinned).items()
+        ),
+    ]
+
+
+def app_template(tag: str, image: str, **labels: str) -> JsonObject:
+    return {
+        "metadata": {"labels": {"app": "my-app", **labels, "app.kubernetes.io/version": tag}},
+        "spec": {
+            "containers": [
+                {"name": "sidecar", "image": "envoyproxy/envoy:v1.30.0"},
+                {"name": "app", "image": image},
+            ]
+        },
+    }
+
+
+def test_adopt_takes_over_a_foreign_deployment_as_kubectl_set_image_would(
+    cluster: EmulatedCluster, backend: KubernetesBackend
+) -> None:
+    cluster.as_someone_else(DEPLOYMENT, foreign_app())
+    adopt = {"deploymentName": "my-app", "adopt": True, "container": "app"}
+    first = bare_target(1, **adopt, image={"tag": "1.1.0"}, labels={"tier": "edge"})
+    plan = backend.plan(Action(OperationType.INSTALL, first))
+    applied = backend.install(first)
+
+    v1 = "registry.example.com:5000/team/my-app:1.1.0"
+    adopted = app_template("1.1.0", v1, tier="edge")
+    (patch,) = cluster.changes()[1:]
+    assert (patch.method, patch.path, patch.content_type) == (
+        "PATCH",
+        f"{DEPLOYMENTS}/my-app",
+        JSON_PATCH,
+    )
+    assert patch.data == [
+        {"op": "add", "path": "/metadata/annotations", "value": {}},  # kubectl set none
+        *adoption_ops(1, "install", "1.1.0", v1),
+        {"op": "add", "path": "/spec/template", "value": adopted},  # no /spec/replicas
+    ]
+    stored = cluster.read(DEPLOYMENT, "production", "my-app")
+    assert stored is not None
+    assert stored["spec"]["selector"] == {"matchLabels": {"app": "my-app"}}
+    assert stored["spec"]["replicas"] == 3
+    assert stored["metadata"]["labels"] == {
+        "app": "my-app",
+        **OURS,
+        "app.kubernetes.io/version": "1.1.0",
+    }
+    assert applied.extensions["kubernetes.podTemplate"] == adopted
+    assert applied.extensions["kubernetes.image"] == v1
+    assert applied.extensions["kubernetes.replicas"] == 3
+    assert plan[0].body is None
+    assert "kubectl set image" in plan[0].description
+
+    # now ours, but its selector is not: an upgrade keeps the live template and the
+    # labels the selector needs, whatever the labels value says
+    second = bare_target(
+        2,
+        **adopt,
+        image={"repository": "registry.example.com/my-app", "tag": "1.2.0"},
+        labels={"app": "other"},
+        replicaCount=4,
+    )
+    backend.upgrade(second)
+    v2 = "registry.example.com/my-app:1.2.0"
+    upgraded = app_template("1.2.0", v2, tier="edge")
+    assert cluster.changes()[-1].data == [
+        *adoption_ops(2, "upgrade", "1.2.0", v2),
+        {"op": "add", "path": "/spec/replicas", "value": 4},
+        {"op": "add", "path": "/spec/template", "value": upgraded},
+    ]
+
+    # its pods and ReplicaSets are selected by its own selector
+    before = len(cluster.seen())
+    backend.status(REF)
+    backend.history(REF)
+    by_app = {"labelSelector": "app=my-app"}
+    assert [s.query for s in cluster.seen()[before:]][1::2] == [by_app, by_app]
+
+    # rolling back to a pruned revision re-applies its snapshot on the live template
+    pruned = backend.rollback(replace(first, revision=3, operation_id="op-3"), to_backend_ref="1")
+    back = app_template("1.1.0", "registry.example.com/my-app:1.1.0", tier="edge")
+    assert cluster.changes()[-1].data[-1] == {"op": "add", "path": "/spec/template", "value": back}
+    assert pruned.extensions["kubernetes.podTemplate"] == back
+    assert pruned.extensions["kubernetes.rollbackMethod"] == "snapshot"
+
+
+def test_adopt_sets_the_only_or_first_container_and_refuses_an_unknown_one(
+    cluster: EmulatedCluster, backend: KubernetesBackend
+) -> None:
+    cluster.as_someone_else(DEPLOYMENT, foreign_app())
+    unknown = bare_target(1, deploymentName="my-app", adopt=True, container="nope")
+    with pytest.raises(InvalidRequest, match="no container nope: its containers are sidecar, app"):
+        backend.install(unknown)
+    first = backend.install(bare_target(1, deploymentName="my-app", adopt=True))
+    assert first.extensions["kubernetes.image"] == "envoyproxy/envoy:1.0.0"
+    assert len(cluster.changes()) == 2
+
+
+def test_adopt_needs_an_image_to_create_a_missing_deployment(
+    cluster: EmulatedCluster, backend: KubernetesBackend
+) -> None:
+    missing = bare_target(1, deploymentName="my-app", adopt=True, image={"tag": "1.1.0"})
+    with pytest.raises(
+        InvalidRequest, match=r"production/my-app does not exist: to create it, .*image\.repository"
+    ):
+        backend.install(missing)
+    assert cluster.changes() == []
+    backend.install(replace(missing, values={**missing.values, "image": {"repository": "nginx"}}))
+    assert [(s.method, s.path) for s in cluster.changes()] == [("POST", DEPLOYMENTS)]
+
+
+def test_a_foreign_deployment_is_a_conflict_without_adopt(
+    cluster: EmulatedCluster, backend: KubernetesBackend
+) -> None:
+    cluster.as_someone_else(DEPLOYMENT, foreign_app())
+    for values in ({}, {"adopt": False}):
+        with pytest.raises(ReleaseConflict, match="my-app exists and is not ours"):
+            backend.install(target(1, deploymentName="my-app", **values))
+        with pytest.raises(ReleaseConflict, match="not ours"):
+            backend.upgrade(target(1, deploymentName="my-app", **values))
+    with pytest.raises(ReleaseConflict, match="not ours"):  # scale never adopts
+        backend.scale(target(1, deploymentName="my-app", adopt=True), replicas=1)
+    with pytest.raises(InvalidRequest, match="adopt"):
+        backend.install(target(1, deploymentName="my-app", adopt="yes"))
+    others = foreign_app()
+    others["metadata"].update(name="theirs", labels={**OURS, "o2dms.o-ran.org/deployment": "api"})
+    cluster.as_someone_else(DEPLOYMENT, others)
+    with pytest.raises(ReleaseConflict, match="belongs to deployment api"):
+        backend.install(target(1, deploymentName="theirs", adopt=True))
+    assert len(cluster.changes()) == 2  # only the foreign Deployments' creation

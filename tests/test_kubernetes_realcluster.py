@@ -44,6 +44,10 @@ def _image(obj: dict[str, Any]) -> str:
     return image
 
 
+def _images(obj: dict[str, Any]) -> list[str]:
+    return [c["image"] for c in obj["spec"]["template"]["spec"]["containers"]]
+
+
 def _replica_sets(kube: Kube, namespace: str) -> dict[str, dict[str, Any]]:
     """The Deployment's ReplicaSets by their current revision."""
     found = kube.json(
@@ -144,5 +148,84 @@ def test_realcluster_kubernetes_install_upgrade_crash_rollback(kube: Kube) -> No
             assert history[5]["status"] == "deployed"
             assert [history[n]["backendRef"] for n in range(1, 6)] == ["1", "2", "3", "4", "5"]
             assert set(_replica_sets(kube, namespace)) == {"3", "4", "5"}
+    finally:
+        kube.drop_namespace(namespace)
+
+
+def test_realcluster_kubernetes_adopts_a_kubectl_deployment(kube: Kube) -> None:
+    """A Deployment ``kubectl create`` made (selector ``app=my-app``, two containers) is
+    adopted by deployment ``demo``: only the ``my-app`` container's tag changes, then an
+    upgrade and a rollback patch it as ours, with its own selector and sidecar kept."""
+    namespace = kube.new_namespace()
+    app, sidecar = "registry.example.com/my-app", "registry.example.com/sidecar:1.0.0"
+
+    def live(client: Any, revision: int, tag: str) -> dict[str, Any]:
+        """Our revision ``revision`` runs ``tag``, on the live Deployment and its ReplicaSet."""
+        found = kube.get("deployment", "my-app", namespace)
+        assert found is not None
+        current = found["metadata"]["annotations"][REVISION]
+        assert _history(client)[revision]["backendRef"] == current
+        assert found["spec"]["selector"] == {"matchLabels": {"app": "my-app"}}
+        assert found["spec"]["replicas"] == 2
+        assert _images(found) == [f"{app}:{tag}", sidecar]
+        assert found["spec"]["template"]["metadata"]["labels"] == {
+            "app": "my-app",
+            "app.kubernetes.io/version": tag,
+        }
+        labels = found["metadata"]["labels"]
+        assert labels["app.kubernetes.io/managed-by"] == "o2dms"
+        assert labels["o2dms.o-ran.org/deployment"] == "demo"
+        sets = kube.json("kubectl", "get", "rs", "-n", namespace, "-l", "app=my-app", "-o", "json")
+        by_revision = {rs["metadata"]["annotations"][REVISION]: rs for rs in sets["items"]}
+        assert _images(by_revision[current]) == [f"{app}:{tag}", sidecar]
+        return by_revision
+
+    try:
+        images = (f"--image={app}:0.9.0", f"--image={sidecar}")
+        kube.kubectl("create", "deployment", "my-app", *images, "--replicas=2", "-n", namespace)
+        kube.kubectl("rollout", "status", "deployment/my-app", "-n", namespace, "--timeout=60s")
+        with real_adapters(operation_timeout_seconds=60) as (client, driver):
+            manager = manager_for(kube.kubeconfig, namespace)
+            assert call(client, "POST", "deploymentManagers", manager).status == 201
+            descriptor = {
+                "descriptorId": "my-app-1.0.0",
+                "name": "my-app",
+                "artifactRepoUrl": "https://charts.example.com/stable",  # never fetched
+                "artifactName": "my-app",
+                "artifactVersion": "1.0.0",
+                "defaultParameters": {},
+                "supportedAdapters": ["kubernetes"],
+            }
+            assert call(client, "POST", "nfDeploymentDescriptors", descriptor).status == 201
+
+            # adopt: the tag is the descriptor's version, the repository the live one
+            body = {
+                "name": "demo",
+                "descriptorId": "my-app-1.0.0",
+                "adapter": "kubernetes",
+                "parameters": {"deploymentName": "my-app", "adopt": True, "container": "my-app"},
+            }
+            op = _accepted(call(client, "POST", "nfDeployments", body), 201)
+            _ended(client, driver, op, "COMPLETED")
+            adopted = live(client, 1, "1.0.0")
+            assert set(adopted) == {"1", "2"}  # kubectl's revision 1, then ours
+            assert kube.get("deployment", "demo", namespace) is None
+
+            # upgrade: patched as ours, on its live pod template
+            v2 = {"parameters": {"image": {"tag": "2.0.0"}}}
+            op = _accepted(call(client, "PUT", "nfDeployments/demo", v2), 200)
+            _ended(client, driver, op, "COMPLETED")
+            assert set(live(client, 2, "2.0.0")) == {"1", "2", "3"}
+
+            # rollback to revision 1: its ReplicaSet (revision 2) comes back as revision 4
+            answer = call(client, "POST", "nfDeployments/demo/rollback", {"revision": 1})
+            op = _accepted(answer, 200)
+            _ended(client, driver, op, "COMPLETED")
+            back = live(client, 3, "1.0.0")
+            assert back["4"]["metadata"]["name"] == adopted["2"]["metadata"]["name"]
+            assert back["4"]["metadata"]["annotations"][HISTORY] == "2"
+            history = _history(client)
+            assert [history[n]["backendRef"] for n in (1, 2, 3)] == ["2", "3", "4"]
+            assert history[3]["status"] == "deployed"
     finally:
         kube.drop_namespace(namespace)

@@ -2,9 +2,17 @@
 ``kubernetes`` adapter. No Helm, no GitOps controller: the deployment controller of the
 cluster rolls the pods out, and we read its verdict back.
 
-- install creates the Deployment (and the Service ``serviceName`` names), or adopts one we
-  left behind (it carries our labels); upgrade patches it, creating it when it is missing;
-  scale patches ``spec.replicas``; uninstall deletes both.
+- The Deployment is named ``deploymentName`` (default: the release). install creates it (and
+  the Service ``serviceName`` names), or takes over one we left behind (it carries our
+  labels); upgrade patches it, creating it when it is missing; scale patches
+  ``spec.replicas``; uninstall deletes both. A Deployment that is not ours is a conflict,
+  unless ``adopt`` is true: then install or upgrade adopts it (``deployment.py``).
+- status, history and uninstall get no values, so no ``deploymentName``: they find our
+  Deployment by our tracking labels, with one list request. Should several match (a
+  ``deploymentName`` changed between revisions leaves the older Deployment behind), the one
+  named after the release wins, else the first by name.
+- Pods and ReplicaSets are selected by the Deployment's own ``spec.selector``: ours
+  (``app.kubernetes.io/instance=<release>``), or an adopted Deployment's.
 - Revisions are the Deployment's ReplicaSet revisions (``deployment.kubernetes.io/revision``):
   right after a change, the Deployment is read back until the controller has observed it
   (``settle_seconds``), and its revision is the ``backend_ref`` we record.
@@ -32,6 +40,7 @@ from chalicelib.adapters.gitops.kube import (
     KubeSession,
     Request,
     create,
+    delete,
     json_patch,
 )
 from chalicelib.adapters.workloads import deployment as objects
@@ -85,27 +94,28 @@ class KubernetesBackend:
     def scale(self, target: ReleaseTarget, *, replicas: int) -> Applied:
         scaled = _scaled(target, replicas)
         with self._kube.session(operation_id=target.operation_id) as kube:
-            self._ours(kube, target, required=True)
-            kube.send(objects.change(scaled, OperationType.SCALE))
-            return self._applied(kube, scaled, OperationType.SCALE)
+            found = self._ours(kube, target)
+            kube.send(objects.change(scaled, OperationType.SCALE, live=found))
+            return self._applied(kube, scaled, OperationType.SCALE, found)
 
     def rollback(self, target: ReleaseTarget, *, to_backend_ref: str | None) -> Applied:
         with self._kube.session(operation_id=target.operation_id) as kube:
-            self._ours(kube, target, required=True)
-            kept = self._replica_set(kube, target, to_backend_ref)
+            found = self._ours(kube, target)
+            kept = self._replica_set(kube, target, found, to_backend_ref)
             template = objects.replica_set_template(kept) if kept is not None else None
-            kube.send(objects.change(target, OperationType.ROLLBACK, template))
-            applied = self._applied(kube, target, OperationType.ROLLBACK)
+            kube.send(objects.change(target, OperationType.ROLLBACK, template, live=found))
+            applied = self._applied(kube, target, OperationType.ROLLBACK, found, template)
         applied.extensions["kubernetes.rollbackMethod"] = "undo" if kept else "snapshot"
         applied.extensions["kubernetes.rollbackToRevision"] = to_backend_ref
-        if template is not None:
-            applied.extensions["kubernetes.podTemplate"] = template
         return applied
 
     def uninstall(self, ref: ReleaseRef) -> None:
         with self._kube.session() as kube:
+            found = self._find(kube, ref)
             services = kube.select(SERVICE, ref.namespace, _ours_selector(ref.release))
-            kube.send(objects.removes(ref.release, ref.namespace, None)[0])
+            if found is None:
+                raise ReleaseNotFound(f"no Deployment of {ref.release} in {ref.namespace}")
+            kube.send(delete(DEPLOYMENT, ref.namespace, _name(found)))
             for svc in services:
                 name = tracking.text(svc, "metadata", "name")
                 if name:
@@ -113,12 +123,16 @@ class KubernetesBackend:
 
     def status(self, ref: ReleaseRef) -> BackendStatus:
         with self._kube.session() as kube:
-            found = kube.get(DEPLOYMENT, ref.namespace, ref.release)
-            pods = kube.select(POD, ref.namespace, objects.selector(ref.release)) if found else []
+            found = self._find(kube, ref)
+            pods = (
+                kube.select(POD, ref.namespace, objects.pod_selector(found, ref.release))
+                if found
+                else []
+            )
         return deployment_status(
             found,
             pods,
-            name=ref.release,
+            name=_name(found) if found else ref.release,
             namespace=ref.namespace,
             crash_loop_restarts=self._crash_loop_restarts,
         )
@@ -126,13 +140,19 @@ class KubernetesBackend:
     def history(self, ref: ReleaseRef) -> list[BackendRevision]:
         """The Deployment's ReplicaSet revisions, oldest first."""
         with self._kube.session() as kube:
-            found = self._kube_existing(kube, ref.namespace, ref.release)
-            sets = kube.select(REPLICA_SET, ref.namespace, objects.selector(ref.release))
+            found = self._find(kube, ref)
+            if found is None:
+                raise ReleaseNotFound(f"no Deployment of {ref.release} in {ref.namespace}")
+            selector = objects.pod_selector(found, ref.release)
+            sets = kube.select(REPLICA_SET, ref.namespace, selector)
         return deployment_history(found, sets)
 
     def plan(self, action: Action) -> list[PlanStep]:
         target, kind = action.target, action.type
-        where = f"{target.namespace}/{target.release}"
+        name = objects.deployment_name(target.release, target.values)
+        where = f"{target.namespace}/{name}"
+        if kind is not OperationType.TERMINATE and objects.adopting(target.values):
+            return _adoption_plan(action, name)
         if kind is OperationType.TERMINATE:
             return [
                 PlanStep(f"Delete {r.resource.kind} {r.namespace}/{r.name}", body=r.describe())
@@ -158,7 +178,7 @@ class KubernetesBackend:
             steps = []
             to = action.rollback_to_ref
             if to is not None:
-                command = objects.undo_command(target.release, target.namespace, to)
+                command = objects.undo_command(name, target.namespace, to)
                 says = (
                     f"Put back the pod template of ReplicaSet revision {to} of Deployment "
                     f"{where}, as this command would"
@@ -175,15 +195,22 @@ class KubernetesBackend:
     # ------------------------------------------------------------------ helpers
 
     def _apply(self, target: ReleaseTarget, kind: OperationType) -> Applied:
+        name = objects.deployment_name(target.release, target.values)
+        where = f"Deployment {target.namespace}/{name}"
         with self._kube.session(operation_id=target.operation_id) as kube:
-            if self._ours(kube, target, required=False) is None:
+            found = kube.get(DEPLOYMENT, target.namespace, name)
+            if found is None:
+                objects.image_of(target, why=f"{where} does not exist: to create it, ")
                 kube.send(objects.creates(target, kind)[0])
+            elif tracking.made_for(found, target) or _adoptable(found, target):
+                kube.send(objects.change(target, kind, live=found))
             else:
-                kube.send(objects.change(target, kind))
-            svc = objects.service(target)
+                raise ReleaseConflict(f"{where} exists and is not ours (adopt: true takes it)")
+            kept = objects.keeps_template(found, target)
+            svc = objects.service(target, objects.match_labels(found) if kept else None)
             if svc is not None:
                 self._put_service(kube, target, svc)
-            return self._applied(kube, target, kind)
+            return self._applied(kube, target, kind, found)
 
     def _put_service(self, kube: KubeSession, target: ReleaseTarget, svc: JsonObject) -> None:
         name = svc["metadata"]["name"]
@@ -201,66 +228,134 @@ class KubernetesBackend:
         kube.send(json_patch(SERVICE, target.namespace, name, ops))
 
     @staticmethod
-    def _kube_existing(kube: KubeSession, namespace: str, name: str) -> JsonObject:
-        found = kube.get(DEPLOYMENT, namespace, name)
-        if found is None:
-            raise ReleaseNotFound(f"Deployment {namespace}/{name} not found")
-        return found
+    def _find(kube: KubeSession, ref: ReleaseRef) -> JsonObject | None:
+        """Our Deployment of ``ref``, by our tracking labels (one list request): the one
+        named after the release if several match, else the first by name."""
+        listed = kube.select(DEPLOYMENT, ref.namespace, _ours_selector(ref.release))
+        # the API server filters already; checked again so that one ignoring labelSelector
+        # cannot hand us a Deployment that is not ours
+        found = [d for d in listed if _tracks(d, ref.release)]
+        found.sort(key=lambda d: (_name(d) != ref.release, _name(d)))
+        return found[0] if found else None
 
-    def _ours(
-        self, kube: KubeSession, target: ReleaseTarget, *, required: bool
-    ) -> JsonObject | None:
-        """Our Deployment for ``target`` (``None`` when there is none and none is required)."""
-        if required:
-            found: JsonObject | None = self._kube_existing(kube, target.namespace, target.release)
-        else:
-            found = kube.get(DEPLOYMENT, target.namespace, target.release)
-        if found is not None and not tracking.made_for(found, target):
-            raise ReleaseConflict(
-                f"Deployment {target.namespace}/{target.release} exists and is not ours"
-            )
+    @staticmethod
+    def _ours(kube: KubeSession, target: ReleaseTarget) -> JsonObject:
+        """Our Deployment for ``target``: it must exist and carry our labels."""
+        name = objects.deployment_name(target.release, target.values)
+        found = kube.get(DEPLOYMENT, target.namespace, name)
+        if found is None:
+            raise ReleaseNotFound(f"Deployment {target.namespace}/{name} not found")
+        if not tracking.made_for(found, target):
+            raise ReleaseConflict(f"Deployment {target.namespace}/{name} exists and is not ours")
         return found
 
     @staticmethod
     def _replica_set(
-        kube: KubeSession, target: ReleaseTarget, revision: str | None
+        kube: KubeSession, target: ReleaseTarget, found: JsonObject, revision: str | None
     ) -> JsonObject | None:
         """The ReplicaSet holding Deployment revision ``revision``, if the cluster kept it."""
         if revision is None:
             return None
-        sets = kube.select(REPLICA_SET, target.namespace, objects.selector(target.release))
+        selector = objects.pod_selector(found, target.release)
+        sets = kube.select(REPLICA_SET, target.namespace, selector)
         return next((rs for rs in sets if revision in objects.revisions_of(rs)), None)
 
-    def _settled(self, kube: KubeSession, target: ReleaseTarget) -> JsonObject | None:
+    def _settled(self, kube: KubeSession, namespace: str, name: str) -> JsonObject | None:
         """The Deployment once its controller has observed our change (or as last read)."""
         deadline = time.monotonic() + self._settle_seconds
         while True:
-            found = kube.get(DEPLOYMENT, target.namespace, target.release)
+            found = kube.get(DEPLOYMENT, namespace, name)
             if found is None or observed(found) or time.monotonic() >= deadline:
                 return found
             self._sleep(0.1)
 
-    def _applied(self, kube: KubeSession, target: ReleaseTarget, kind: OperationType) -> Applied:
-        found = self._settled(kube, target)
+    def _applied(
+        self,
+        kube: KubeSession,
+        target: ReleaseTarget,
+        kind: OperationType,
+        live: JsonObject | None,
+        sent: JsonObject | None = None,
+    ) -> Applied:
+        """What was applied over ``live`` (the Deployment as read before; ``sent``: the
+        ReplicaSet template a rollback put back)."""
+        name = objects.deployment_name(target.release, target.values)
+        found = self._settled(kube, target.namespace, name)
         ref = revision_of(found) if found is not None and observed(found) else None
-        repository, tag = objects.image_of(target)
+        template, image = objects.written(target, live)
+        replicas = objects.replicas_for(target, live)
         return Applied(
             backend_ref=ref,
-            app_version=tag,
+            app_version=objects.tag_of(target),
             extensions={
-                "kubernetes.deployment": target.release,
+                "kubernetes.deployment": name,
                 "kubernetes.namespace": target.namespace,
-                "kubernetes.image": f"{repository}:{tag}",
-                "kubernetes.replicas": objects.replicas_of(target),
+                "kubernetes.image": image,
+                "kubernetes.replicas": (
+                    replicas if replicas is not None else tracking.dig(found, "spec", "replicas")
+                ),
                 "kubernetes.revision": ref,
-                "kubernetes.changeCause": objects.change_cause(target, kind),
-                "kubernetes.podTemplate": objects.pod_template(target),
+                "kubernetes.changeCause": objects.change_cause(target, kind, image),
+                "kubernetes.podTemplate": sent or template,
             },
         )
 
 
 def _ours_selector(release: str) -> str:
     return f"{tracking.MANAGED_BY}={tracking.OWNER},{tracking.DEPLOYMENT}={release}"
+
+
+def _tracks(obj: JsonObject, release: str) -> bool:
+    labels = tracking.dig(obj, "metadata", "labels") or {}
+    return bool(
+        labels.get(tracking.MANAGED_BY) == tracking.OWNER
+        and labels.get(tracking.DEPLOYMENT) == release
+    )
+
+
+def _adoptable(found: JsonObject, target: ReleaseTarget) -> bool:
+    """Whether ``adopt`` asks for ``found``, a Deployment not ours: never one that another
+    of our deployments manages (two would then fight over it)."""
+    owner = tracking.text(found, "metadata", "labels", tracking.DEPLOYMENT)
+    if tracking.text(found, "metadata", "labels", tracking.MANAGED_BY) == tracking.OWNER:
+        name = tracking.text(found, "metadata", "name")
+        raise ReleaseConflict(
+            f"Deployment {target.namespace}/{name} belongs to deployment {owner}: not adopted"
+        )
+    return objects.adopting(target.values)
+
+
+def _name(obj: JsonObject) -> str:
+    return tracking.text(obj, "metadata", "name") or ""
+
+
+def _adoption_plan(action: Action, name: str) -> list[PlanStep]:
+    """The plan when ``adopt`` is true: the patch depends on the live Deployment, which a plan
+    does not read, so the steps say what is sent and carry no body."""
+    target, kind = action.target, action.type
+    objects.refuse_secrets(target)
+    where = f"Deployment {target.namespace}/{name}"
+    if kind is OperationType.SCALE:
+        if action.replicas is None:
+            raise InvalidRequest("a scale plan needs a replica count")
+        return [PlanStep(f"Patch {where} to {action.replicas} replicas")]
+    container = target.values.get("container") or "its first container"
+    repository = objects.repository_of(target) or "its repository"
+    says = (
+        f"Patch {where} to revision {target.revision}: if it is not ours (adopting it) or was"
+        " adopted, as `kubectl set image` would (keep its selector and pod template, set"
+        f" {container} to {repository}:{objects.tag_of(target)}, add our labels), else with"
+        " this revision's pod template"
+    )
+    if kind is OperationType.INSTALL or kind is OperationType.UPGRADE:
+        create = "create it" if objects.repository_of(target) else "fail: image is needed"
+        return [PlanStep(f"{says}; {create} if it does not exist")]
+    to = action.rollback_to_ref
+    if to is None:
+        return [PlanStep(says)]
+    command = objects.undo_command(name, target.namespace, to)
+    undo = f"Put back the pod template of ReplicaSet revision {to} of {where}, as this would"
+    return [PlanStep(undo, command=command), PlanStep(f"{says}, if revision {to} was pruned")]
 
 
 def _scaled(target: ReleaseTarget, replicas: int) -> ReleaseTarget:

@@ -1,22 +1,34 @@
 """The objects and requests of the ``kubernetes`` adapter, built from a revision's values
 (plain data, no I/O: what ``plan`` shows is what is sent).
 
-Values read: ``image.repository`` (required), ``image.tag`` (default: the descriptor's
-version), ``replicaCount`` (default 1), ``containerPort``, ``labels``, ``container`` (the
-container's name, default the release) and ``serviceName`` (a ClusterIP Service selecting
-the pods). The Deployment is named after the release, in the target namespace, and selects
-its pods by ``app.kubernetes.io/instance=<release>``. Its pod template carries the labels
-with ``app.kubernetes.io/version`` (the image tag); the Deployment carries our tracking
-labels and annotations (``gitops/tracking.py``) and ``kubernetes.io/change-cause``, which
-the deployment controller copies to the ReplicaSet, as ``kubectl rollout history`` shows it.
+Values read: ``image.repository`` (required to create), ``image.tag`` (default: the
+descriptor's version), ``replicaCount`` (default 1), ``containerPort``, ``labels``,
+``container`` (the container's name, default the release), ``serviceName`` (a ClusterIP
+Service selecting the pods), ``deploymentName`` (the Deployment's name, a DNS-1123
+subdomain; default the release) and ``adopt`` (take over a Deployment that is not ours).
+The Deployment we create selects its pods by ``app.kubernetes.io/instance=<release>``. Its
+pod template carries the labels with ``app.kubernetes.io/version`` (the image tag); the
+Deployment carries our tracking labels and annotations (``gitops/tracking.py``) and
+``kubernetes.io/change-cause``, which the deployment controller copies to the ReplicaSet, as
+``kubectl rollout history`` shows it.
 
 Changes are JSON Patches (RFC 6902) whose ``add`` operations replace ``spec.template`` whole,
 so a label or port a revision dropped does not survive from the previous one.
+
+Adoption (``adopt: true``, the Deployment exists and is not ours) has ``kubectl set image``
+semantics: the live pod template is kept and only the image tag of one container (the one
+named ``container``, else the first) changes, its repository too when ``image.repository``
+is given; the ``labels`` and ``app.kubernetes.io/version`` join its pod labels, and
+``spec.replicas`` is written only when ``replicaCount`` is given. The Deployment then
+carries our labels and the ``o2dms.o-ran.org/adopted`` annotation, and every later change
+builds on its live pod template the same way, with the labels its selector needs put back
+last (so no value can break the selector; labels an earlier revision added do survive).
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from chalicelib.adapters.gitops import tracking
@@ -40,10 +52,20 @@ CHANGE_CAUSE = "kubernetes.io/change-cause"
 RS_REVISION = "deployment.kubernetes.io/revision"
 RS_REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 TEMPLATE_HASH = "pod-template-hash"
+ADOPTED = "o2dms.o-ran.org/adopted"
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
 WRITTEN = frozenset(
-    {"image", "replicaCount", "containerPort", "labels", "container", "serviceName"}
+    {
+        "image",
+        "replicaCount",
+        "containerPort",
+        "labels",
+        "container",
+        "serviceName",
+        "deploymentName",
+    }
 )
 
 
@@ -63,6 +85,58 @@ def selector(release: str) -> str:
     return f"{INSTANCE}={release}"
 
 
+def deployment_name(release: str, values: JsonObject) -> str:
+    """``deploymentName``, else the release."""
+    name = values.get("deploymentName")
+    if name is None:
+        return release
+    if not isinstance(name, str) or len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
+        raise InvalidRequest(
+            "the kubernetes adapter needs deploymentName to be a DNS-1123 name "
+            "(lower-case letters, digits, '-' and '.', at most 253 characters)"
+        )
+    return name
+
+
+def adopting(values: JsonObject) -> bool:
+    """Whether ``adopt`` asks to take over a Deployment that is not ours."""
+    adopt = values.get("adopt", False)
+    if not isinstance(adopt, bool):
+        raise InvalidRequest("the kubernetes adapter needs adopt to be true or false")
+    return adopt
+
+
+def match_labels(deployment: JsonObject | None) -> dict[str, str]:
+    found = tracking.dig(deployment, "spec", "selector", "matchLabels")
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def pod_selector(deployment: JsonObject | None, release: str) -> str:
+    """The Deployment's ``spec.selector`` as a label selector (that of its pods and
+    ReplicaSets); ours, ``app.kubernetes.io/instance=<release>``, when it has none."""
+    parts = [f"{key}={value}" for key, value in match_labels(deployment).items()]
+    for rule in tracking.dig(deployment, "spec", "selector", "matchExpressions") or []:
+        key, op = rule.get("key"), rule.get("operator")
+        listed = ",".join(str(v) for v in rule.get("values") or [])
+        shapes = {"In": f"{key} in ({listed})", "NotIn": f"{key} notin ({listed})"}
+        shapes.update({"Exists": str(key), "DoesNotExist": f"!{key}"})
+        parts.extend([shapes[op]] if op in shapes else [])
+    return ",".join(parts) or selector(release)
+
+
+def keeps_template(live: JsonObject | None, target: ReleaseTarget) -> bool:
+    """Whether a change builds on ``live``'s pod template (``kubectl set image``) instead of
+    replacing it: for a Deployment we are adopting, or did adopt (its selector is its own)."""
+    if live is None:
+        return False
+    adopted = tracking.text(live, "metadata", "annotations", ADOPTED) == "true"
+    return (
+        adopted
+        or not tracking.made_for(live, target)
+        or match_labels(live) != {INSTANCE: target.release}
+    )
+
+
 def _mapping(value: Any, what: str) -> dict[str, Any]:
     if value is None:
         return {}
@@ -71,14 +145,24 @@ def _mapping(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
-def image_of(target: ReleaseTarget) -> tuple[str, str]:
+def repository_of(target: ReleaseTarget) -> str | None:
+    repository = _mapping(target.values.get("image"), "image").get("repository")
+    if repository is not None and (not isinstance(repository, str) or not repository):
+        raise InvalidRequest("the kubernetes adapter needs image.repository to be a name")
+    return repository
+
+
+def tag_of(target: ReleaseTarget) -> str:
+    """``image.tag``, else the descriptor's version."""
+    return str(_mapping(target.values.get("image"), "image").get("tag") or target.chart.version)
+
+
+def image_of(target: ReleaseTarget, *, why: str = "") -> tuple[str, str]:
     """The image repository and tag of ``target`` (the tag defaults to its version)."""
-    image = _mapping(target.values.get("image"), "image")
-    repository = image.get("repository")
-    if not isinstance(repository, str) or not repository:
-        raise InvalidRequest("the kubernetes adapter needs the value image.repository")
-    tag = image.get("tag") or target.chart.version
-    return repository, str(tag)
+    repository = repository_of(target)
+    if repository is None:
+        raise InvalidRequest(f"{why}the kubernetes adapter needs the value image.repository")
+    return repository, tag_of(target)
 
 
 def replicas_of(target: ReleaseTarget) -> int:
@@ -95,7 +179,7 @@ def service_name(values: JsonObject) -> str | None:
 
 def pod_labels(target: ReleaseTarget) -> dict[str, str]:
     labels = {str(k): str(v) for k, v in _mapping(target.values.get("labels"), "labels").items()}
-    return {**labels, INSTANCE: target.release, VERSION: image_of(target)[1]}
+    return {**labels, INSTANCE: target.release, VERSION: tag_of(target)}
 
 
 def _port(target: ReleaseTarget) -> int | None:
@@ -118,21 +202,85 @@ def pod_template(target: ReleaseTarget) -> JsonObject:
     return {"metadata": {"labels": pod_labels(target)}, "spec": {"containers": [container]}}
 
 
-def change_cause(target: ReleaseTarget, kind: OperationType) -> str:
+def _container_index(template: JsonObject, wanted: Any, where: str) -> int:
+    """Which container of a pod template is ours: the one named ``wanted``, else the first."""
+    containers = tracking.dig(template, "spec", "containers")
+    if not isinstance(containers, list) or not containers:
+        raise InvalidRequest(f"{where} has no container")
+    if wanted is None:
+        return 0
+    names = [str(tracking.dig(c, "name")) for c in containers]
+    if str(wanted) not in names:
+        raise InvalidRequest(
+            f"{where} has no container {wanted}: its containers are {', '.join(names)}"
+        )
+    return names.index(str(wanted))
+
+
+def _repository_in(image: str) -> str:
+    """``registry:5000/team/app`` of ``registry:5000/team/app:1.2@sha256:...``."""
+    name = image.split("@", 1)[0]
+    head, slash, last = name.rpartition("/")
+    return head + slash + last.split(":", 1)[0]
+
+
+def set_image(live: JsonObject, target: ReleaseTarget) -> tuple[JsonObject, str]:
+    """``live``'s pod template as ``kubectl set image`` leaves it for ``target``, and the
+    image it sets."""
+    template = copy.deepcopy(tracking.dig(live, "spec", "template") or {})
+    where = f"Deployment {target.namespace}/{tracking.text(live, 'metadata', 'name')}"
+    container = template["spec"]["containers"][
+        _container_index(template, target.values.get("container"), where)
+    ]
+    repository = repository_of(target) or _repository_in(str(container.get("image", "")))
+    image = container["image"] = f"{repository}:{tag_of(target)}"
+    metadata = template.setdefault("metadata", {})
+    metadata.pop("creationTimestamp", None)
+    added = {str(k): str(v) for k, v in _mapping(target.values.get("labels"), "labels").items()}
+    metadata["labels"] = {
+        **(metadata.get("labels") or {}),
+        **added,
+        VERSION: tag_of(target),
+        **match_labels(live),  # what its selector needs comes last
+    }
+    return template, image
+
+
+def written(target: ReleaseTarget, live: JsonObject | None) -> tuple[JsonObject, str]:
+    """The pod template a change to ``target`` writes over ``live`` (``None``: none yet),
+    and the image it gives our container."""
+    if live is not None and keeps_template(live, target):  # (``is not None`` for mypy)
+        return set_image(live, target)
     repository, tag = image_of(target)
-    return f"O2-DMS {kind.value} to revision {target.revision} ({repository}:{tag})"
+    return pod_template(target), f"{repository}:{tag}"
 
 
-def annotations_of(target: ReleaseTarget, kind: OperationType) -> dict[str, str]:
+def replicas_for(target: ReleaseTarget, live: JsonObject | None) -> int | None:
+    """The replica count to write: none for an adopted Deployment unless asked for."""
+    if keeps_template(live, target) and "replicaCount" not in target.values:
+        return None
+    return replicas_of(target)
+
+
+def change_cause(target: ReleaseTarget, kind: OperationType, image: str | None = None) -> str:
+    if image is None:
+        image = ":".join(image_of(target))
+    return f"O2-DMS {kind.value} to revision {target.revision} ({image})"
+
+
+def annotations_of(
+    target: ReleaseTarget, kind: OperationType, image: str | None = None, *, adopted: bool = False
+) -> dict[str, str]:
     pinned = kind is OperationType.ROLLBACK
     return {
         **tracking.annotations_for(target, pinned=pinned),
-        CHANGE_CAUSE: change_cause(target, kind),
+        **({ADOPTED: "true"} if adopted else {}),
+        CHANGE_CAUSE: change_cause(target, kind, image),
     }
 
 
 def labels_of(target: ReleaseTarget) -> dict[str, str]:
-    return {**tracking.labels_for(target), INSTANCE: target.release, VERSION: image_of(target)[1]}
+    return {**tracking.labels_for(target), INSTANCE: target.release, VERSION: tag_of(target)}
 
 
 def deployment(target: ReleaseTarget, kind: OperationType = OperationType.INSTALL) -> JsonObject:
@@ -142,7 +290,7 @@ def deployment(target: ReleaseTarget, kind: OperationType = OperationType.INSTAL
         "apiVersion": DEPLOYMENT.api_version,
         "kind": DEPLOYMENT.kind,
         "metadata": {
-            "name": target.release,
+            "name": deployment_name(target.release, target.values),
             "namespace": target.namespace,
             "labels": labels_of(target),
             "annotations": annotations_of(target, kind),
@@ -155,8 +303,9 @@ def deployment(target: ReleaseTarget, kind: OperationType = OperationType.INSTAL
     }
 
 
-def service(target: ReleaseTarget) -> JsonObject | None:
-    """The ClusterIP Service ``serviceName`` asks for, or ``None``."""
+def service(target: ReleaseTarget, pods: dict[str, str] | None = None) -> JsonObject | None:
+    """The ClusterIP Service ``serviceName`` asks for, or ``None``: selecting ``pods`` (an
+    adopted Deployment's ``matchLabels``), else the pods of the Deployment we create."""
     name = service_name(target.values)
     if name is None:
         return None
@@ -167,7 +316,7 @@ def service(target: ReleaseTarget) -> JsonObject | None:
         "metadata": {"name": name, "namespace": target.namespace, "labels": labels_of(target)},
         "spec": {
             "type": "ClusterIP",
-            "selector": {INSTANCE: target.release},
+            "selector": pods or {INSTANCE: target.release},
             "ports": [{"port": port, "targetPort": port, "protocol": "TCP"}],
         },
     }
@@ -188,32 +337,35 @@ def change(
     template: JsonObject | None = None,
     *,
     replicas: int | None = None,
+    live: JsonObject | None = None,
 ) -> Request:
-    """The patch for an upgrade, scale or rollback: labels, annotations, replicas, and the
+    """The patch for an upgrade, scale, rollback or adoption of ``live`` (the Deployment as
+    read; ``None`` in a plan, which cannot read it): labels, annotations, replicas, and the
     pod template (``target``'s own unless ``template``, a ReplicaSet's, is given)."""
     refuse_secrets(target)
+    built, image = written(target, live)
     meta_ops = [
         {"op": "add", "path": pointer("metadata", "labels", key), "value": value}
         for key, value in labels_of(target).items()
     ]
-    ops: list[JsonObject] = [
-        *meta_ops,
-        *tracking.annotation_ops(annotations_of(target, kind)),
-        {
-            "op": "add",
-            "path": "/spec/replicas",
-            "value": replicas if replicas is not None else replicas_of(target),
-        },
+    notes = annotations_of(target, kind, image, adopted=keeps_template(live, target))
+    missing = [  # a Deployment made by kubectl may have no annotations yet
+        {"op": "add", "path": f"/metadata/{key}", "value": {}}
+        for key in ("labels", "annotations")
+        if live is not None and not isinstance(tracking.dig(live, "metadata", key), dict)
     ]
+    ops: list[JsonObject] = [*missing, *meta_ops, *tracking.annotation_ops(notes)]
+    count = replicas if replicas is not None else replicas_for(target, live)
+    if count is not None:
+        ops.append({"op": "add", "path": "/spec/replicas", "value": count})
     if kind is not OperationType.SCALE:
-        ops.append(
-            {"op": "add", "path": "/spec/template", "value": template or pod_template(target)}
-        )
-    return json_patch(DEPLOYMENT, target.namespace, target.release, ops)
+        ops.append({"op": "add", "path": "/spec/template", "value": template or built})
+    name = deployment_name(target.release, target.values)
+    return json_patch(DEPLOYMENT, target.namespace, name, ops)
 
 
 def removes(release: str, namespace: str, values: JsonObject | None) -> list[Request]:
-    found = [delete(DEPLOYMENT, namespace, release)]
+    found = [delete(DEPLOYMENT, namespace, deployment_name(release, values or {}))]
     name = service_name(values or {})
     if name is not None:
         found.append(delete(SERVICE, namespace, name))
@@ -238,12 +390,12 @@ def revisions_of(replica_set: JsonObject) -> tuple[str, ...]:
     return tuple(r for r in (str(own or ""), *before.split(",")) if r)
 
 
-def undo_command(release: str, namespace: str, to_revision: str) -> tuple[str, ...]:
+def undo_command(name: str, namespace: str, to_revision: str) -> tuple[str, ...]:
     return (
         "kubectl",
         "rollout",
         "undo",
-        f"deployment/{release}",
+        f"deployment/{name}",
         f"--to-revision={to_revision}",
         "-n",
         namespace,
