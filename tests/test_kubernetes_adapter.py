@@ -668,3 +668,94 @@ def test_a_foreign_deployment_is_a_conflict_without_adopt(
     with pytest.raises(ReleaseConflict, match="belongs to deployment api"):
         backend.install(target(1, deploymentName="theirs", adopt=True))
     assert len(cluster.changes()) == 2  # only the foreign Deployments' creation
+
+
+PARTS = {
+    "version": "2.0.0",
+    "components": [
+        {
+            "name": "api",
+            "image": {"repository": "shop/api", "tag": "2.0.0"},
+            "dependsOn": ["db"],
+            "replicaCount": 2,
+        },
+        {"name": "db", "image": {"repository": "shop/db", "tag": "2.0.0"}, "dependsOn": []},
+    ],
+}
+
+
+def part_change(seen: Any) -> tuple[str, str, Any]:
+    return seen.method, seen.path, seen.data
+
+
+def test_components_are_written_at_once_with_later_waves_paused(
+    cluster: EmulatedCluster, backend: KubernetesBackend
+) -> None:
+    applied = backend.install(bare_target(1, **PARTS))
+    created = {s.data["metadata"]["name"]: s.data for s in cluster.changes()}
+    db, api = created["db"], created["api"]
+    assert db["spec"]["paused"] is False
+    assert api["spec"]["paused"] is True
+    assert api["metadata"]["annotations"]["o2dms.o-ran.org/waits-for"] == "db"
+    assert api["metadata"]["annotations"]["o2dms.o-ran.org/depends-on"] == "db"
+    assert api["metadata"]["annotations"]["o2dms.o-ran.org/started-at"] == ""
+    assert db["metadata"]["annotations"]["o2dms.o-ran.org/started-at"] != ""
+    selector = {"app.kubernetes.io/instance": "web", "app.kubernetes.io/component": "api"}
+    assert api["spec"]["selector"]["matchLabels"] == selector
+    assert api["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == "api"
+    assert api["spec"]["template"]["spec"]["containers"][0]["image"] == "shop/api:2.0.0"
+    assert api["spec"]["replicas"] == 2
+    assert applied.extensions["kubernetes.order"] == [["db"], ["api"]]
+    assert applied.app_version == "2.0.0"
+
+    # db is still rolling out: api stays paused, nothing is written
+    before = len(cluster.changes())
+    status = backend.status(REF)
+    assert status.phase is RolloutPhase.PROGRESSING
+    assert {c.name: c.status for c in status.components} == {"api": "pending", "db": "deploying"}
+    assert len(cluster.changes()) == before
+
+    # db rolled out: the next status read resumes api, and says so
+    generation = cluster.read(DEPLOYMENT, "production", "db")["metadata"].get("generation", 1)  # type: ignore[index]
+    done = {"observedGeneration": generation, "replicas": 1, "updatedReplicas": 1}
+    done |= {"readyReplicas": 1, "availableReplicas": 1}
+    cluster.as_controller(DEPLOYMENT, "production", "db", {"status": done})
+    before = len(cluster.changes())
+    status = backend.status(REF)
+    resumed = cluster.changes()[before:]
+    assert [(s.method, s.path) for s in resumed] == [("PATCH", f"{DEPLOYMENTS}/api")]
+    ops = resumed[0].data
+    assert ops[0] == {"op": "add", "path": "/spec/paused", "value": False}
+    assert ops[1]["path"] == "/metadata/annotations/o2dms.o-ran.org~1started-at"
+    assert {c.name: c.status for c in status.components} == {"api": "deploying", "db": "ready"}
+    assert status.phase is RolloutPhase.PROGRESSING
+
+
+def test_components_roll_back_in_reverse_and_refuse_a_scale(
+    cluster: EmulatedCluster, backend: KubernetesBackend
+) -> None:
+    backend.install(bare_target(1, **PARTS))
+    before = len(cluster.changes())
+    backend.rollback(bare_target(2, **PARTS), to_backend_ref=None)
+    patched = {s.path.rsplit("/", 1)[-1]: s.data for s in cluster.changes()[before:]}
+    paused = {
+        name: next(o["value"] for o in ops if o["path"] == "/spec/paused")
+        for name, ops in patched.items()
+    }
+    assert paused == {"api": False, "db": True}  # dependents first
+    with pytest.raises(InvalidRequest, match="per component"):
+        backend.scale(bare_target(3, **PARTS), replicas=3)
+    steps = backend.plan(Action(OperationType.ROLLBACK, bare_target(3, **PARTS)))
+    assert [s.component for s in steps] == ["api", "api", "db", "db"]
+    assert steps[0].command == (
+        "kubectl",
+        "set",
+        "image",
+        "deployment/api",
+        "api=shop/api:2.0.0",
+        "-n",
+        "production",
+    )
+    backend.uninstall(REF)
+    deleted = [s.path for s in cluster.changes() if s.method == "DELETE"]
+    assert set(deleted) >= {f"{DEPLOYMENTS}/api", f"{DEPLOYMENTS}/db"}

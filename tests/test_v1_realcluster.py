@@ -136,3 +136,74 @@ def test_realcluster_seed_002_rollouts_and_rollback_by_version(kube: Kube) -> No
             assert live["metadata"]["annotations"][REVISION] == "5"
     finally:
         kube.drop_namespace(namespace)
+
+
+def _two_parts(namespace: str, version: str) -> dict[str, Any]:
+    return {
+        "name": "shop",
+        "version": version,
+        "platform": "kubernetes",
+        "environment": "staging",
+        "configuration": {
+            "namespace": namespace,
+            "labels": {"app": "shop"},
+            "components": [
+                {"name": "api", "image": f"{IMAGE}-api", "depends_on": ["db"], "replicas": 2},
+                {"name": "db", "image": "registry.example.com/shop/db", "service_name": "db"},
+            ],
+        },
+    }
+
+
+def _spans(found: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {c["name"]: (c["started_at"], c["finished_at"]) for c in found["components"]}
+
+
+def test_realcluster_components_roll_out_in_dependency_order(kube: Kube) -> None:
+    namespace = kube.new_namespace()
+    try:
+        with real_adapters(operation_timeout_seconds=90) as (client, driver):
+            manager = manager_for(kube.kubeconfig, namespace)
+            assert call(client, "POST", "deploymentManagers", manager).status == 201
+
+            answer = call(client, "POST", V1, _two_parts(namespace, "v1.0.0"))
+            assert answer.status == 201, answer.body
+            first = _ended(client, driver, answer.body["id"])
+            assert first["status"] == "completed", first
+            db, api = _spans(first)["db"], _spans(first)["api"]
+            assert db[0] < api[0], (db, api)  # api was resumed at a later poll
+            assert db[1] <= api[0], (db, api)  # once db was rolled out
+            for name, image in (
+                ("api", f"{IMAGE}-api:v1.0.0"),
+                ("db", "registry.example.com/shop/db:v1.0.0"),
+            ):
+                live = kube.get("deployment", name, namespace)
+                assert live is not None
+                assert live["spec"]["template"]["spec"]["containers"][0]["image"] == image
+                assert live["spec"].get("paused") is not True
+            assert kube.get("service", "db", namespace) is not None
+
+            answer = call(client, "POST", V1, _two_parts(namespace, "v2.0.0"))
+            second = _ended(client, driver, answer.body["id"])
+            assert second["status"] == "completed", second
+
+            answer = call(
+                client,
+                "POST",
+                f"{V1}/{second['id']}/rollback",
+                {"reason": "Schema migration broke the API", "target_version": "v1.0.0"},
+            )
+            assert answer.status == 202, answer.body
+            back = _ended(client, driver, answer.body["id"])
+            assert back["status"] == "rolled_back", back
+            db, api = _spans(back)["db"], _spans(back)["api"]
+            assert api[0] < db[0], (api, db)
+            assert api[1] <= db[0], (api, db)  # db went back once api had
+            for name in ("api", "db"):
+                live = kube.get("deployment", name, namespace)
+                assert live is not None
+                assert live["spec"]["template"]["spec"]["containers"][0]["image"].endswith(
+                    ":v1.0.0"
+                )
+    finally:
+        kube.drop_namespace(namespace)

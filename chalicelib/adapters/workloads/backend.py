@@ -43,6 +43,7 @@ from chalicelib.adapters.gitops.kube import (
     delete,
     json_patch,
 )
+from chalicelib.adapters.workloads import components, parts
 from chalicelib.adapters.workloads import deployment as objects
 from chalicelib.adapters.workloads.status import (
     deployment_history,
@@ -92,6 +93,11 @@ class KubernetesBackend:
         return self._apply(target, OperationType.UPGRADE)
 
     def scale(self, target: ReleaseTarget, *, replicas: int) -> Applied:
+        if components.components_of(target.values):
+            raise InvalidRequest(
+                "a deployment of several components is scaled per component: start a version"
+                " with each component's replicas"
+            )
         scaled = _scaled(target, replicas)
         with self._kube.session(operation_id=target.operation_id) as kube:
             found = self._ours(kube, target)
@@ -99,6 +105,8 @@ class KubernetesBackend:
             return self._applied(kube, scaled, OperationType.SCALE, found)
 
     def rollback(self, target: ReleaseTarget, *, to_backend_ref: str | None) -> Applied:
+        if components.components_of(target.values):
+            return self._apply(target, OperationType.ROLLBACK)  # our snapshot, in reverse
         with self._kube.session(operation_id=target.operation_id) as kube:
             found = self._ours(kube, target)
             kept = self._replica_set(kube, target, found, to_backend_ref)
@@ -111,11 +119,14 @@ class KubernetesBackend:
 
     def uninstall(self, ref: ReleaseRef) -> None:
         with self._kube.session() as kube:
-            found = self._find(kube, ref)
+            listed = self._listed(kube, ref)
+            found = _first(listed, ref)
             services = kube.select(SERVICE, ref.namespace, _ours_selector(ref.release))
             if found is None:
                 raise ReleaseNotFound(f"no Deployment of {ref.release} in {ref.namespace}")
-            kube.send(delete(DEPLOYMENT, ref.namespace, _name(found)))
+            several = [d for d in listed if components.is_part(d)]
+            for gone in several or [found]:
+                kube.send(delete(DEPLOYMENT, ref.namespace, _name(gone)))
             for svc in services:
                 name = tracking.text(svc, "metadata", "name")
                 if name:
@@ -123,7 +134,12 @@ class KubernetesBackend:
 
     def status(self, ref: ReleaseRef) -> BackendStatus:
         with self._kube.session() as kube:
-            found = self._find(kube, ref)
+            listed = self._listed(kube, ref)
+            if any(components.is_part(d) for d in listed):
+                return parts.status(
+                    kube, ref, listed, crash_loop_restarts=self._crash_loop_restarts
+                )
+            found = _first(listed, ref)
             pods = (
                 kube.select(POD, ref.namespace, objects.pod_selector(found, ref.release))
                 if found
@@ -149,6 +165,16 @@ class KubernetesBackend:
 
     def plan(self, action: Action) -> list[PlanStep]:
         target, kind = action.target, action.type
+        if components.components_of(target.values):
+            if kind is OperationType.TERMINATE:
+                return [
+                    PlanStep(
+                        f"Delete Deployment {target.namespace}/{p['name']}", component=p["name"]
+                    )
+                    for wave in components.waves(target.values)
+                    for p in wave
+                ]
+            return components.manual_steps(target.values, target.namespace, kind)
         name = objects.deployment_name(target.release, target.values)
         where = f"{target.namespace}/{name}"
         if kind is not OperationType.TERMINATE and objects.adopting(target.values):
@@ -195,6 +221,10 @@ class KubernetesBackend:
     # ------------------------------------------------------------------ helpers
 
     def _apply(self, target: ReleaseTarget, kind: OperationType) -> Applied:
+        if components.components_of(target.values):
+            with self._kube.session(operation_id=target.operation_id) as kube:
+                ours = self._listed(kube, ReleaseRef(target.release, target.namespace))
+                return parts.apply(kube, target, kind, ours, self._put_service)
         name = objects.deployment_name(target.release, target.values)
         where = f"Deployment {target.namespace}/{name}"
         with self._kube.session(operation_id=target.operation_id) as kube:
@@ -228,15 +258,17 @@ class KubernetesBackend:
         kube.send(json_patch(SERVICE, target.namespace, name, ops))
 
     @staticmethod
-    def _find(kube: KubeSession, ref: ReleaseRef) -> JsonObject | None:
-        """Our Deployment of ``ref``, by our tracking labels (one list request): the one
-        named after the release if several match, else the first by name."""
+    def _listed(kube: KubeSession, ref: ReleaseRef) -> list[JsonObject]:
+        """Our Deployments of ``ref``, by our tracking labels (one list request)."""
         listed = kube.select(DEPLOYMENT, ref.namespace, _ours_selector(ref.release))
         # the API server filters already; checked again so that one ignoring labelSelector
         # cannot hand us a Deployment that is not ours
-        found = [d for d in listed if _tracks(d, ref.release)]
-        found.sort(key=lambda d: (_name(d) != ref.release, _name(d)))
-        return found[0] if found else None
+        return [d for d in listed if _tracks(d, ref.release)]
+
+    def _find(self, kube: KubeSession, ref: ReleaseRef) -> JsonObject | None:
+        """Our Deployment of ``ref``: the one named after the release if several match,
+        else the first by name."""
+        return _first(self._listed(kube, ref), ref)
 
     @staticmethod
     def _ours(kube: KubeSession, target: ReleaseTarget) -> JsonObject:
@@ -323,6 +355,11 @@ def _adoptable(found: JsonObject, target: ReleaseTarget) -> bool:
             f"Deployment {target.namespace}/{name} belongs to deployment {owner}: not adopted"
         )
     return objects.adopting(target.values)
+
+
+def _first(listed: list[JsonObject], ref: ReleaseRef) -> JsonObject | None:
+    found = sorted(listed, key=lambda d: (_name(d) != ref.release, _name(d)))
+    return found[0] if found else None
 
 
 def _name(obj: JsonObject) -> str:

@@ -1,20 +1,31 @@
 """A several-part application on the ``kubernetes`` platform: its ``components`` values, the
-order they roll out in (dependency waves; reversed for a rollback), and the commands a person
-would type to do the same by hand. Plain data, no I/O.
+order they roll out in (dependency waves; reversed for a rollback), the Deployments and
+Services that carry them, and the commands a person would type to do the same by hand.
+Plain data, no I/O.
 
 Each component value: ``name`` (also its Deployment's and container's name), ``image``
 (``repository``, ``tag``), ``replicaCount``, ``containerPort``, ``serviceName``, ``labels``,
 ``dependsOn`` (names of components that must be ready first).
+
+Each component is a Deployment of its own, selecting its pods by the release and
+``app.kubernetes.io/component``. The order is the cluster's to keep: a change writes every
+component at once, but those of later waves ``spec.paused`` (the deployment controller then
+starts no new ReplicaSet), naming the components they wait for in an annotation; whoever
+reads the status resumes a paused one once those are rolled out (``backend.py``).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from chalicelib.adapters.gitops import tracking
+from chalicelib.adapters.gitops.kube import DEPLOYMENT, Request, create, json_patch, pointer
+from chalicelib.adapters.workloads import deployment as objects
 from chalicelib.domain.apps import dependency_waves
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.models import JsonObject
-from chalicelib.domain.ports import PlanStep
+from chalicelib.domain.ports import PlanStep, ReleaseTarget
 from chalicelib.domain.states import OperationType
 
 
@@ -80,3 +91,121 @@ def manual_steps(values: JsonObject, namespace: str, kind: OperationType) -> lis
                 )
             )
     return steps
+
+
+COMPONENT = "app.kubernetes.io/component"
+WAITS_FOR = "o2dms.o-ran.org/waits-for"
+DEPENDS_ON = "o2dms.o-ran.org/depends-on"
+STARTED_AT = "o2dms.o-ran.org/started-at"
+
+
+def part_target(target: ReleaseTarget, part: JsonObject) -> ReleaseTarget:
+    """``target`` as if the component were a single Deployment."""
+    name = str(part["name"])
+    values: JsonObject = {
+        "image": part.get("image"),
+        "labels": {**(part.get("labels") or {}), COMPONENT: name},
+        "container": part.get("container") or name,
+        "deploymentName": name,
+    }
+    for key in ("replicaCount", "containerPort", "serviceName"):
+        if key in part:
+            values[key] = part[key]
+    return replace(target, values=values)
+
+
+def part_selector(release: str, name: str) -> dict[str, str]:
+    return {objects.INSTANCE: release, COMPONENT: name}
+
+
+def part_labels(target: ReleaseTarget, part: JsonObject) -> dict[str, str]:
+    one = part_target(target, part)
+    return {**objects.labels_of(one), COMPONENT: str(part["name"])}
+
+
+def part_annotations(
+    target: ReleaseTarget, part: JsonObject, kind: OperationType, waits_for: list[str], now: str
+) -> dict[str, str]:
+    one = part_target(target, part)
+    return {
+        **objects.annotations_of(one, kind, image_of(part)),
+        WAITS_FOR: ",".join(waits_for),
+        DEPENDS_ON: ",".join(str(d) for d in part.get("dependsOn") or ()),
+        STARTED_AT: "" if waits_for else now,
+    }
+
+
+def part_deployment(
+    target: ReleaseTarget, part: JsonObject, kind: OperationType, waits_for: list[str], now: str
+) -> JsonObject:
+    one = part_target(target, part)
+    name = str(part["name"])
+    return {
+        "apiVersion": DEPLOYMENT.api_version,
+        "kind": DEPLOYMENT.kind,
+        "metadata": {
+            "name": name,
+            "namespace": target.namespace,
+            "labels": part_labels(target, part),
+            "annotations": part_annotations(target, part, kind, waits_for, now),
+        },
+        "spec": {
+            "replicas": objects.replicas_of(one),
+            "paused": bool(waits_for),
+            "selector": {"matchLabels": part_selector(target.release, name)},
+            "template": objects.pod_template(one),
+        },
+    }
+
+
+def creates(
+    target: ReleaseTarget, part: JsonObject, kind: OperationType, waits_for: list[str], now: str
+) -> Request:
+    return create(DEPLOYMENT, part_deployment(target, part, kind, waits_for, now))
+
+
+def change(
+    target: ReleaseTarget, part: JsonObject, kind: OperationType, waits_for: list[str], now: str
+) -> Request:
+    """Rewrite a component's Deployment whole but for its selector: labels, annotations,
+    replicas, pause and pod template."""
+    built = part_deployment(target, part, kind, waits_for, now)
+    ops: list[JsonObject] = [
+        {"op": "add", "path": "/metadata/labels", "value": built["metadata"]["labels"]},
+        {"op": "add", "path": "/metadata/annotations", "value": built["metadata"]["annotations"]},
+        *(
+            {"op": "add", "path": f"/spec/{key}", "value": built["spec"][key]}
+            for key in ("replicas", "paused", "template")
+        ),
+    ]
+    return json_patch(DEPLOYMENT, target.namespace, str(part["name"]), ops)
+
+
+def resume(namespace: str, name: str, now: str) -> Request:
+    """Let a paused component roll out: its dependencies are."""
+    return json_patch(
+        DEPLOYMENT,
+        namespace,
+        name,
+        [
+            {"op": "add", "path": "/spec/paused", "value": False},
+            {"op": "add", "path": pointer("metadata", "annotations", STARTED_AT), "value": now},
+        ],
+    )
+
+
+def service(target: ReleaseTarget, part: JsonObject) -> JsonObject | None:
+    one = part_target(target, part)
+    found = objects.service(one, part_selector(target.release, str(part["name"])))
+    if found is not None:
+        found["metadata"]["labels"] = part_labels(target, part)
+    return found
+
+
+def is_part(obj: JsonObject) -> bool:
+    return bool(tracking.text(obj, "metadata", "labels", COMPONENT))
+
+
+def listed(obj: JsonObject, key: str) -> tuple[str, ...]:
+    text = tracking.text(obj, "metadata", "annotations", key) or ""
+    return tuple(n for n in text.split(",") if n)
