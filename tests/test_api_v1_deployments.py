@@ -445,3 +445,24 @@ def test_component_mistakes_are_refused(client: Any, world: World) -> None:
     one = {**SEED_START, "name": "shop", "environment": "staging"}
     one["configuration"] = {**SEED_START["configuration"], "image": IMAGE}
     assert "several components" in refused(one, 409)
+
+
+def test_a_stage_that_overruns_its_timeout_fails_the_rollout(client: Any, world: World) -> None:
+    started(client, world, "v1.0.0")
+    world.cluster.rollout_seconds = 600  # pods that take ten minutes to be ready
+    answer = start(client, "v2.0.0", timeouts={"deploying": 30})
+    assert answer.status == 201, answer.body
+    world.clock.advance(5)
+    world.driver.poll()
+    assert call(client, "GET", f"{V1}/{answer.body['id']}").body["status"] == "deploying"
+    world.clock.advance(30)
+    world.driver.poll()
+    world.cluster.rollout_seconds = 4
+    world.settle()
+    found = call(client, "GET", f"{V1}/{answer.body['id']}").body
+    assert found["status"] == "rolled_back", found
+    assert "deploying stage took longer than its 30s timeout" in found["reason"]
+    too_short = start(client, "v3.0.0", timeouts={"verifying": 5})
+    assert too_short.status == 400
+    unknown = start(client, "v3.0.0", timeouts={"preparing": 60})
+    assert unknown.status == 400

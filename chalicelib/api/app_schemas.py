@@ -108,6 +108,17 @@ class ApmComponent(_Snake):
     )
 
 
+StageSeconds = Annotated[StrictInt, Field(ge=10, le=86_400), WHOLE]
+
+
+class ApmTimeouts(_Snake):
+    """How long a stage may last before the rollout fails (and is rolled back); never
+    longer than the service's own operation timeout."""
+
+    deploying: StageSeconds | None = None
+    verifying: StageSeconds | None = None
+
+
 class ApmConfiguration(_Snake):
     deployment_name: DnsLabel | None = Field(
         default=None, description="The Deployment to roll out (default: name)"
@@ -129,6 +140,7 @@ class ApmConfiguration(_Snake):
         description="kubernetes: several Deployments, rolled out in dependency order and rolled"
         " back in reverse (instead of deployment_name, image and container)",
     )
+    timeouts: ApmTimeouts | None = None
     chart: ApmChart | None = Field(
         default=None, description="helm, argocd and flux: the chart; the version is its version"
     )

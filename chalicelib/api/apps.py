@@ -71,6 +71,7 @@ def start_deployment() -> Response:
         chart=(c.chart.repository, c.chart.name) if c.chart else None,
         parameters=c.parameters,
         deployment_manager_id=body.deployment_manager_id,
+        stage_timeouts=c.timeouts.model_dump(exclude_none=True) if c.timeouts else None,
         components=tuple(
             apps.Component(
                 name=x.name,

@@ -214,6 +214,8 @@ class AppRollout:
     previous_version: str | None = None
     target_version: str | None = None
     rolled_back_from: str | None = None
+    # Seconds a stage (``deploying``, ``verifying``) may last before the rollout fails.
+    stage_timeouts: dict[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,7 @@ class StartApp:
     parameters: JsonObject | None = None
     deployment_manager_id: str | None = None
     components: tuple[Component, ...] = ()
+    stage_timeouts: dict[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,11 @@ def start(deps: Deps, request: StartApp, caller: Caller) -> Started:
         deployment_id=nf_id,
     )
     app = AppRollout(
-        id="", name=request.name, environment=request.environment, platform=request.platform
+        id="",
+        name=request.name,
+        environment=request.environment,
+        platform=request.platform,
+        stage_timeouts=request.stage_timeouts or None,
     )
     if existing is not None:
         _same_place(existing, request, adapter)

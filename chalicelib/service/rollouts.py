@@ -96,10 +96,25 @@ def _judge(
         failure = "the release is no longer on the cluster"
     elif now >= operation.deadline:
         failure = f"timed out after {deps.settings.operation_timeout_seconds}s: {status.message}"
+    elif not terminating:
+        failure = _stage_overran(operation, status, now)
     if failure is not None:
         return _fail(deps, operation, failure, status, may_recover=may_recover)
     _record_progress(deps, operation, status)
     return False
+
+
+def _stage_overran(operation: Operation, status: BackendStatus, now: datetime) -> str | None:
+    """The failure of a stage that has lasted longer than its timeout, if one has."""
+    limits = operation.app.stage_timeouts if operation.app else None
+    stage = _stage_for(operation, status)
+    limit = (limits or {}).get(stage.value)
+    if limit is None or stage is not operation.stage:
+        return None
+    began = operation.stages[-1].at
+    if (now - began).total_seconds() < limit:
+        return None
+    return f"the {stage.value} stage took longer than its {limit}s timeout: {status.message}"
 
 
 def _fail(
