@@ -97,3 +97,38 @@ def test_seed_002_flows_through_the_local_run(api: Api) -> None:
     assert (
         api("POST", f"{V1}/{back['id']}/rollback", {"reason": "x"}, token=viewer).status_code == 403
     )
+
+
+def test_components_through_the_local_run(api: Api) -> None:
+    def body(version: str) -> dict[str, Any]:
+        return {
+            "name": "shop",
+            "version": version,
+            "platform": "kubernetes",
+            "environment": "staging",
+            "configuration": {
+                "components": [
+                    {"name": "api", "image": "registry.example.com/api", "depends_on": ["db"]},
+                    {"name": "db", "image": "registry.example.com/db"},
+                ]
+            },
+        }
+
+    def spans(found: dict[str, Any]) -> dict[str, tuple[str, str]]:
+        return {c["name"]: (c["started_at"], c["finished_at"]) for c in found["components"]}
+
+    first = api("POST", V1, body("v1.0.0")).json()
+    first = ended(api, first["id"])
+    assert first["status"] == "completed", first
+    assert spans(first)["db"][1] <= spans(first)["api"][0]
+    second = ended(api, api("POST", V1, body("v2.0.0")).json()["id"])
+    assert second["status"] == "completed", second
+    answer = api(
+        "POST",
+        f"{V1}/{second['id']}/rollback",
+        {"reason": "api errors", "target_version": "v1.0.0"},
+    )
+    assert answer.status_code == 202, answer.text
+    back = ended(api, answer.json()["id"])
+    assert back["status"] == "rolled_back", back
+    assert spans(back)["api"][1] <= spans(back)["db"][0]
