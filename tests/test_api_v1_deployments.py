@@ -12,37 +12,13 @@ import pytest
 
 from tests import auth_helpers
 from tests.api_helpers import Answer, call, create_deployment, create_descriptor
+from tests.apm_bodies import IMAGE, SEED_START, V1, my_app, spans, two_parts
 from tests.conftest import World
 from tests.openapi_check import model_validator
 
-V1 = "/api/v1/deployments"
-IMAGE = "registry.example.com/shop/my-app"
-# The seed's request body, word for word.
-SEED_START: dict[str, Any] = {
-    "name": "my-app",
-    "version": "v2.0.0",
-    "platform": "kubernetes",
-    "environment": "production",
-    "configuration": {
-        "deployment_name": "my-app-deployment",
-        "service_name": "my-app-service",
-        "labels": {"app": "my-app", "version": "v2.0.0"},
-    },
-}
-
 
 def start(client: Any, version: str, **configuration: Any) -> Answer:
-    body = {
-        **SEED_START,
-        "version": version,
-        "configuration": {
-            **SEED_START["configuration"],
-            "labels": {"app": "my-app", "version": version},
-            "image": IMAGE,
-            **configuration,
-        },
-    }
-    return call(client, "POST", V1, body)
+    return call(client, "POST", V1, my_app(version, **configuration))
 
 
 def started(client: Any, world: World, version: str, **configuration: Any) -> dict[str, Any]:
@@ -340,22 +316,6 @@ def test_an_o2dms_rollback_is_listed_with_its_target(running: Any, world: World)
     _ = create_deployment  # the running fixture made nginx-prod with it
 
 
-def two_parts(version: str, **api: Any) -> dict[str, Any]:
-    return {
-        "name": "shop",
-        "version": version,
-        "platform": "kubernetes",
-        "environment": "staging",
-        "configuration": {
-            "labels": {"app": "shop"},
-            "components": [
-                {"name": "api", "image": f"{IMAGE}-api", "depends_on": ["db"], **api},
-                {"name": "db", "image": "registry.example.com/shop/db", "replicas": 1},
-            ],
-        },
-    }
-
-
 def settled(client: Any, world: World, body: dict[str, Any], path: str = V1) -> dict[str, Any]:
     answer = call(client, "POST", path, body)
     assert answer.status in {201, 202}, answer.body
@@ -363,10 +323,6 @@ def settled(client: Any, world: World, body: dict[str, Any], path: str = V1) -> 
         world.settle()
     found: dict[str, Any] = call(client, "GET", f"{V1}/{answer.body['id']}").body
     return found
-
-
-def times(found: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    return {c["name"]: (c["started_at"], c["finished_at"]) for c in found["components"]}
 
 
 def test_components_roll_out_in_dependency_order_and_back_in_reverse(
@@ -377,7 +333,7 @@ def test_components_roll_out_in_dependency_order_and_back_in_reverse(
     parts = {c["name"]: c for c in first["components"]}
     assert parts["api"]["depends_on"] == ["db"]
     assert {c["status"] for c in parts.values()} == {"ready"}
-    db, api = times(first)["db"], times(first)["api"]
+    db, api = spans(first)["db"], spans(first)["api"]
     assert db[1] <= api[0], (db, api)  # api began once db was ready
 
     second = settled(client, world, two_parts("v2.0.0"))
@@ -405,7 +361,7 @@ def test_components_roll_out_in_dependency_order_and_back_in_reverse(
         f"{V1}/{second['id']}/rollback",
     )
     assert back["status"] == "rolled_back", back
-    db, api = times(back)["db"], times(back)["api"]
+    db, api = spans(back)["db"], spans(back)["api"]
     assert api[1] <= db[0], (api, db)  # db went back once api had
     assert {c["version"] for c in back["components"]} == {"v1.0.0"}
 
@@ -429,11 +385,11 @@ def test_component_mistakes_are_refused(client: Any, world: World) -> None:
     cycle = two_parts("v1.0.0")
     cycle["configuration"]["components"][1]["depends_on"] = ["api"]
     assert "cycle" in refused(cycle)
-    unknown = two_parts("v1.0.0", depends_on=["cache"])
+    unknown = two_parts("v1.0.0", api={"depends_on": ["cache"]})
     assert "cache, which is not a component" in refused(unknown)
-    itself = two_parts("v1.0.0", depends_on=["api"])
+    itself = two_parts("v1.0.0", api={"depends_on": ["api"]})
     assert "itself" in refused(itself)
-    twice = two_parts("v1.0.0", name="db")
+    twice = two_parts("v1.0.0", api={"name": "db"})
     assert "unique" in refused(twice)
     single = two_parts("v1.0.0")
     single["configuration"]["image"] = IMAGE

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from tests.apm_bodies import V1, my_app, spans, two_parts
 from tests.test_local_run_acceptance import Api, fast_local_run
 
-V1 = "/api/v1/deployments"
 ENDED = {"completed", "failed", "rolled_back"}
 
 
@@ -33,18 +33,7 @@ def ended(api: Api, rollout_id: str, timeout: float = 60) -> dict[str, Any]:
 
 
 def start(api: Api, version: str) -> dict[str, Any]:
-    body = {
-        "name": "my-app",
-        "version": version,
-        "platform": "kubernetes",
-        "environment": "production",
-        "configuration": {
-            "deployment_name": "my-app-deployment",
-            "service_name": "my-app-service",
-            "labels": {"app": "my-app", "version": version},
-            "image": "registry.example.com/my-app",
-        },
-    }
+    body = my_app(version, image="registry.example.com/my-app")
     answer = api("POST", V1, body)
     assert answer.status_code == 201, answer.text
     assert answer.headers["Location"] == f"{V1}/{answer.json()['id']}"
@@ -100,28 +89,11 @@ def test_seed_002_flows_through_the_local_run(api: Api) -> None:
 
 
 def test_components_through_the_local_run(api: Api) -> None:
-    def body(version: str) -> dict[str, Any]:
-        return {
-            "name": "shop",
-            "version": version,
-            "platform": "kubernetes",
-            "environment": "staging",
-            "configuration": {
-                "components": [
-                    {"name": "api", "image": "registry.example.com/api", "depends_on": ["db"]},
-                    {"name": "db", "image": "registry.example.com/db"},
-                ]
-            },
-        }
-
-    def spans(found: dict[str, Any]) -> dict[str, tuple[str, str]]:
-        return {c["name"]: (c["started_at"], c["finished_at"]) for c in found["components"]}
-
-    first = api("POST", V1, body("v1.0.0")).json()
+    first = api("POST", V1, two_parts("v1.0.0")).json()
     first = ended(api, first["id"])
     assert first["status"] == "completed", first
     assert spans(first)["db"][1] <= spans(first)["api"][0]
-    second = ended(api, api("POST", V1, body("v2.0.0")).json()["id"])
+    second = ended(api, api("POST", V1, two_parts("v2.0.0")).json()["id"])
     assert second["status"] == "completed", second
     answer = api(
         "POST",

@@ -13,29 +13,15 @@ from typing import Any
 import pytest
 
 from tests.api_helpers import call
+from tests.apm_bodies import IMAGE, V1, my_app, spans, two_parts
 from tests.real_cluster import Kube, follow_all, manager_for, real_adapters
 
 pytestmark = pytest.mark.realcluster
-V1 = "/api/v1/deployments"
-IMAGE = "registry.example.com/shop/my-app"
 REVISION = "deployment.kubernetes.io/revision"
 
 
 def _start(client: Any, driver: Any, namespace: str, version: str) -> dict[str, Any]:
-    body = {
-        "name": "my-app",
-        "version": version,
-        "platform": "kubernetes",
-        "environment": "production",
-        "configuration": {
-            "deployment_name": "my-app-deployment",
-            "service_name": "my-app-service",
-            "labels": {"app": "my-app", "version": version},
-            "namespace": namespace,
-            "image": IMAGE,
-            "replicas": 2,
-        },
-    }
+    body = my_app(version, namespace=namespace, replicas=2)
     answer = call(client, "POST", V1, body)
     assert answer.status == 201, answer.body
     return _ended(client, driver, answer.body["id"])
@@ -139,24 +125,9 @@ def test_realcluster_seed_002_rollouts_and_rollback_by_version(kube: Kube) -> No
 
 
 def _two_parts(namespace: str, version: str) -> dict[str, Any]:
-    return {
-        "name": "shop",
-        "version": version,
-        "platform": "kubernetes",
-        "environment": "staging",
-        "configuration": {
-            "namespace": namespace,
-            "labels": {"app": "shop"},
-            "components": [
-                {"name": "api", "image": f"{IMAGE}-api", "depends_on": ["db"], "replicas": 2},
-                {"name": "db", "image": "registry.example.com/shop/db", "service_name": "db"},
-            ],
-        },
-    }
-
-
-def _spans(found: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    return {c["name"]: (c["started_at"], c["finished_at"]) for c in found["components"]}
+    body = two_parts(version, api={"replicas": 2}, namespace=namespace)
+    body["configuration"]["components"][1]["service_name"] = "db"
+    return body
 
 
 def test_realcluster_components_roll_out_in_dependency_order(kube: Kube) -> None:
@@ -170,7 +141,7 @@ def test_realcluster_components_roll_out_in_dependency_order(kube: Kube) -> None
             assert answer.status == 201, answer.body
             first = _ended(client, driver, answer.body["id"])
             assert first["status"] == "completed", first
-            db, api = _spans(first)["db"], _spans(first)["api"]
+            db, api = spans(first)["db"], spans(first)["api"]
             assert db[0] < api[0], (db, api)  # api was resumed at a later poll
             assert db[1] <= api[0], (db, api)  # once db was rolled out
             for name, image in (
@@ -196,7 +167,7 @@ def test_realcluster_components_roll_out_in_dependency_order(kube: Kube) -> None
             assert answer.status == 202, answer.body
             back = _ended(client, driver, answer.body["id"])
             assert back["status"] == "rolled_back", back
-            db, api = _spans(back)["db"], _spans(back)["api"]
+            db, api = spans(back)["db"], spans(back)["api"]
             assert api[0] < db[0], (api, db)
             assert api[1] <= db[0], (api, db)  # db went back once api had
             for name in ("api", "db"):

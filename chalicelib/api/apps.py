@@ -73,17 +73,7 @@ def start_deployment() -> Response:
         deployment_manager_id=body.deployment_manager_id,
         stage_timeouts=c.timeouts.model_dump(exclude_none=True) if c.timeouts else None,
         components=tuple(
-            apps.Component(
-                name=x.name,
-                image=x.image,
-                version=x.version,
-                container=x.container,
-                replicas=x.replicas,
-                container_port=x.container_port,
-                service_name=x.service_name,
-                labels=dict(x.labels),
-                depends_on=tuple(x.depends_on),
-            )
+            apps.Component(**{**x.model_dump(), "depends_on": tuple(x.depends_on)})
             for x in c.components or ()
         ),
     )
@@ -181,19 +171,7 @@ def rollout(o: Operation) -> a.ApmDeployment:
             for span in words.timeline_of(o)
         ],
         components=[
-            a.ApmComponentState(
-                name=c.name,
-                version=c.version,
-                desired=c.desired,
-                updated=c.updated,
-                ready=c.ready,
-                available=c.available,
-                status=c.status,
-                depends_on=list(c.depends_on),
-                started_at=c.started_at,
-                finished_at=c.finished_at,
-            )
-            for c in o.components
+            a.ApmComponentState.model_validate(c, from_attributes=True) for c in o.components
         ],
         previous_version=app.previous_version,
         actor=o.actor,
