@@ -473,6 +473,7 @@ def test_status_history_and_uninstall_find_the_deployment_by_our_labels(
     assert reads == [
         ("GET", DEPLOYMENTS, by_labels),  # one list request, never a read by name
         ("GET", "/api/v1/namespaces/production/pods", by_release),
+        ("GET", SERVICES, by_labels),  # for endpoint health (none: no EndpointSlice read)
         ("GET", DEPLOYMENTS, by_labels),
         ("GET", "/apis/apps/v1/namespaces/production/replicasets", by_release),
         ("GET", DEPLOYMENTS, by_labels),
@@ -614,7 +615,9 @@ def test_adopt_takes_over_a_foreign_deployment_as_kubectl_set_image_would(
     backend.status(REF)
     backend.history(REF)
     by_app = {"labelSelector": "app=my-app"}
-    assert [s.query for s in cluster.seen()[before:]][1::2] == [by_app, by_app]
+    queries = [s.query for s in cluster.seen()[before:]]
+    # status: ours, its pods, our Services (for endpoint health); history: ours, its sets
+    assert [queries[1], queries[4]] == [by_app, by_app]
 
     # rolling back to a pruned revision re-applies its snapshot on the live template
     pruned = backend.rollback(replace(first, revision=3, operation_id="op-3"), to_backend_ref="1")

@@ -14,6 +14,7 @@ from typing import Any
 
 from chalicelib.domain import apps
 from chalicelib.domain.audit import AuditRecord, Outcome
+from chalicelib.domain.health import HealthCheck, HealthStatus
 from chalicelib.domain.models import (
     AlarmBinding,
     AppRollout,
@@ -283,6 +284,8 @@ def deployment_item(deployment: Deployment) -> Item:
     _put_optional(item, "stage", _s(d.stage.value) if d.stage else None)
     _put_optional(item, "description", _s(d.description) if d.description else None)
     _put_optional(item, "secretPaths", _json(list(d.secret_paths)) if d.secret_paths else None)
+    if d.health_checks:
+        item["healthChecks"] = _json([health_json(c) for c in d.health_checks])
     if d.lease is not None:
         item["lease"] = {
             "M": {
@@ -342,6 +345,7 @@ def read_deployment(item: Item) -> Deployment:
         stage=Stage(stage) if (stage := _get_opt_s(item, "stage")) else None,
         description=_get_opt_s(item, "description"),
         secret_paths=_secret_paths(item),
+        health_checks=_health_checks(item),
         record_version=_get_n(item, "recordVersion"),
     )
 
@@ -438,7 +442,37 @@ def operation_item(operation: Operation) -> Item:
         item.update(_app_attributes(o, o.app))
     if o.components:
         item["components"] = _json([component_json(c) for c in o.components])
+    if o.health_checks:
+        item["healthChecks"] = _json([health_json(c) for c in o.health_checks])
     return item
+
+
+def health_json(c: HealthCheck) -> dict[str, Any]:
+    found = {k: v for k, v in asdict(c).items() if v is not None}
+    found["status"] = c.status.value
+    if c.since is not None:
+        found["since"] = c.since.isoformat()
+    return found
+
+
+def read_health(data: dict[str, Any]) -> HealthCheck:
+    since = data.get("since")
+    return HealthCheck(
+        name=data["name"],
+        type=data["type"],
+        status=HealthStatus(data["status"]),
+        message=data["message"],
+        since=datetime.fromisoformat(since) if since else None,
+        component=data.get("component"),
+        pod=data.get("pod"),
+        required=data.get("required", True),
+    )
+
+
+def _health_checks(item: Item) -> tuple[HealthCheck, ...]:
+    if "healthChecks" not in item:
+        return ()
+    return tuple(read_health(c) for c in _get_json(item, "healthChecks"))
 
 
 def component_json(c: ComponentStatus) -> dict[str, Any]:
@@ -537,6 +571,7 @@ def read_operation(item: Item) -> Operation:
         components=tuple(read_component(c) for c in _get_json(item, "components"))
         if "components" in item
         else (),
+        health_checks=_health_checks(item),
     )
 
 

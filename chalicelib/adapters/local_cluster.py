@@ -24,9 +24,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chalicelib.adapters import local_pods
 from chalicelib.adapters.local_components import components_in
 from chalicelib.adapters.local_components import progress as component_progress
 from chalicelib.adapters.workloads.components import manual_steps
@@ -38,7 +40,8 @@ from chalicelib.domain.errors import (
     ReleaseConflict,
     ReleaseNotFound,
 )
-from chalicelib.domain.models import ChartRef, Condition, JsonObject
+from chalicelib.domain.health import HealthCheck
+from chalicelib.domain.models import ChartRef, ComponentStatus, Condition, JsonObject
 from chalicelib.domain.ports import (
     Action,
     Applied,
@@ -383,7 +386,26 @@ class LocalBackend:
                 replicas=Replicas(rev.replicas, now.updated, now.ready, now.ready),
                 backend_ref=str(rev.number),
                 extensions=self._extensions(rev, word),
+                health_checks=self._health(release, rev, now),
             )
+
+    def _health(self, release: _Release, rev: _Revision, now: _Rollout) -> tuple[HealthCheck, ...]:
+        """The probes of the revision's pods (and its Service's endpoints) at this instant."""
+        workload = str(rev.values.get("deploymentName") or release.name)
+        offset = self._cluster.wall_offset()
+        found = local_pods.pods(
+            workload,
+            rev.pod_hash,
+            desired=rev.replicas,
+            ready=now.ready,
+            restarts=now.restarts,
+            crashing=now.restarts > 0,
+            since=datetime.fromtimestamp(rev.applied_at + offset, UTC),
+        )
+        service = rev.values.get("serviceName")
+        services = {service: workload} if isinstance(service, str) and service else {}
+        wall = datetime.fromtimestamp(self._cluster.clock() + offset, UTC)
+        return local_pods.checks(found, services=services, now=wall)
 
     def history(self, ref: ReleaseRef) -> list[BackendRevision]:
         """Oldest first, as ``helm history`` lists them."""
@@ -513,7 +535,36 @@ class LocalBackend:
             backend_ref=str(rev.number),
             extensions=self._extensions(rev, _helm_status(rev, now.phase)),
             components=now.components,
+            health_checks=self._parts_health(rev, now.components),
         )
+
+    def _parts_health(
+        self, rev: _Revision, parts: tuple[ComponentStatus, ...]
+    ) -> tuple[HealthCheck, ...]:
+        offset = self._cluster.wall_offset()
+        found: list[JsonObject] = []
+        services: dict[str, str] = {}
+        named = components_in(rev.values)
+        for part in parts:
+            if part.status == "pending":
+                continue
+            since = part.started_at or datetime.fromtimestamp(rev.applied_at + offset, UTC)
+            crashing = part.status == "failed"
+            found += local_pods.pods(
+                part.name,
+                rev.pod_hash,
+                desired=part.desired,
+                ready=part.ready,
+                restarts=4 if crashing else 0,
+                crashing=crashing,
+                since=since,
+                component=part.name,
+            )
+            service = named.get(part.name, {}).get("serviceName")
+            if isinstance(service, str) and service:
+                services[service] = part.name
+        wall = datetime.fromtimestamp(self._cluster.clock() + offset, UTC)
+        return local_pods.checks(found, services=services, now=wall)
 
     def _uninstall_status(self, release: _Release, extensions: JsonObject) -> BackendStatus:
         elapsed = self._cluster.clock() - (release.uninstalled_at or 0.0)

@@ -200,6 +200,17 @@ class ApmHealthCheck(_Snake):
     type: str
     status: str
     message: str
+    since: datetime | None = None
+    component: str | None = None
+    pod: str | None = None
+    required: bool = True
+
+
+class ApmHealthChecks(_Snake):
+    id: str
+    evaluated_at: datetime
+    healthy: bool
+    health_checks: list[ApmHealthCheck]
 
 
 class ApmStage(_Snake):

@@ -14,7 +14,7 @@ from chalicelib.domain import apps as words
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.models import Operation
 from chalicelib.domain.ports import RolloutFilter
-from chalicelib.service import app_plans, apps
+from chalicelib.service import app_plans, apps, health
 from chalicelib.service.records import Started
 
 bp = Blueprint(__name__)
@@ -117,6 +117,26 @@ def get_deployment(rollout_id: str) -> Response:
     return http.json(rollout(found))
 
 
+@bp.route(ONE + "/health_checks", methods=["GET"])
+@handle_errors
+def rollout_health(rollout_id: str) -> Response:
+    req = bp.current_request
+    per_pod = http.per_pod(http.query(req, {"detail"}))
+    who = http.caller(req)
+    found = apps.get(deps(), _rollout_id(rollout_id), who)
+    evaluated = health.evaluate(deps(), found.deployment_id, who, per_pod=per_pod)
+    return http.json(
+        a.ApmHealthChecks(
+            id=rollout_id,
+            evaluated_at=evaluated.at,
+            healthy=evaluated.healthy,
+            health_checks=[
+                a.ApmHealthCheck.model_validate(c, from_attributes=True) for c in evaluated.checks
+            ],
+        )
+    )
+
+
 @bp.route(ONE + "/rollback", methods=["POST"])
 @handle_errors
 def rollback_deployment(rollout_id: str) -> Response:
@@ -153,7 +173,9 @@ def rollout(o: Operation) -> a.ApmDeployment:
             total_steps=progress.total_steps,
             current_stage=progress.current_stage,
         ),
-        health_checks=[],
+        health_checks=[
+            a.ApmHealthCheck.model_validate(c, from_attributes=True) for c in o.health_checks
+        ],
         platform=app.platform,
         environment=app.environment,
         type=o.type.value,

@@ -16,7 +16,7 @@ from chalicelib.composition import deps
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.ports import DeploymentFilter
 from chalicelib.domain.states import Adapter, DeploymentStatus
-from chalicelib.service import lifecycle, queries, waiting
+from chalicelib.service import health, lifecycle, queries, waiting
 from chalicelib.service.context import Caller
 from chalicelib.service.records import Started
 
@@ -206,6 +206,23 @@ def deployment_status(deployment_id: str) -> Response:
     http.query(req, ())
     found = queries.deployment(deps(), http.deployment_id(deployment_id), http.caller(req))
     return http.json(render.status(found))
+
+
+@bp.route(ONE + "/healthChecks", methods=["GET"])
+@handle_errors
+def deployment_health(deployment_id: str) -> Response:
+    req = bp.current_request
+    per_pod = http.per_pod(http.query(req, {"detail"}))
+    name = http.deployment_id(deployment_id)
+    found = health.evaluate(deps(), name, http.caller(req), per_pod=per_pod)
+    return http.json(
+        s.HealthChecksOut(
+            deployment_id=found.deployment_id,
+            evaluated_at=found.at,
+            healthy=found.healthy,
+            health_checks=[render.health_check(c) for c in found.checks],
+        )
+    )
 
 
 @bp.route(ONE + "/history", methods=["GET"])

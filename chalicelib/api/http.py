@@ -156,6 +156,14 @@ def dry_run(params: Mapping[str, str]) -> bool:
     return value == "true"
 
 
+def per_pod(params: Mapping[str, str]) -> bool:
+    """``?detail=pods``: every pod's health checks, not one per component and type."""
+    value = params.get("detail")
+    if value not in (None, "pods"):
+        raise InvalidRequest("detail must be pods (or absent: one check per component and type)")
+    return value == "pods"
+
+
 def deployment_id(value: str) -> str:
     try:
         return check_deployment_name(value)

@@ -64,6 +64,8 @@ _RESPONSES: tuple[type[BaseModel], ...] = (
     s.ScheduleList,
     s.AlarmBindingOut,
     s.AuditList,
+    s.HealthChecksOut,
+    a.ApmHealthChecks,
     a.ApmDeployment,
     a.ApmDeploymentList,
     a.ApmRollbackPlan,
@@ -207,6 +209,12 @@ PREFER = _param(
     " or after N seconds (at most 25) with the state of that moment; the answer then carries"
     " `Preference-Applied: wait=N`. Other preferences, and any other value, are ignored",
     {"type": "string"},
+)
+DETAIL = _param(
+    "detail",
+    "query",
+    "pods: every pod's checks (default: one per component and type)",
+    {"type": "string", "enum": ["pods"]},
 )
 _PLAN = _answer("dryRun=true: what the backend would run", s.PlanOut)
 
@@ -361,6 +369,16 @@ def _paths() -> dict[str, Any]:
         ONE + "/status": {
             "parameters": [DEPLOYMENT_ID],
             "get": _operation("Status", {200: _answer("Status", s.StatusOut)}, (400, 404)),
+        },
+        ONE + "/healthChecks": {
+            "parameters": [DEPLOYMENT_ID],
+            "get": _operation(
+                "Health checks evaluated now (one per component and type; detail=pods: every"
+                " pod's)",
+                {200: _answer("The checks", s.HealthChecksOut)},
+                (400, 404),
+                parameters=(DETAIL,),
+            ),
         },
         ONE + "/history": {
             "parameters": [DEPLOYMENT_ID],
@@ -552,6 +570,15 @@ def _app_paths() -> dict[str, Any]:
         APP: {
             "parameters": [APP_ID],
             "get": _found("Get a deployment: status, progress, stages", a.ApmDeployment),
+        },
+        APP + "/health_checks": {
+            "parameters": [APP_ID],
+            "get": _operation(
+                "The deployment's health checks evaluated now (detail=pods: every pod's)",
+                {200: _answer("The checks", a.ApmHealthChecks)},
+                (400, 404),
+                parameters=(DETAIL,),
+            ),
         },
         APP + "/rollback": {
             "parameters": [APP_ID],

@@ -7,6 +7,7 @@ from typing import Any
 
 from chalicelib.api import schemas as s
 from chalicelib.domain.audit import AuditRecord
+from chalicelib.domain.health import HealthCheck
 from chalicelib.domain.models import (
     DEPLOYMENT_TAG,
     AlarmBinding,
@@ -124,7 +125,12 @@ def status(d: Deployment) -> s.StatusOut:
         stage=d.stage,
         updated_at=d.updated_at,
         extensions=extensions,
+        health_checks=[health_check(c) for c in d.health_checks],
     )
+
+
+def health_check(c: HealthCheck) -> s.HealthCheckOut:
+    return s.HealthCheckOut.model_validate(c, from_attributes=True)
 
 
 def revision(r: Revision) -> s.RevisionOut:

@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from chalicelib.domain.errors import InvalidRequest
+from chalicelib.domain.health import HealthStatus
 from chalicelib.domain.models import CHART_NAME, CHART_VERSION, MAX_REPLICAS
 from chalicelib.domain.states import (
     Adapter,
@@ -491,6 +492,22 @@ class DeploymentList(_Wire):
     next_token: str | None
 
 
+class HealthCheckOut(_Wire):
+    """Seed 002's health check: ``name``, ``type``, ``status``, ``message``; and when its
+    status last changed, what it is about, and whether the rollout waits for it."""
+
+    name: str
+    type: str = Field(
+        description="readiness, startup, liveness, endpoints, istio, http, tcp or dependency"
+    )
+    status: HealthStatus
+    message: str
+    since: datetime | None = None
+    component: str | None = None
+    pod: str | None = None
+    required: bool = True
+
+
 class StatusOut(_Wire):
     deployment_id: str
     status: DeploymentStatus
@@ -506,6 +523,16 @@ class StatusOut(_Wire):
     )
     updated_at: datetime
     extensions: JsonMap
+    health_checks: list[HealthCheckOut] = Field(
+        description="Per component and type, as the rollout last saw them"
+    )
+
+
+class HealthChecksOut(_Wire):
+    deployment_id: str
+    evaluated_at: datetime
+    healthy: bool = Field(description="Every required check is healthy")
+    health_checks: list[HealthCheckOut]
 
 
 class RevisionOut(_Wire):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from chalicelib.domain.health import HealthCheck
 from chalicelib.domain.states import (
     Adapter,
     ClusterKind,
@@ -131,6 +132,7 @@ class Deployment:
     stage: Stage | None = None
     description: str | None = None
     secret_paths: tuple[str, ...] = ()  # those of its current revision (domain/secrets.py)
+    health_checks: tuple[HealthCheck, ...] = ()  # per component and type, as last seen
     record_version: int = 0
 
     @property
@@ -252,6 +254,7 @@ class Operation:
     failure: str | None = None
     app: AppRollout | None = None
     components: tuple[ComponentStatus, ...] = ()  # as the last status poll saw them
+    health_checks: tuple[HealthCheck, ...] = ()  # per component and type, as last seen
 
     @property
     def watched_revision(self) -> int | None:

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from chalicelib.domain.audit import AuditFilter, AuditRecord
+from chalicelib.domain.health import HealthCheck
 from chalicelib.domain.models import (
     AlarmBinding,
     ChartRef,
@@ -288,6 +289,7 @@ class BackendStatus:
     backend_ref: str | None = None
     extensions: JsonObject = field(default_factory=dict)
     components: tuple[ComponentStatus, ...] = ()  # a workload of several parts: each one
+    health_checks: tuple[HealthCheck, ...] = ()  # per pod and per Service, as read
 
 
 @dataclass(frozen=True, slots=True)

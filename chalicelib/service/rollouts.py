@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from chalicelib.domain.errors import BackendError
+from chalicelib.domain.health import aggregate
 from chalicelib.domain.models import (
     ComponentStatus,
     Deployment,
@@ -147,11 +148,13 @@ def _record_progress(deps: Deps, operation: Operation, status: BackendStatus) ->
         if op.rollback_revision is not None:
             message = f"{message} (rolling back after: {op.failure})"
         components = components_of(op, status)
-        if (op.progress, op.stage, op.message, op.components) == (
+        checks = aggregate(status.health_checks)
+        if (op.progress, op.stage, op.message, op.components, op.health_checks) == (
             status.progress,
             stage,
             message,
             components,
+            checks,
         ):
             return None
         stages = op.stages if stage is op.stage else (*op.stages, StageEntry(stage, now))
@@ -165,6 +168,7 @@ def _record_progress(deps: Deps, operation: Operation, status: BackendStatus) ->
             message=message,
             updated_at=now,
             components=components,
+            health_checks=checks,
         )
         deployment = replace(
             current,
@@ -173,6 +177,7 @@ def _record_progress(deps: Deps, operation: Operation, status: BackendStatus) ->
             message=message,
             conditions=status.conditions,
             extensions={**current.extensions, **status.extensions},
+            health_checks=checks,
             updated_at=now,
             record_version=current.record_version + 1,
         )
@@ -256,6 +261,7 @@ def _completed(
     status: BackendStatus | None,
     now: datetime,
 ) -> Change:
+    checks = aggregate(status.health_checks) if status is not None else current.health_checks
     watched = op.watched_revision
     assert watched is not None
     revisions: list[Revision] = []
@@ -277,11 +283,12 @@ def _completed(
         message=message,
         conditions=status.conditions if status else current.conditions,
         extensions={**current.extensions, **(status.extensions if status else {})},
+        health_checks=checks,
         updated_at=now,
         record_version=current.record_version + 1,
     )
     if status is not None:
-        op = replace(op, components=components_of(op, status))
+        op = replace(op, components=components_of(op, status), health_checks=checks)
     if op.rollback_revision is not None:
         done = finish_operation(
             op, OperationState.ROLLED_BACK, now, error=("RolloutFailed", op.failure or "")
@@ -320,6 +327,7 @@ def _failed(
     status: BackendStatus | None,
     now: datetime,
 ) -> Change:
+    checks = aggregate(status.health_checks) if status is not None else current.health_checks
     revisions: tuple[Revision, ...] = ()
     if op.watched_revision:
         revision = deps.store.get_revision(current.id, op.watched_revision)
@@ -333,11 +341,12 @@ def _failed(
         eta_seconds=None,
         message=failure,
         conditions=status.conditions if status else current.conditions,
+        health_checks=checks,
         updated_at=now,
         record_version=current.record_version + 1,
     )
     if status is not None:
-        op = replace(op, components=components_of(op, status))
+        op = replace(op, components=components_of(op, status), health_checks=checks)
     done = finish_operation(op, OperationState.FAILED, now, error=("RolloutFailed", failure))
     return Change(
         deployment=deployment,

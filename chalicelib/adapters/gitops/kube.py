@@ -82,6 +82,7 @@ DEPLOYMENT = Resource("apps", "v1", "deployments", "Deployment")
 REPLICA_SET = Resource("apps", "v1", "replicasets", "ReplicaSet")
 SERVICE = Resource("", "v1", "services", "Service")
 POD = Resource("", "v1", "pods", "Pod")
+ENDPOINT_SLICE = Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice")
 HIDDEN = "***"  # what a plan shows of a Secret's data
 
 

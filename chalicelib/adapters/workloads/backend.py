@@ -45,6 +45,7 @@ from chalicelib.adapters.gitops.kube import (
 )
 from chalicelib.adapters.workloads import components, parts
 from chalicelib.adapters.workloads import deployment as objects
+from chalicelib.adapters.workloads.health_reads import health_of, ours
 from chalicelib.adapters.workloads.status import (
     deployment_history,
     deployment_status,
@@ -121,7 +122,7 @@ class KubernetesBackend:
         with self._kube.session() as kube:
             listed = self._listed(kube, ref)
             found = _first(listed, ref)
-            services = kube.select(SERVICE, ref.namespace, _ours_selector(ref.release))
+            services = kube.select(SERVICE, ref.namespace, ours(ref.release))
             if found is None:
                 raise ReleaseNotFound(f"no Deployment of {ref.release} in {ref.namespace}")
             several = [d for d in listed if components.is_part(d)]
@@ -145,13 +146,16 @@ class KubernetesBackend:
                 if found
                 else []
             )
-        return deployment_status(
+            name = _name(found) if found else ref.release
+            checks = health_of(kube, ref, pods, lambda _: name) if found else ()
+        seen = deployment_status(
             found,
             pods,
-            name=_name(found) if found else ref.release,
+            name=name,
             namespace=ref.namespace,
             crash_loop_restarts=self._crash_loop_restarts,
         )
+        return replace(seen, health_checks=checks)
 
     def history(self, ref: ReleaseRef) -> list[BackendRevision]:
         """The Deployment's ReplicaSet revisions, oldest first."""
@@ -260,7 +264,7 @@ class KubernetesBackend:
     @staticmethod
     def _listed(kube: KubeSession, ref: ReleaseRef) -> list[JsonObject]:
         """Our Deployments of ``ref``, by our tracking labels (one list request)."""
-        listed = kube.select(DEPLOYMENT, ref.namespace, _ours_selector(ref.release))
+        listed = kube.select(DEPLOYMENT, ref.namespace, ours(ref.release))
         # the API server filters already; checked again so that one ignoring labelSelector
         # cannot hand us a Deployment that is not ours
         return [d for d in listed if _tracks(d, ref.release)]
@@ -331,10 +335,6 @@ class KubernetesBackend:
                 "kubernetes.podTemplate": sent or template,
             },
         )
-
-
-def _ours_selector(release: str) -> str:
-    return f"{tracking.MANAGED_BY}={tracking.OWNER},{tracking.DEPLOYMENT}={release}"
 
 
 def _tracks(obj: JsonObject, release: str) -> bool:

@@ -13,12 +13,14 @@ template did not change.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from chalicelib.adapters.gitops import tracking
 from chalicelib.adapters.gitops.kube import DEPLOYMENT, POD, KubeSession, delete
 from chalicelib.adapters.workloads import components as parts
 from chalicelib.adapters.workloads import deployment as objects
+from chalicelib.adapters.workloads.health_reads import health_of
 from chalicelib.adapters.workloads.status import deployment_status
 from chalicelib.domain.errors import ReleaseConflict
 from chalicelib.domain.models import ComponentStatus, JsonObject
@@ -98,7 +100,8 @@ def status(
     }
     resumed = _resume(kube, ref, found, seen)
     states = [_state(d, seen[_name(d)], _name(d) in resumed) for d in found]
-    return _overall(found, seen, states)
+    checks = health_of(kube, ref, pods, _component)
+    return replace(_overall(found, seen, states), health_checks=checks)
 
 
 def _resume(

@@ -1,0 +1,44 @@
+"""The reads one health evaluation makes on a cluster: besides the pods the status read
+has already listed, our Services and their EndpointSlices, two list requests whatever the
+number of pods (``health.py`` judges what they say)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from chalicelib.adapters.gitops import tracking
+from chalicelib.adapters.gitops.kube import ENDPOINT_SLICE, SERVICE, KubeSession
+from chalicelib.adapters.workloads import health
+from chalicelib.domain.health import HealthCheck
+from chalicelib.domain.models import JsonObject
+from chalicelib.domain.ports import ReleaseRef
+
+SERVICE_NAME = "kubernetes.io/service-name"
+
+
+def health_of(
+    kube: KubeSession,
+    ref: ReleaseRef,
+    pods: list[JsonObject],
+    component_of: Callable[[JsonObject], str | None],
+) -> tuple[HealthCheck, ...]:
+    """The pods' probe checks, and those of our Services' endpoints: two more list
+    requests (our Services, then their EndpointSlices), whatever the number of pods."""
+    services = kube.select(SERVICE, ref.namespace, ours(ref.release))
+    names = sorted(filter(None, (tracking.text(s, "metadata", "name") for s in services)))
+    slices = (
+        kube.select(ENDPOINT_SLICE, ref.namespace, f"{SERVICE_NAME} in ({','.join(names)})")
+        if names
+        else []
+    )
+    now = datetime.now(UTC)
+    return (
+        *health.pod_checks(pods, component_of=component_of, now=now),
+        *health.endpoint_checks(services, slices, pods),
+    )
+
+
+def ours(release: str) -> str:
+    """The label selector of the objects we made for ``release``."""
+    return f"{tracking.MANAGED_BY}={tracking.OWNER},{tracking.DEPLOYMENT}={release}"
