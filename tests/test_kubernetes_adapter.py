@@ -13,9 +13,10 @@ from typing import Any
 import kmock
 import pytest
 
-from chalicelib.adapters.gitops.kube import DEPLOYMENT, POD, REPLICA_SET, SERVICE
+from chalicelib.adapters.gitops.kube import DEPLOYMENT, POD, REPLICA_SET, SERVICE, Resource
 from chalicelib.adapters.workloads.backend import KubernetesBackend
 from chalicelib.domain.errors import InvalidRequest, ReleaseConflict, ReleaseNotFound
+from chalicelib.domain.health import HealthStatus
 from chalicelib.domain.models import ChartRef, JsonObject
 from chalicelib.domain.ports import Action, ReleaseRef, ReleaseTarget, RolloutPhase
 from chalicelib.domain.states import OperationType
@@ -762,3 +763,70 @@ def test_components_roll_back_in_reverse_and_refuse_a_scale(
     backend.uninstall(REF)
     deleted = [s.path for s in cluster.changes() if s.method == "DELETE"]
     assert set(deleted) >= {f"{DEPLOYMENTS}/api", f"{DEPLOYMENTS}/db"}
+
+
+def _pod(name: str, *, ready: bool) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": "production",
+            "labels": {"app.kubernetes.io/instance": "web"},
+        },
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+            "containerStatuses": [
+                {"name": "web", "ready": ready, "started": True, "restartCount": 0}
+            ],
+        },
+    }
+
+
+def test_status_reads_health_in_three_list_requests_whatever_the_pods(
+    cluster: EmulatedCluster, backend: KubernetesBackend
+) -> None:
+    assert cluster.emulator is not None
+    cluster.emulator.resources["discovery.k8s.io/v1/endpointslices"] = kmock.ResourceInfo(
+        namespaced=True
+    )
+    backend.install(target(1, serviceName="web-svc"))
+    for index in range(5):
+        cluster.as_someone_else(POD, _pod(f"web-{index}", ready=index < 4))
+    endpoints = {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": "web-svc-abc",
+            "namespace": "production",
+            "labels": {"kubernetes.io/service-name": "web-svc"},
+        },
+        "addressType": "IPv4",
+        "endpoints": [
+            {"addresses": [f"10.0.0.{i}"], "conditions": {"ready": True}} for i in range(4)
+        ],
+    }
+    slices = Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice")
+    cluster.as_someone_else(slices, endpoints)
+    before = len(cluster.seen())
+
+    checks = {c.name: c for c in backend.status(REF).health_checks}
+
+    reads = [(s.path, s.query) for s in cluster.seen()[before:]]
+    assert reads == [
+        (DEPLOYMENTS, {"labelSelector": OURS_SELECTOR}),
+        ("/api/v1/namespaces/production/pods", {"labelSelector": "app.kubernetes.io/instance=web"}),
+        (SERVICES, {"labelSelector": OURS_SELECTOR}),
+        (
+            "/apis/discovery.k8s.io/v1/namespaces/production/endpointslices",
+            {"labelSelector": "kubernetes.io/service-name in (web-svc)"},
+        ),
+    ]
+    assert checks["web-svc-endpoints"].status is HealthStatus.HEALTHY
+    assert checks["web-0-readiness"].status is HealthStatus.HEALTHY
+    assert checks["web-4-readiness"].status is HealthStatus.UNHEALTHY
+    assert len([c for c in checks.values() if c.pod]) == 15
+
+    cluster.answer("list services", 403, 'services is forbidden: User "deployer" cannot list')
+    unread = {c.name: c for c in backend.status(REF).health_checks}["endpoints"]
+    assert unread.status is HealthStatus.UNKNOWN
