@@ -118,6 +118,10 @@ class Settings:
     schedule_target_arn: str | None = None
     schedule_retry_attempts: int = 5
     schedule_retry_seconds: float = 15.0
+    # How long every required health check must stay healthy before a rollout passes its
+    # verifying stage, and how many unhealthy polls in a row fail it.
+    verify_stable_seconds: float = 30.0
+    check_failure_threshold: int = 3
     alarm_watch_window_seconds: int = 1800
     alarm_cooldown_seconds: int = 600
     # The KMS key that seals secret parameter values before they are stored (the table's
@@ -156,6 +160,10 @@ class Settings:
             stage=e.get("O2DMS_STAGE", "dev"),
             operation_timeout_seconds=parse_duration(e.get("O2DMS_OPERATION_TIMEOUT", "5m")),
             lease_grace_seconds=parse_duration(e.get("O2DMS_LEASE_GRACE", "2m")),
+            verify_stable_seconds=parse_duration(
+                e.get("O2DMS_VERIFY_STABLE", "30s" if in_lambda else "0s")
+            ),
+            check_failure_threshold=int(e.get("O2DMS_CHECK_FAILURE_THRESHOLD", "3")),
             helm_max_history=int(e.get("O2DMS_HELM_MAX_HISTORY", "10")),
             helm_atomic=_env_flag(e, "O2DMS_HELM_ATOMIC", "true"),
             helm_wait=_env_flag(e, "O2DMS_HELM_WAIT", "true"),

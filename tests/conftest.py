@@ -106,6 +106,7 @@ def world(dynamodb: Any) -> Iterator[World]:
         table_name=TABLE,
         operation_timeout_seconds=60,
         lease_grace_seconds=30,
+        verify_stable_seconds=0,  # tests of the stable window set their own
         schedule_group=SCHEDULE_GROUP,
         schedule_target_arn=SCALE_FUNCTION_ARN,
         scheduler_role_arn=SCHEDULER_ROLE_ARN,

@@ -121,7 +121,7 @@ def real_adapters(**settings: Any) -> Iterator[tuple[Any, ManualDriver]]:
                 table_name=TABLE,
                 allow_local_charts=True,
                 local_cluster=False,
-                **settings,
+                **{"verify_stable_seconds": 0, **settings},
             )
         )
         driver = ManualDriver()

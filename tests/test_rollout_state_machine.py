@@ -162,6 +162,7 @@ def machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[Machine]:
                 table_name=TABLE,
                 operation_timeout_seconds=2,
                 lease_grace_seconds=30,
+                verify_stable_seconds=0,
             )
         )
         composition.use(

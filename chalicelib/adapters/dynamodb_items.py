@@ -444,6 +444,8 @@ def operation_item(operation: Operation) -> Item:
         item["components"] = _json([component_json(c) for c in o.components])
     if o.health_checks:
         item["healthChecks"] = _json([health_json(c) for c in o.health_checks])
+    _put_optional(item, "healthySince", _time(o.healthy_since) if o.healthy_since else None)
+    _put_optional(item, "checkFailures", _json(o.check_failures) if o.check_failures else None)
     return item
 
 
@@ -572,6 +574,8 @@ def read_operation(item: Item) -> Operation:
         if "components" in item
         else (),
         health_checks=_health_checks(item),
+        healthy_since=_get_opt_time(item, "healthySince"),
+        check_failures=_get_json(item, "checkFailures") if "checkFailures" in item else {},
     )
 
 

@@ -5,8 +5,10 @@ revisions, pruned history, rollouts that take time and may crash-loop) without a
 ``LocalCluster`` keeps that state in memory; ``LocalCluster.backend(adapter)`` is the
 ``DeploymentBackend`` view for one adapter name. Time comes from an injected clock: a revision
 is ready ``rollout_seconds`` after it was applied, unless its image tag contains ``crash``, in
-which case its pods crash-loop and the rollout fails. Conditions, messages and status words
-copy what a real Deployment, ``kubectl rollout status`` and Helm report.
+which case its pods crash-loop and the rollout fails; with ``flaky``, its pods become ready
+but keep being killed (out of memory), which only their liveness health check shows.
+Conditions, messages and status words copy what a real Deployment, ``kubectl rollout
+status`` and Helm report.
 
 Given a ``state_file`` (the local run's ``O2DMS_LOCAL_CLUSTER_STATE``), the releases survive a
 restart: every change is written to that JSON file, with times as wall-clock instants so that
@@ -401,6 +403,7 @@ class LocalBackend:
             restarts=now.restarts,
             crashing=now.restarts > 0,
             since=datetime.fromtimestamp(rev.applied_at + offset, UTC),
+            flaky="flaky" in (_image_tag(rev.values) or ""),
         )
         service = rev.values.get("serviceName")
         services = {service: workload} if isinstance(service, str) and service else {}

@@ -23,7 +23,10 @@ def pods(
     crashing: bool,
     since: datetime,
     component: str | None = None,
+    flaky: bool = False,
 ) -> list[JsonObject]:
+    """``flaky``: ready pods whose container was killed a moment ago (out of memory) and
+    restarted, as a liveness probe or the kernel leaves them."""
     found = []
     for index in range(desired):
         is_ready = not crashing and index < ready
@@ -40,6 +43,15 @@ def pods(
             ended = (since + timedelta(seconds=restarts)).isoformat()
             container["lastState"] = {
                 "terminated": {"reason": "Error", "exitCode": 1, "finishedAt": ended}
+            }
+        if flaky and is_ready:
+            container["restartCount"] = 1
+            container["lastState"] = {
+                "terminated": {
+                    "reason": "OOMKilled",
+                    "exitCode": 137,
+                    "finishedAt": since.isoformat(),
+                }
             }
         labels = {WORKLOAD: workload}
         if component:

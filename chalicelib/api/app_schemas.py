@@ -117,6 +117,11 @@ class ApmTimeouts(_Snake):
 
     deploying: StageSeconds | None = None
     verifying: StageSeconds | None = None
+    stable: Annotated[StrictInt, Field(ge=0, le=3600), WHOLE] | None = Field(
+        default=None,
+        description="How long every required health check must stay healthy for verifying"
+        " to pass (default: the service's, 30 s in AWS)",
+    )
 
 
 class ApmConfiguration(_Snake):

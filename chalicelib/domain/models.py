@@ -255,6 +255,10 @@ class Operation:
     app: AppRollout | None = None
     components: tuple[ComponentStatus, ...] = ()  # as the last status poll saw them
     health_checks: tuple[HealthCheck, ...] = ()  # per component and type, as last seen
+    # The verifying stage: since when every required check has been healthy, and how many
+    # polls in a row each unhealthy one has failed.
+    healthy_since: datetime | None = None
+    check_failures: dict[str, int] = field(default_factory=dict)
 
     @property
     def watched_revision(self) -> int | None:

@@ -41,6 +41,7 @@ from chalicelib.service.records import (
     update_owned,
 )
 from chalicelib.service.recovery import may_roll_back, roll_back
+from chalicelib.service.verifying import Verdict, verify
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +90,26 @@ def _judge(
     if terminating and status.phase is RolloutPhase.ABSENT:
         return _end(deps, operation, status=status)
     if not terminating and status.phase is RolloutPhase.READY:
-        return _end(deps, operation, status=status)
-    failure = None
+        if not _gated(operation, status):
+            return _end(deps, operation, status=status)
+        verdict = verify(
+            aggregate(status.health_checks),
+            healthy_since=operation.healthy_since,
+            failures=operation.check_failures,
+            now=now,
+            window_seconds=_window(deps, operation),
+            threshold=deps.settings.check_failure_threshold,
+        )
+        if verdict.passed:
+            return _end(deps, operation, status=status)
+        if verdict.failure is None and now < operation.deadline:
+            _record_progress(deps, operation, status, verdict)
+            return False
+        unhealthy = verdict.failure or (
+            f"timed out after {deps.settings.operation_timeout_seconds}s: {verdict.message}"
+        )
+        return _fail(deps, operation, unhealthy, status, may_recover=may_recover)
+    failure: str | None = None
     if not terminating and status.phase is RolloutPhase.FAILED:
         failure = status.message
     elif not terminating and status.phase is RolloutPhase.ABSENT:
@@ -103,6 +122,20 @@ def _judge(
         return _fail(deps, operation, failure, status, may_recover=may_recover)
     _record_progress(deps, operation, status)
     return False
+
+
+def _gated(operation: Operation, status: BackendStatus) -> bool:
+    """Whether the rollout must pass its health checks: not an automatic rollback (it goes
+    back to what ran), nor a workload scaled to nothing (no pod to be healthy)."""
+    if operation.rollback_revision is not None:
+        return False
+    return not (status.replicas is not None and status.replicas.desired == 0)
+
+
+def _window(deps: Deps, operation: Operation) -> float:
+    asked = operation.app.stage_timeouts if operation.app else None
+    stable = (asked or {}).get("stable")
+    return float(stable) if stable is not None else deps.settings.verify_stable_seconds
 
 
 def _stage_overran(operation: Operation, status: BackendStatus, now: datetime) -> str | None:
@@ -141,21 +174,27 @@ def _stage_for(operation: Operation, status: BackendStatus) -> Stage:
     return Stage.DEPLOYING
 
 
-def _record_progress(deps: Deps, operation: Operation, status: BackendStatus) -> None:
+def _record_progress(
+    deps: Deps, operation: Operation, status: BackendStatus, verdict: Verdict | None = None
+) -> None:
     def change(current: Deployment, op: Operation, now: datetime) -> Change | None:
-        stage = _stage_for(op, status)
-        message = status.message
+        stage = _stage_for(op, status) if verdict is None else Stage.VERIFYING
+        message = status.message if verdict is None else verdict.message
+        since = verdict.healthy_since if verdict else None
+        failures = verdict.failures if verdict else {}
         if op.rollback_revision is not None:
             message = f"{message} (rolling back after: {op.failure})"
         components = components_of(op, status)
         checks = aggregate(status.health_checks)
-        if (op.progress, op.stage, op.message, op.components, op.health_checks) == (
-            status.progress,
-            stage,
-            message,
-            components,
-            checks,
-        ):
+        if (
+            op.progress,
+            op.stage,
+            op.message,
+            op.components,
+            op.health_checks,
+            op.healthy_since,
+            op.check_failures,
+        ) == (status.progress, stage, message, components, checks, since, failures):
             return None
         stages = op.stages if stage is op.stage else (*op.stages, StageEntry(stage, now))
         eta = _eta_seconds(op, status.progress, now)
@@ -169,6 +208,8 @@ def _record_progress(deps: Deps, operation: Operation, status: BackendStatus) ->
             updated_at=now,
             components=components,
             health_checks=checks,
+            healthy_since=since,
+            check_failures=failures,
         )
         deployment = replace(
             current,
