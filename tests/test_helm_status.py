@@ -284,3 +284,13 @@ def test_workloads_job_progress() -> None:
         {"metadata": {"name": "j"}, "spec": {"completions": 4}, "status": {"succeeded": 2}}
     )
     assert (running.done, running.progress) == (False, 50)
+
+
+def test_the_pods_helm_returns_give_their_probe_checks() -> None:
+    checks = _judge(_status_doc()).health_checks
+    readiness = {c.pod: c.status.value for c in checks if c.type == "readiness"}
+    # as recorded: two pods of the new ReplicaSet Ready, one of the old one going away
+    assert readiness["demo-56cdffd545-4x8cg"] == "healthy"
+    assert readiness["demo-56cdffd545-9hdz4"] == "healthy"
+    assert {c.component for c in checks} == {"demo"}
+    assert {c.type for c in checks} >= {"readiness", "startup", "liveness"}

@@ -12,8 +12,12 @@ moved out of the request so the API can answer at once.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from chalicelib.adapters.helm.models import Release
-from chalicelib.adapters.helm.workloads import PodProblem, Readiness, Workload, read
+from chalicelib.adapters.helm.workloads import PodProblem, Readiness, Workload, objects_of, read
+from chalicelib.adapters.workloads import health
+from chalicelib.domain.health import HealthCheck
 from chalicelib.domain.models import Condition, JsonObject
 from chalicelib.domain.ports import BackendStatus, Replicas, RolloutPhase, ready_message
 
@@ -162,4 +166,17 @@ def backend_status(
         replicas=replicas_of(seen.workloads),
         backend_ref=str(release.revision),
         extensions=extensions_of(release),
+        health_checks=pod_health(release),
     )
+
+
+def pod_health(release: Release) -> tuple[HealthCheck, ...]:
+    """The probe checks of the release's pods, as ``helm status`` returns them (it has no
+    EndpointSlices: a Helm release's Service endpoints are not checked)."""
+
+    def component(pod: JsonObject) -> str:
+        labels = pod.get("metadata", {}).get("labels") or {}
+        return str(labels.get("app.kubernetes.io/component") or release.name)
+
+    pods = list(objects_of(release.resources, "Pod"))
+    return health.pod_checks(pods, component_of=component, now=datetime.now(UTC))
