@@ -9,7 +9,7 @@ HELM_STAMP := .local/bin/.helm-v4.3.1
 # The README's example chart, packaged for file:// sources (tests, and the offline local run).
 EXAMPLE_CHART := .local/charts/nginx-1.2.0.tgz
 
-.PHONY: setup helm run token test pytest lint format typecheck bench clean synth cfnlint bootstrap deploy
+.PHONY: setup helm run token test pytest lint format typecheck bench bench-health clean synth cfnlint bootstrap deploy
 
 setup: $(STAMP) $(HELM_STAMP) $(EXAMPLE_CHART)
 
@@ -80,6 +80,9 @@ deploy: setup
 
 bench: setup
 	$(BIN)/python scripts/bench_cold_start.py
+
+bench-health: setup
+	$(BIN)/python scripts/bench_health.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache cdk.out chalice.out
