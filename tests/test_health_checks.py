@@ -179,3 +179,24 @@ def test_checks_add_up_per_component_and_type_worst_first() -> None:
     assert all(c.pod is None for c in summary)
     healthy = aggregate(health.pod_checks(pods[:2], component_of=component, now=NOW))
     assert {c.message for c in healthy} == {"2 of 2 pods healthy"}
+
+
+def test_a_pod_without_the_sidecar_its_namespace_injects_is_unhealthy() -> None:
+    injected = {"metadata": {"labels": {"istio-injection": "enabled"}}}
+    assert health.injects_sidecars(injected)
+    assert health.injects_sidecars({"metadata": {"labels": {"istio.io/rev": "1-22"}}})
+    assert not health.injects_sidecars({"metadata": {"labels": {}}})
+    assert not health.injects_sidecars(None)
+    bare = ready_pod("web-1")
+    (missing,) = health.missing_sidecars([bare], component)
+    assert (missing.name, missing.type, missing.status) == (
+        "web-1-istio",
+        "istio",
+        HealthStatus.UNHEALTHY,
+    )
+    with_sidecar = ready_pod("web-2")
+    sidecar = copy.deepcopy(with_sidecar["status"]["containerStatuses"][0]) | {
+        "name": "istio-proxy"
+    }
+    with_sidecar["status"]["containerStatuses"].append(sidecar)
+    assert health.missing_sidecars([with_sidecar], component) == ()

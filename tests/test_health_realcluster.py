@@ -95,6 +95,15 @@ def test_realcluster_health_checks_follow_the_pods(kube: Kube) -> None:
             assert ended["status"] == "rolled_back", ended
             assert any("CrashLoopBackOff" in message for message in seen), seen
 
+            # the namespace asks Istio to inject sidecars, and no pod has one
+            kube.kubectl("label", "namespace", namespace, "istio-injection=enabled")
+            mesh = call(client, "GET", f"{NF}/healthChecks").body["healthChecks"]
+            istio = next(c for c in mesh if c["type"] == "istio")
+            assert istio["status"] == "unhealthy", istio
+            assert istio["message"].startswith("0 of 3 pods healthy")
+            assert "istio-proxy sidecar missing" in istio["message"]
+            kube.kubectl("label", "namespace", namespace, "istio-injection-")
+
             # no pods behind the Service: its endpoint check is unhealthy
             scaled = call(client, "POST", f"{NF}/scale", {"replicas": 0})
             assert scaled.status == 204, scaled.body

@@ -783,7 +783,7 @@ def _pod(name: str, *, ready: bool) -> dict[str, Any]:
     }
 
 
-def test_status_reads_health_in_three_list_requests_whatever_the_pods(
+def test_status_reads_health_in_four_requests_whatever_the_pods(
     cluster: EmulatedCluster, backend: KubernetesBackend
 ) -> None:
     assert cluster.emulator is not None
@@ -816,6 +816,7 @@ def test_status_reads_health_in_three_list_requests_whatever_the_pods(
     assert reads == [
         (DEPLOYMENTS, {"labelSelector": OURS_SELECTOR}),
         ("/api/v1/namespaces/production/pods", {"labelSelector": "app.kubernetes.io/instance=web"}),
+        ("/api/v1/namespaces/production", {}),  # does it inject Istio sidecars?
         (SERVICES, {"labelSelector": OURS_SELECTOR}),
         (
             "/apis/discovery.k8s.io/v1/namespaces/production/endpointslices",

@@ -195,6 +195,15 @@ class KubeSession:
         items = found.get("items") if isinstance(found, dict) else None
         return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
+    def namespace(self, name: str) -> JsonObject | None:
+        """The Namespace object (its labels say whether a service mesh injects sidecars)."""
+        what = f"Namespace {name}"
+        try:
+            found = self._call(what, lambda: self._core("GET", f"/api/v1/namespaces/{name}"))
+        except ReleaseNotFound:
+            return None
+        return found if isinstance(found, dict) else None
+
     def send(self, request: Request) -> None:
         r, ns = request.resource, request.namespace
         what = f"{r.kind} {ns}/{request.name}"

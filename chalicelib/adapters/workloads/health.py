@@ -132,6 +132,31 @@ def istio(pod: JsonObject, name: str, component: str | None) -> HealthCheck | No
     return HealthCheck(f"{name}-istio", "istio", status, message, since, component, name)
 
 
+def injects_sidecars(namespace: JsonObject | None) -> bool:
+    """Whether Istio injects its sidecar into the namespace's pods (``istio-injection=
+    enabled``, or a revision label ``istio.io/rev``)."""
+    labels = tracking.dig(namespace, "metadata", "labels") or {}
+    return labels.get("istio-injection") == "enabled" or bool(labels.get("istio.io/rev"))
+
+
+def missing_sidecars(
+    pods: list[JsonObject], component_of: Callable[[JsonObject], str | None]
+) -> tuple[HealthCheck, ...]:
+    """An ``istio`` check for each pod without the sidecar its namespace should inject."""
+    found = []
+    for pod in pods:
+        if tracking.dig(pod, "metadata", "deletionTimestamp"):
+            continue
+        names = {c.get("name") for c in _containers(pod)}
+        declared = {c.get("name") for c in tracking.dig(pod, "spec", "containers") or []}
+        if ISTIO_PROXY in names | declared:
+            continue
+        name = tracking.text(pod, "metadata", "name") or "pod"
+        says = "istio-proxy sidecar missing: the namespace has sidecar injection enabled"
+        found.append(HealthCheck(f"{name}-istio", "istio", _U, says, None, component_of(pod), name))
+    return tuple(found)
+
+
 def pod_checks(
     pods: list[JsonObject],
     *,

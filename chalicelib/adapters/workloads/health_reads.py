@@ -1,6 +1,7 @@
 """The reads one health evaluation makes on a cluster: besides the pods the status read
-has already listed, our Services and their EndpointSlices, two list requests whatever the
-number of pods (``health.py`` judges what they say)."""
+has already listed, their Namespace (does Istio inject sidecars there?), our Services and
+their EndpointSlices: three requests whatever the number of pods (``health.py`` judges what
+they say)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,16 @@ def health_of(
     pods: list[JsonObject],
     component_of: Callable[[JsonObject], str | None],
 ) -> tuple[HealthCheck, ...]:
-    """The pods' probe checks, and those of our Services' endpoints: two more list
-    requests (our Services, then their EndpointSlices), whatever the number of pods."""
+    """The pods' probe checks, a missing Istio sidecar's where the namespace injects them,
+    and those of our Services' endpoints: three more requests (the Namespace, our Services,
+    their EndpointSlices), whatever the number of pods."""
     now = datetime.now(UTC)
     probes = health.pod_checks(pods, component_of=component_of, now=now)
+    try:
+        if pods and health.injects_sidecars(kube.namespace(ref.namespace)):
+            probes = (*probes, *health.missing_sidecars(pods, component_of))
+    except BackendForbidden:
+        pass  # a role bound to the namespace may not read it: no sidecar check then
     try:
         services = kube.select(SERVICE, ref.namespace, ours(ref.release))
         names = sorted(filter(None, (tracking.text(s, "metadata", "name") for s in services)))
