@@ -11,10 +11,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import kmock
 import pytest
 
 from chalicelib.adapters.gitops.argocd import ArgoCDBackend
-from chalicelib.adapters.gitops.kube import APPLICATION
+from chalicelib.adapters.gitops.kube import APPLICATION, POD
 from chalicelib.adapters.gitops.settings import ArgoCDSettings, SyncRetry
 from chalicelib.domain.errors import (
     BackendFailure,
@@ -596,3 +597,31 @@ def test_argocd_refuses_secret_values_and_says_what_to_do(
     assert "existing Kubernetes Secret" in message
     assert "s3cr3t" not in message
     assert cluster.changes() == []
+
+
+def test_argocd_status_carries_the_probe_checks_of_the_charts_pods(
+    argocd: ArgoCDBackend, cluster: EmulatedCluster
+) -> None:
+    assert cluster.emulator is not None
+    cluster.emulator.resources["v1/pods"] = kmock.ResourceInfo(namespaced=True)
+    argocd.install(target(1))
+    controller_writes(cluster, synced(stored(cluster), op="op-1", history=2))
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "nginx-prod-abc",
+            "namespace": "production",
+            "labels": {"app.kubernetes.io/instance": "nginx-prod"},
+        },
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [{"name": "nginx", "ready": True, "started": True}],
+        },
+    }
+    cluster.as_someone_else(POD, pod)
+    checks = {c.name: c for c in argocd.status(REF).health_checks}
+    assert checks["nginx-prod-abc-readiness"].healthy
+    assert checks["nginx-prod-abc-readiness"].component == "nginx-prod"
+    listed = [s.query for s in cluster.seen() if s.path == "/api/v1/namespaces/production/pods"]
+    assert listed[-1] == {"labelSelector": "app.kubernetes.io/instance=nginx-prod"}

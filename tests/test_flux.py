@@ -9,10 +9,11 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import kmock
 import pytest
 
 from chalicelib.adapters.gitops.flux import FluxBackend
-from chalicelib.adapters.gitops.kube import HELM_RELEASE, HELM_REPOSITORY, SECRET
+from chalicelib.adapters.gitops.kube import HELM_RELEASE, HELM_REPOSITORY, POD, SECRET
 from chalicelib.adapters.gitops.settings import FluxSettings, Remediation
 from chalicelib.domain.errors import InvalidRequest, ReleaseConflict, ReleaseNotFound
 from chalicelib.domain.models import ChartRef, Condition, JsonObject
@@ -681,3 +682,36 @@ def test_flux_uninstall_refused_on_its_secret_still_removes_the_release(
 
     assert cluster.read(HELM_RELEASE, NS, REF.release) is None
     assert "cannot delete the values Secret" in caplog.text
+
+
+def test_flux_status_carries_the_probe_checks_of_the_charts_pods(
+    flux: FluxBackend, cluster: EmulatedCluster
+) -> None:
+    assert cluster.emulator is not None
+    cluster.emulator.resources["v1/pods"] = kmock.ResourceInfo(namespaced=True)
+    flux.install(target(1))
+    crashing = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "nginx-prod-xyz",
+            "namespace": "production",
+            "labels": {"app.kubernetes.io/instance": "nginx-prod"},
+        },
+        "status": {
+            "conditions": [{"type": "Ready", "status": "False"}],
+            "containerStatuses": [
+                {
+                    "name": "nginx",
+                    "ready": False,
+                    "started": False,
+                    "restartCount": 4,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                }
+            ],
+        },
+    }
+    cluster.as_someone_else(POD, crashing)
+    checks = {c.name: c for c in flux.status(REF).health_checks}
+    assert checks["nginx-prod-xyz-liveness"].status.value == "unhealthy"
+    assert "CrashLoopBackOff (4 restarts)" in checks["nginx-prod-xyz-liveness"].message

@@ -48,6 +48,7 @@ from chalicelib.adapters.gitops.kube import (
     json_patch,
 )
 from chalicelib.adapters.gitops.settings import ArgoCDSettings
+from chalicelib.adapters.workloads.health_reads import release_pods
 from chalicelib.domain.errors import InvalidRequest, SecretValuesUnsupported
 from chalicelib.domain.models import JsonObject
 from chalicelib.domain.ports import (
@@ -113,7 +114,10 @@ class ArgoCDBackend:
     def status(self, ref: ReleaseRef) -> BackendStatus:
         ns = self.settings.namespace
         app = self._kube.get(APPLICATION, ns, ref.release)
-        return application_status(app, name=ref.release, namespace=ns)
+        seen = application_status(app, name=ref.release, namespace=ns)
+        if app is None:
+            return seen
+        return replace(seen, health_checks=release_pods(self._kube, ref))
 
     def history(self, ref: ReleaseRef) -> list[BackendRevision]:
         """Argo CD's deployment history of the Application, oldest first."""

@@ -58,6 +58,7 @@ from chalicelib.adapters.gitops.kube import (
     pointer,
 )
 from chalicelib.adapters.gitops.settings import FluxSettings
+from chalicelib.adapters.workloads.health_reads import release_pods
 from chalicelib.domain.errors import (
     BackendForbidden,
     InvalidRequest,
@@ -168,7 +169,10 @@ class FluxBackend:
     def status(self, ref: ReleaseRef) -> BackendStatus:
         ns = self.settings.namespace
         release = self._kube.get(HELM_RELEASE, ns, ref.release)
-        return release_status(release, name=ref.release, namespace=ns)
+        seen = release_status(release, name=ref.release, namespace=ns)
+        if release is None:
+            return seen
+        return replace(seen, health_checks=release_pods(self._kube, ref))
 
     def history(self, ref: ReleaseRef) -> list[BackendRevision]:
         """helm-controller's record of the Helm release's revisions, oldest first."""

@@ -9,14 +9,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from chalicelib.adapters.gitops import tracking
-from chalicelib.adapters.gitops.kube import ENDPOINT_SLICE, SERVICE, KubeSession
+from chalicelib.adapters.gitops.kube import ENDPOINT_SLICE, POD, SERVICE, KubeApi, KubeSession
 from chalicelib.adapters.workloads import health
-from chalicelib.domain.errors import BackendForbidden
+from chalicelib.domain.errors import BackendForbidden, ReleaseNotFound
 from chalicelib.domain.health import HealthCheck, HealthStatus
 from chalicelib.domain.models import JsonObject
 from chalicelib.domain.ports import ReleaseRef
 
 SERVICE_NAME = "kubernetes.io/service-name"
+INSTANCE = "app.kubernetes.io/instance"
 
 
 def health_of(
@@ -44,6 +45,23 @@ def health_of(
         unread = HealthCheck("endpoints", "endpoints", HealthStatus.UNKNOWN, exc.message)
         return (*probes, unread)
     return (*probes, *health.endpoint_checks(services, slices, pods))
+
+
+def release_pods(api: KubeApi, ref: ReleaseRef) -> tuple[HealthCheck, ...]:
+    """The probe checks of a chart's pods (labelled ``app.kubernetes.io/instance`` with the
+    release, as charts label them), for adapters that read a controller's object rather
+    than the pods: one more list request; none when the role may not list pods."""
+    with api.session() as kube:
+        try:
+            pods = kube.select(POD, ref.namespace, f"{INSTANCE}={ref.release}")
+        except (BackendForbidden, ReleaseNotFound):  # not allowed, or no such namespace
+            return ()
+
+    def component(pod: JsonObject) -> str:
+        labels = tracking.dig(pod, "metadata", "labels") or {}
+        return str(labels.get("app.kubernetes.io/component") or ref.release)
+
+    return health.pod_checks(pods, component_of=component, now=datetime.now(UTC))
 
 
 def ours(release: str) -> str:
