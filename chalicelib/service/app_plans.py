@@ -181,7 +181,8 @@ def _reversed_dependencies(current: JsonObject, target: JsonObject) -> list[tupl
 
 def _in_pod_template(adapter: Adapter, path: str) -> bool:
     if adapter is Adapter.KUBERNETES:
-        return path.startswith(POD_TEMPLATE_VALUES) or _component_template(path)
+        # its "chart" is only the version's record: the version is the image tag
+        return path == "chart" or path.startswith(POD_TEMPLATE_VALUES) or _component_template(path)
     return path.startswith("image.")
 
 
