@@ -51,7 +51,12 @@ def test_realcluster_health_checks_follow_the_pods(kube: Kube) -> None:
             manager = manager_for(kube.kubeconfig, namespace)
             assert call(client, "POST", "deploymentManagers", manager).status == 201
 
-            answer = call(client, "POST", V1, my_app("v1.0.0", namespace=namespace, replicas=3))
+            # an HTTP check of its own Service (nothing answers behind Services on this kit:
+            # not required, so it does not hold the rollout up)
+            own = {"name": "web-http", "service": "my-app-service", "port": 80}
+            own |= {"timeout_seconds": 1, "required": False}
+            body = my_app("v1.0.0", namespace=namespace, replicas=3, health_checks=[own])
+            answer = call(client, "POST", V1, body)
             assert answer.status == 201, answer.body
             follow_all(driver, timeout=120, interval=1)
             done = call(client, "GET", f"{V1}/{answer.body['id']}").body
@@ -112,5 +117,15 @@ def test_realcluster_health_checks_follow_the_pods(kube: Kube) -> None:
             assert endpoints["status"] == "unhealthy", endpoints
             assert "no ready endpoints" in endpoints["message"]
             assert call(client, "GET", f"{NF}/healthChecks").body["healthy"] is False
+            custom = next(
+                c
+                for c in call(client, "GET", f"{NF}/healthChecks").body["healthChecks"]
+                if c["name"] == "web-http"
+            )
+            assert custom["status"] == "unhealthy", custom
+            assert custom["message"] == (
+                "GET my-app-service:80/: the API server answered 503: no endpoints available"
+                ' for service "my-app-service"'
+            )
     finally:
         kube.drop_namespace(namespace)

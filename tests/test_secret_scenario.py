@@ -30,6 +30,7 @@ from chalicelib.adapters.eventbridge import event_detail
 from chalicelib.adapters.helm.backend import HelmBackend
 from chalicelib.adapters.helm.commands import VALUES_FROM_STDIN
 from chalicelib.domain.audit import AuditFilter, AuditRecord, Outcome
+from chalicelib.domain.health import CustomCheck, HealthCheck
 from chalicelib.domain.models import Deployment, DeploymentManager, Operation
 from chalicelib.domain.ports import (
     Action,
@@ -147,6 +148,9 @@ class HelmHandoff:
 
     def plan(self, action: Action) -> list[PlanStep]:
         return self.helm.plan(action)
+
+    def probe(self, ref: ReleaseRef, checks: tuple[CustomCheck, ...]) -> tuple[HealthCheck, ...]:
+        return self.cluster.probe(ref, checks)
 
 
 @dataclass

@@ -468,6 +468,7 @@ def read_health(data: dict[str, Any]) -> HealthCheck:
         component=data.get("component"),
         pod=data.get("pod"),
         required=data.get("required", True),
+        failure_threshold=data.get("failure_threshold"),
     )
 
 

@@ -42,7 +42,7 @@ from chalicelib.domain.errors import (
     ReleaseConflict,
     ReleaseNotFound,
 )
-from chalicelib.domain.health import HealthCheck
+from chalicelib.domain.health import CustomCheck, HealthCheck, HealthStatus
 from chalicelib.domain.models import ChartRef, ComponentStatus, Condition, JsonObject
 from chalicelib.domain.ports import (
     Action,
@@ -426,6 +426,36 @@ class LocalBackend:
                 for rev in release.revisions
             ]
 
+    def probe(self, ref: ReleaseRef, checks: tuple[CustomCheck, ...]) -> tuple[HealthCheck, ...]:
+        """A check passes when its Service has a ready pod behind it in the namespace (any
+        release's); else it fails as the API server's proxy would: no endpoints."""
+        with self._cluster.releases() as releases:
+            ready: set[str] = set()
+            for (namespace, _), release in releases.items():
+                if namespace != ref.namespace or release.uninstalled_at is not None:
+                    continue
+                rev = release.current
+                if self._cluster.rollout(rev).ready > 0 or rev.backed:
+                    ready.update(_services_of(rev.values))
+        found = []
+        for check in checks:
+            if check.service in ready:
+                status, says = HealthStatus.HEALTHY, f"{check.service}:{check.port} answered"
+            else:
+                status = HealthStatus.UNHEALTHY
+                says = f'no endpoints available for service "{check.service}"'
+            found.append(
+                HealthCheck(
+                    check.name,
+                    "dependency" if check.dependency else check.type,
+                    status,
+                    says,
+                    required=check.required,
+                    failure_threshold=check.failure_threshold,
+                )
+            )
+        return tuple(found)
+
     def plan(self, action: Action) -> list[PlanStep]:
         target, kind = action.target, action.type
         with self._cluster.releases() as releases:  # unreachable: no plan, as with a real one
@@ -594,6 +624,13 @@ def _find(
     if live and release.uninstalled_at is not None:
         raise ReleaseConflict(f'release "{name}" is being uninstalled')
     return release
+
+
+def _services_of(values: JsonObject) -> set[str]:
+    """The Services a revision's values name (its own, or its components')."""
+    named = [values.get("serviceName")]
+    named += [c.get("serviceName") for c in components_in(values).values()]
+    return {n for n in named if isinstance(n, str) and n}
 
 
 def _ns(target: ReleaseTarget) -> tuple[str, str]:

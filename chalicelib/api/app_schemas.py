@@ -6,7 +6,7 @@ Requests refuse unknown fields; the same models produce the OpenAPI document.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
@@ -124,6 +124,21 @@ class ApmTimeouts(_Snake):
     )
 
 
+class ApmCustomCheck(_Snake):
+    """A check of the deployment's own, run through the Kubernetes API server's service
+    proxy: an HTTP GET (or a TCP connection) to one of its Services."""
+
+    name: DnsLabel
+    type: Literal["http", "tcp"] = "http"
+    service: DnsLabel
+    port: Annotated[StrictInt, Field(ge=1, le=65535), WHOLE]
+    path: Annotated[str, Field(max_length=1024, pattern=r"^[!-~]*$")] = "/"
+    expect_status: Annotated[StrictInt, Field(ge=100, le=599), WHOLE] = 200
+    timeout_seconds: Annotated[StrictInt, Field(ge=1, le=25), WHOLE] = 5
+    failure_threshold: Annotated[StrictInt, Field(ge=1, le=100), WHOLE] = 3
+    required: StrictBool = True
+
+
 class ApmConfiguration(_Snake):
     deployment_name: DnsLabel | None = Field(
         default=None, description="The Deployment to roll out (default: name)"
@@ -146,6 +161,14 @@ class ApmConfiguration(_Snake):
         " back in reverse (instead of deployment_name, image and container)",
     )
     timeouts: ApmTimeouts | None = None
+    health_checks: Annotated[list[ApmCustomCheck], Field(max_length=20)] | None = Field(
+        default=None, description="Checks of the deployment's own Services"
+    )
+    dependencies: Annotated[list[ApmCustomCheck], Field(max_length=20)] | None = Field(
+        default=None,
+        description="Services it depends on (a database, an external service): checks of the"
+        " same kind, reported as type dependency",
+    )
     chart: ApmChart | None = Field(
         default=None, description="helm, argocd and flux: the chart; the version is its version"
     )

@@ -3,6 +3,8 @@ them, roll back to a version (or plan it with ``?dry_run=true``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalice.app import Blueprint, Response
 
 from chalicelib.api import app_schemas as a
@@ -72,12 +74,32 @@ def start_deployment() -> Response:
         parameters=c.parameters,
         deployment_manager_id=body.deployment_manager_id,
         stage_timeouts=c.timeouts.model_dump(exclude_none=True) if c.timeouts else None,
+        health_checks=(
+            *(_declared(x) for x in c.health_checks or ()),
+            *(_declared(x, dependency=True) for x in c.dependencies or ()),
+        ),
         components=tuple(
             apps.Component(**{**x.model_dump(), "depends_on": tuple(x.depends_on)})
             for x in c.components or ()
         ),
     )
     return _accepted(apps.start(deps(), request, http.caller(req, body.reason)), 201)
+
+
+def _declared(check: a.ApmCustomCheck, *, dependency: bool = False) -> dict[str, Any]:
+    """A check as the deployment's values hold it (camelCase)."""
+    return {
+        "name": check.name,
+        "type": check.type,
+        "service": check.service,
+        "port": check.port,
+        "path": check.path,
+        "expectStatus": check.expect_status,
+        "timeoutSeconds": check.timeout_seconds,
+        "failureThreshold": check.failure_threshold,
+        "required": check.required,
+        "dependency": dependency,
+    }
 
 
 @bp.route(BASE, methods=["GET"])

@@ -10,9 +10,13 @@ default is one check per component and type (``aggregate``), worst status first.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
+
+from chalicelib.domain.errors import InvalidRequest
 
 
 class HealthStatus(StrEnum):
@@ -41,6 +45,7 @@ class HealthCheck:
     component: str | None = None
     pod: str | None = None
     required: bool = True
+    failure_threshold: int | None = None  # unhealthy polls in a row that fail a rollout
 
     @property
     def healthy(self) -> bool:
@@ -81,3 +86,60 @@ def aggregate(checks: tuple[HealthCheck, ...]) -> tuple[HealthCheck, ...]:
             )
         )
     return tuple(sorted(found, key=lambda c: (_SEVERITY[c.status], c.name)))
+
+
+@dataclass(frozen=True, slots=True)
+class CustomCheck:
+    """A check a deployment declares: an HTTP request (or a TCP connection) to one of its
+    Services, made through the Kubernetes API server's service proxy. A ``dependency`` (a
+    database, an external service) is one of the same kind, reported as such."""
+
+    name: str
+    type: str  # http or tcp
+    service: str
+    port: int
+    path: str = "/"
+    expect_status: int = 200
+    timeout_seconds: float = 5.0
+    failure_threshold: int | None = None
+    required: bool = True
+    dependency: bool = False
+
+
+_CHECK_TYPES = ("http", "tcp")
+
+
+def custom_checks(values: Mapping[str, Any]) -> tuple[CustomCheck, ...]:
+    """The ``healthChecks`` a deployment's values declare (camelCase keys, as values are)."""
+    found = values.get("healthChecks")
+    if found is None:
+        return ()
+    if not isinstance(found, list):
+        raise InvalidRequest("healthChecks must be a list of checks")
+    checks = []
+    for entry in found:
+        if not isinstance(entry, Mapping):
+            raise InvalidRequest("each of healthChecks must be an object")
+        name, kind = entry.get("name"), entry.get("type", "http")
+        service, port = entry.get("service"), entry.get("port")
+        if not isinstance(name, str) or not name or kind not in _CHECK_TYPES:
+            raise InvalidRequest("a health check needs a name and a type, http or tcp")
+        if not isinstance(service, str) or not service:
+            raise InvalidRequest(f"health check {name} needs the service it checks")
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+            raise InvalidRequest(f"health check {name} needs a port number")
+        checks.append(
+            CustomCheck(
+                name=name,
+                type=str(kind),
+                service=service,
+                port=port,
+                path=str(entry.get("path") or "/"),
+                expect_status=int(entry.get("expectStatus") or 200),
+                timeout_seconds=float(entry.get("timeoutSeconds") or 5),
+                failure_threshold=entry.get("failureThreshold"),
+                required=bool(entry.get("required", True)),
+                dependency=bool(entry.get("dependency", False)),
+            )
+        )
+    return tuple(checks)

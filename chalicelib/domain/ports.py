@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from chalicelib.domain.audit import AuditFilter, AuditRecord
-from chalicelib.domain.health import HealthCheck
+from chalicelib.domain.health import CustomCheck, HealthCheck
 from chalicelib.domain.models import (
     AlarmBinding,
     ChartRef,
@@ -344,6 +344,9 @@ class DeploymentBackend(Protocol):
     def history(self, ref: ReleaseRef) -> list[BackendRevision]: ...
 
     def plan(self, action: Action) -> list[PlanStep]: ...
+
+    def probe(self, ref: ReleaseRef, checks: tuple[CustomCheck, ...]) -> tuple[HealthCheck, ...]:
+        """Run the deployment's own health checks against its Services, once each."""
 
 
 @dataclass(frozen=True, slots=True)

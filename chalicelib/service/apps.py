@@ -69,6 +69,7 @@ class StartApp:
     deployment_manager_id: str | None = None
     components: tuple[Component, ...] = ()
     stage_timeouts: dict[str, int] | None = None
+    health_checks: tuple[JsonObject, ...] = ()  # as values: camelCase, dependency marked
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +182,15 @@ def _same_place(existing: Deployment, request: StartApp, adapter: Adapter) -> No
 
 
 def _parameters(request: StartApp, adapter: Adapter, *, first: bool) -> JsonObject:
-    """The NF deployment's parameters a start sets (an upgrade merges them onto the old)."""
+    """The NF deployment's parameters a start sets (an upgrade merges them onto the old);
+    its own health checks replace the old ones when it names any."""
+    found = _platform_parameters(request, adapter, first=first)
+    if request.health_checks:
+        found["healthChecks"] = [dict(c) for c in request.health_checks]
+    return found
+
+
+def _platform_parameters(request: StartApp, adapter: Adapter, *, first: bool) -> JsonObject:
     if adapter is not Adapter.KUBERNETES:
         if request.components:
             raise InvalidRequest("configuration.components is for the kubernetes platform")

@@ -4,11 +4,13 @@ of the backend each time."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from chalicelib.domain.access import Action as Permission
-from chalicelib.domain.health import HealthCheck, aggregate
+from chalicelib.domain.health import HealthCheck, aggregate, custom_checks
+from chalicelib.domain.models import Deployment
+from chalicelib.domain.ports import BackendStatus, RolloutPhase
 from chalicelib.service.access import require_then_read
 from chalicelib.service.context import Caller, Deps
 from chalicelib.service.managers import backend_for
@@ -24,6 +26,18 @@ class Evaluation:
     @property
     def healthy(self) -> bool:
         return all(c.healthy for c in self.checks if c.required)
+
+
+def observe(deps: Deps, deployment: Deployment) -> BackendStatus:
+    """The backend's status of ``deployment``, with its own checks (``healthChecks`` in
+    its parameters) run once each and added to what the backend read."""
+    backend = backend_for(deps, deployment)
+    ref = release_ref(deployment)
+    status = backend.status(ref)
+    declared = custom_checks(deployment.parameters)
+    if not declared or status.phase is RolloutPhase.ABSENT:
+        return status
+    return replace(status, health_checks=(*status.health_checks, *backend.probe(ref, declared)))
 
 
 def evaluate(deps: Deps, deployment_id: str, caller: Caller, *, per_pod: bool) -> Evaluation:
@@ -42,5 +56,5 @@ def evaluate(deps: Deps, deployment_id: str, caller: Caller, *, per_pod: bool) -
     at = deps.clock()
     if current.terminated or not current.revision:
         return Evaluation(current.id, at, ())
-    seen = backend_for(deps, current).status(release_ref(current)).health_checks
+    seen = observe(deps, current).health_checks
     return Evaluation(current.id, at, seen if per_pod else aggregate(seen))

@@ -31,13 +31,12 @@ from chalicelib.domain.states import (
     Stage,
 )
 from chalicelib.service.context import Deps
-from chalicelib.service.managers import backend_for
+from chalicelib.service.health import observe
 from chalicelib.service.records import (
     failed_revision,
     finish_operation,
     holds_lease,
     manager_use,
-    release_ref,
     update_owned,
 )
 from chalicelib.service.recovery import may_roll_back, roll_back
@@ -71,7 +70,7 @@ def follow(deps: Deps, deployment_id: str, operation_id: str, *, may_recover: bo
         return _end(deps, operation)  # nothing ever reached the cluster: nothing to wait for
     now = deps.clock()
     try:
-        status = backend_for(deps, deployment).status(release_ref(deployment))
+        status = observe(deps, deployment)
     except BackendError as exc:
         if now < operation.deadline:
             logger.warning(

@@ -34,7 +34,7 @@ def verify(
     required = [c for c in checks if c.required]
     bad = [c for c in required if c.status is HealthStatus.UNHEALTHY]
     counts = {c.name: failures.get(c.name, 0) + 1 for c in bad}
-    over = next((c for c in bad if counts[c.name] >= threshold), None)
+    over = next((c for c in bad if counts[c.name] >= (c.failure_threshold or threshold)), None)
     if over is not None:
         failure = (
             f"health check {over.name} was unhealthy {counts[over.name]} times in a row:"

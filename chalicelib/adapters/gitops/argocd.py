@@ -48,8 +48,10 @@ from chalicelib.adapters.gitops.kube import (
     json_patch,
 )
 from chalicelib.adapters.gitops.settings import ArgoCDSettings
+from chalicelib.adapters.workloads import probes
 from chalicelib.adapters.workloads.health_reads import release_pods
 from chalicelib.domain.errors import InvalidRequest, SecretValuesUnsupported
+from chalicelib.domain.health import CustomCheck, HealthCheck
 from chalicelib.domain.models import JsonObject
 from chalicelib.domain.ports import (
     Action,
@@ -124,6 +126,9 @@ class ArgoCDBackend:
         return application_history(
             self._kube.existing(APPLICATION, self.settings.namespace, ref.release)
         )
+
+    def probe(self, ref: ReleaseRef, checks: tuple[CustomCheck, ...]) -> tuple[HealthCheck, ...]:
+        return probes.probe(self._kube, ref, checks)
 
     def plan(self, action: Action) -> list[PlanStep]:
         target, kind = action.target, action.type

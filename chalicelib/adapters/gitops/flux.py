@@ -58,6 +58,7 @@ from chalicelib.adapters.gitops.kube import (
     pointer,
 )
 from chalicelib.adapters.gitops.settings import FluxSettings
+from chalicelib.adapters.workloads import probes
 from chalicelib.adapters.workloads.health_reads import release_pods
 from chalicelib.domain.errors import (
     BackendForbidden,
@@ -65,6 +66,7 @@ from chalicelib.domain.errors import (
     ReleaseConflict,
     ReleaseNotFound,
 )
+from chalicelib.domain.health import CustomCheck, HealthCheck
 from chalicelib.domain.models import JsonObject
 from chalicelib.domain.ports import (
     Action,
@@ -179,6 +181,9 @@ class FluxBackend:
         return release_history(
             self._kube.existing(HELM_RELEASE, self.settings.namespace, ref.release)
         )
+
+    def probe(self, ref: ReleaseRef, checks: tuple[CustomCheck, ...]) -> tuple[HealthCheck, ...]:
+        return probes.probe(self._kube, ref, checks)
 
     def plan(self, action: Action) -> list[PlanStep]:
         target, kind = action.target, action.type

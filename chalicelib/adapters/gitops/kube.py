@@ -35,6 +35,7 @@ from chalicelib.domain.errors import (
     BackendError,
     BackendFailure,
     BackendForbidden,
+    BackendTimeout,
     BackendUnavailable,
     ReleaseConflict,
     ReleaseNotFound,
@@ -203,6 +204,44 @@ class KubeSession:
         except ReleaseNotFound:
             return None
         return found if isinstance(found, dict) else None
+
+    def proxy_get(
+        self, namespace: str, service: str, port: int, path: str, *, timeout: float
+    ) -> tuple[int, str]:
+        """GET ``path`` of a Service through the API server's service proxy
+        (``/api/v1/namespaces/NS/services/NAME:PORT/proxy/PATH``): the status and the start
+        of the body, whatever the status. The API server's own refusals (no endpoints, a
+        connection refused) come back the same way, as a ``Status`` body; a request that
+        outlasts ``timeout`` raises ``BackendTimeout``."""
+        import urllib3
+
+        client = self._api.api_client
+        where = f"/api/v1/namespaces/{namespace}/services/{service}:{port}/proxy/"
+        serialized = client.param_serialize(
+            "GET",
+            where + path.lstrip("/"),
+            header_params={"Accept": "*/*"},
+            auth_settings=["BearerToken"],
+        )
+        method, url, headers = serialized[0], serialized[1], serialized[2]
+        try:  # one attempt, bounded by the check's timeout (no client retries)
+            response = client.rest_client.pool_manager.request(
+                method,
+                url,
+                headers=headers,
+                timeout=urllib3.Timeout(connect=timeout, read=timeout),
+                retries=False,
+            )
+            body = response.data
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            cause = getattr(exc, "reason", None)  # urllib3 wraps a timeout in its retries
+            if isinstance(exc, urllib3.exceptions.TimeoutError) or isinstance(
+                cause, urllib3.exceptions.TimeoutError
+            ):
+                raise BackendTimeout(f"no answer within {timeout:g}s") from exc
+            raise BackendUnavailable(f"Kubernetes API server unreachable: {exc}") from exc
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+        return int(response.status), text[:2048]
 
     def send(self, request: Request) -> None:
         r, ns = request.resource, request.namespace

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 
+from chalicelib.adapters.gitops.kube import KubeApi
 from chalicelib.adapters.helm import commands
 from chalicelib.adapters.helm.commands import HelmSettings, encode_values, scaled_values
 from chalicelib.adapters.helm.errors import HelmRevisionNotFound
@@ -35,7 +36,9 @@ from chalicelib.adapters.helm.models import (
 )
 from chalicelib.adapters.helm.runner import Completed, HelmRunner, Runner, kube_context
 from chalicelib.adapters.helm.status import backend_status, extensions_of
+from chalicelib.adapters.workloads import probes
 from chalicelib.domain.errors import BackendFailure, InvalidRequest, ReleaseNotFound
+from chalicelib.domain.health import CustomCheck, HealthCheck
 from chalicelib.domain.models import JsonObject
 from chalicelib.domain.ports import (
     Action,
@@ -172,6 +175,9 @@ class HelmBackend:
             )
             for entry in self._history(ref, self._creds(None))
         ]
+
+    def probe(self, ref: ReleaseRef, checks: tuple[CustomCheck, ...]) -> tuple[HealthCheck, ...]:
+        return probes.probe(KubeApi(self._credentials), ref, checks)
 
     def plan(self, action: Action) -> list[PlanStep]:
         target, kind = action.target, action.type

@@ -43,7 +43,7 @@ from chalicelib.adapters.gitops.kube import (
     delete,
     json_patch,
 )
-from chalicelib.adapters.workloads import components, parts
+from chalicelib.adapters.workloads import components, parts, probes
 from chalicelib.adapters.workloads import deployment as objects
 from chalicelib.adapters.workloads.health_reads import health_of, ours
 from chalicelib.adapters.workloads.status import (
@@ -53,6 +53,7 @@ from chalicelib.adapters.workloads.status import (
     revision_of,
 )
 from chalicelib.domain.errors import InvalidRequest, ReleaseConflict, ReleaseNotFound
+from chalicelib.domain.health import CustomCheck, HealthCheck
 from chalicelib.domain.models import JsonObject
 from chalicelib.domain.ports import (
     Action,
@@ -166,6 +167,9 @@ class KubernetesBackend:
             selector = objects.pod_selector(found, ref.release)
             sets = kube.select(REPLICA_SET, ref.namespace, selector)
         return deployment_history(found, sets)
+
+    def probe(self, ref: ReleaseRef, checks: tuple[CustomCheck, ...]) -> tuple[HealthCheck, ...]:
+        return probes.probe(self._kube, ref, checks)
 
     def plan(self, action: Action) -> list[PlanStep]:
         target, kind = action.target, action.type
