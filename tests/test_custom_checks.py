@@ -6,7 +6,7 @@ dependency that is not there fails the verifying stage, naming it."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +14,8 @@ import pytest
 from chalicelib.adapters.gitops.kube import KubeApi
 from chalicelib.adapters.workloads import probes
 from chalicelib.domain.errors import InvalidRequest
-from chalicelib.domain.health import CustomCheck, HealthStatus, custom_checks
+from chalicelib.domain.health import CustomCheck, HealthCheck, HealthStatus, custom_checks
+from chalicelib.service.health import due
 from tests.api_helpers import call
 from tests.apm_bodies import V1, my_app
 from tests.conftest import World
@@ -134,3 +135,40 @@ def test_a_check_that_fails_after_an_upgrade_rolls_it_back(client: Any, world: W
     assert found["status"] == "rolled_back", found
     assert found["reason"].startswith("health check api-health was unhealthy 2 times in a row")
     assert 'no endpoints available for service "my-app-v2"' in found["reason"]
+
+
+def test_a_check_runs_again_only_after_its_interval() -> None:
+    every = CustomCheck("every", "http", "web", 80)
+    hourly = CustomCheck("hourly", "http", "web", 80, interval_seconds=3600)
+    last = (
+        HealthCheck("every", "http", HealthStatus.HEALTHY, "ok", since=NOW),
+        HealthCheck("hourly", "http", HealthStatus.UNHEALTHY, "down", since=NOW),
+    )
+    to_run, kept = due((every, hourly), last, NOW + timedelta(minutes=5))
+    assert [c.name for c in to_run] == ["every"]
+    assert [c.message for c in kept] == ["down"]
+    to_run, kept = due((every, hourly), last, NOW + timedelta(hours=2))
+    assert ([c.name for c in to_run], kept) == (["every", "hourly"], ())
+
+
+def test_a_descriptor_may_declare_the_checks(client: Any, world: World) -> None:
+    descriptor = {
+        "descriptorId": "web-checked-1.0.0",
+        "name": "web",
+        "artifactRepoUrl": "https://charts.example.com/stable",
+        "artifactName": "web",
+        "artifactVersion": "1.0.0",
+        "defaultParameters": {
+            "replicaCount": 1,
+            "healthChecks": [{"name": "cache", "type": "tcp", "service": "redis", "port": 6379}],
+        },
+    }
+    assert call(client, "POST", "nfDeploymentDescriptors", descriptor).status == 201
+    body = {"name": "web-checked", "descriptorId": "web-checked-1.0.0", "namespace": "lab"}
+    assert call(client, "POST", "nfDeployments", body).status == 201
+    for _ in range(4):
+        world.settle()
+    status = call(client, "GET", "nfDeployments/web-checked/status").body
+    assert status["status"] == "FAILED", status
+    cache = next(c for c in status["healthChecks"] if c["name"] == "cache")
+    assert cache["message"] == 'no endpoints available for service "redis"'

@@ -135,6 +135,9 @@ class ApmCustomCheck(_Snake):
     path: Annotated[str, Field(max_length=1024, pattern=r"^[!-~]*$")] = "/"
     expect_status: Annotated[StrictInt, Field(ge=100, le=599), WHOLE] = 200
     timeout_seconds: Annotated[StrictInt, Field(ge=1, le=25), WHOLE] = 5
+    interval_seconds: Annotated[StrictInt, Field(ge=0, le=3600), WHOLE] = Field(
+        default=0, description="Run again only this long after the last run (0: every poll)"
+    )
     failure_threshold: Annotated[StrictInt, Field(ge=1, le=100), WHOLE] = 3
     required: StrictBool = True
 

@@ -104,6 +104,7 @@ class CustomCheck:
     failure_threshold: int | None = None
     required: bool = True
     dependency: bool = False
+    interval_seconds: float = 0.0  # run again only this long after the last run
 
 
 _CHECK_TYPES = ("http", "tcp")
@@ -140,6 +141,7 @@ def custom_checks(values: Mapping[str, Any]) -> tuple[CustomCheck, ...]:
                 failure_threshold=entry.get("failureThreshold"),
                 required=bool(entry.get("required", True)),
                 dependency=bool(entry.get("dependency", False)),
+                interval_seconds=float(entry.get("intervalSeconds") or 0),
             )
         )
     return tuple(checks)
