@@ -92,3 +92,13 @@ def test_health_reads_are_checked_like_any_read(client: Any, world: World) -> No
     assert call(client, "GET", f"{NF}/healthChecks").status == 200
     auth_helpers.sign_in(client, "o2dms-viewer:staging")
     assert call(client, "GET", f"{NF}/healthChecks").status == 403
+
+
+def test_a_terminated_deployment_keeps_no_health_checks(client: Any, world: World) -> None:
+    started(client, world, my_app("v1.0.0"))
+    assert call(client, "GET", f"{NF}/status").body["healthChecks"]
+    assert call(client, "DELETE", NF).status == 202
+    world.settle()
+    status = call(client, "GET", f"{NF}/status").body
+    assert (status["status"], status["healthChecks"]) == ("NOT_INSTANTIATED", [])
+    assert call(client, "GET", f"{NF}/healthChecks").body["healthChecks"] == []

@@ -410,6 +410,7 @@ def _terminated(deps: Deps, current: Deployment, op: Operation, now: datetime) -
         progress=100,
         message="Deployment terminated",
         conditions=(),
+        health_checks=(),  # nothing left to be healthy
         terminated_at=now,
         descriptor_ref=None,
         updated_at=now,
