@@ -43,13 +43,6 @@ def _accepted(result: Started, status: int) -> Response:
     return http.json(rollout(result.operation), status, _headers(result.operation))
 
 
-def _dry_run(params: dict[str, str]) -> bool:
-    value = params.get("dry_run", "false").lower()
-    if value not in {"true", "false"}:
-        raise InvalidRequest("dry_run must be true or false")
-    return value == "true"
-
-
 @bp.route(BASE, methods=["POST"])
 @handle_errors
 def start_deployment() -> Response:
@@ -164,7 +157,7 @@ def rollout_health(rollout_id: str) -> Response:
 @handle_errors
 def rollback_deployment(rollout_id: str) -> Response:
     req = bp.current_request
-    dry = _dry_run(http.query(req, {"dry_run"}))
+    dry = http.dry_run(http.query(req, {"dry_run"}), "dry_run")
     rollout_id = _rollout_id(rollout_id)
     if dry:
         body = http.body(req, a.ApmDryRunRollback, required=False)

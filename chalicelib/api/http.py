@@ -149,10 +149,11 @@ def page(request: Request) -> tuple[int, str | None]:
     return page_args(query(request, {"limit", "nextToken"}))
 
 
-def dry_run(params: Mapping[str, str]) -> bool:
-    value = params.get("dryRun", "false").lower()
+def dry_run(params: Mapping[str, str], name: str = "dryRun") -> bool:
+    """The dry-run flag, ``name`` as each view spells it (``dry_run`` in seed 002's)."""
+    value = params.get(name, "false").lower()
     if value not in {"true", "false"}:
-        raise InvalidRequest("dryRun must be true or false")
+        raise InvalidRequest(f"{name} must be true or false")
     return value == "true"
 
 
