@@ -13,6 +13,7 @@ from chalicelib.api import (
     descriptors,
     errors,
     http,
+    live,
     managers,
     meta,
 )
@@ -20,6 +21,7 @@ from chalicelib.api import automation as automation_api
 from chalicelib.events import automation, rollout
 
 app = Chalice(app_name="o2dms")
+app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.register_blueprint(descriptors.bp)
 app.register_blueprint(deployments.bp)
 app.register_blueprint(managers.bp)
@@ -42,3 +44,12 @@ scheduled_scale = app.lambda_function(name="scheduled_scale")(automation.schedul
 alarm_rollback = app.on_cw_event(automation.ALARM_EVENT_PATTERN, name="alarm_rollback")(
     automation.alarm_rollback
 )
+
+# Live progress (seed 002's WebSocket updates): the WebSocket API's routes, and the table's
+# stream, whose every change reaches the connections that follow it.
+websocket_connect = app.on_ws_connect(name="websocket_connect")(live.connect)
+websocket_message = app.on_ws_message(name="websocket_message")(live.message)
+websocket_disconnect = app.on_ws_disconnect(name="websocket_disconnect")(live.disconnect)
+live_updates = app.on_dynamodb_record(
+    stream_arn=live.STREAM_ARN_PLACEHOLDER, name="live_updates", batch_size=100
+)(live.stream)

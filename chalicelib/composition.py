@@ -16,9 +16,11 @@ from chalicelib.config import Settings
 from chalicelib.domain.ports import (
     AlarmDirectory,
     AutomationStore,
+    ConnectionPoster,
     DeploymentFilter,
     RolloutDriver,
     ScheduleRunner,
+    Subscriptions,
 )
 from chalicelib.service.context import Deps
 
@@ -41,6 +43,10 @@ def use(replacement: Deps | None) -> None:
     _deps = replacement
 
 
+# Requests served at once by one process (the local run's threads, a batch of posts).
+AWS_POOL_CONNECTIONS = 32
+
+
 def aws_clients(settings: Settings) -> Callable[..., Any]:
     """``boto3.client`` with the request path's limits: a store or service that hangs gives
     up after bounded timeouts and retries (a 503), well inside API Gateway's 29 s, instead
@@ -52,6 +58,7 @@ def aws_clients(settings: Settings) -> Callable[..., Any]:
         connect_timeout=settings.aws_connect_timeout_seconds,
         read_timeout=settings.aws_read_timeout_seconds,
         retries={"mode": "standard", "max_attempts": settings.aws_max_attempts},
+        max_pool_connections=AWS_POOL_CONNECTIONS,
     )
 
     def client(service: str, **kwargs: Any) -> Any:
@@ -150,6 +157,52 @@ def _driver(settings: Settings, holder: list[Deps]) -> RolloutDriver:
     return ThreadRolloutDriver(
         lambda deployment_id, operation_id: follow(holder[0], deployment_id, operation_id),
         interval_seconds=settings.rollout_poll_seconds,
+    )
+
+
+_live_ports: tuple[Subscriptions, ConnectionPoster] | None = None
+
+
+def live_ports() -> tuple[Subscriptions, ConnectionPoster]:
+    """Where WebSocket followers are kept, and how their connections are reached."""
+    global _live_ports  # noqa: PLW0603 - built once per process, like ``deps``
+    if _live_ports is None:
+        with _lock:
+            if _live_ports is None:
+                _live_ports = build_live_ports(deps().settings)
+    return _live_ports
+
+
+def use_live_ports(replacement: tuple[Subscriptions, ConnectionPoster] | None) -> None:
+    global _live_ports  # noqa: PLW0603
+    _live_ports = replacement
+
+
+def build_live_ports(settings: Settings) -> tuple[Subscriptions, ConnectionPoster]:
+    from chalicelib.adapters.dynamodb_live import DynamoDBSubscriptions
+    from chalicelib.adapters.ws_connections import PARALLEL_POSTS, ApiGatewayConnections
+
+    aws = aws_clients(settings)
+
+    def management_client() -> Any:
+        import boto3
+        from botocore.config import Config
+
+        if not settings.ws_endpoint:
+            raise ValueError("O2DMS_WS_ENDPOINT must name the WebSocket API's stage URL")
+        return boto3.client(
+            "apigatewaymanagementapi",
+            endpoint_url=settings.ws_endpoint,
+            config=Config(
+                connect_timeout=settings.aws_connect_timeout_seconds,
+                read_timeout=settings.aws_read_timeout_seconds,
+                retries={"mode": "standard", "max_attempts": settings.aws_max_attempts},
+                max_pool_connections=max(PARALLEL_POSTS, AWS_POOL_CONNECTIONS),
+            ),
+        )
+
+    return DynamoDBSubscriptions(aws("dynamodb"), settings.table_name), ApiGatewayConnections(
+        management_client
     )
 
 

@@ -140,6 +140,12 @@ class Settings:
     auth_mode: str = "gateway"
     auth_signing_key: str | None = None  # hex; the local issuer's key
     iam_groups: IamGroups = ()
+    # Live progress: where the WebSocket API's ``@connections`` are posted to (its stage URL
+    # in AWS, the local server in the local run), and the user pool whose ID tokens a
+    # WebSocket connection presents (API Gateway checks none on a WebSocket API).
+    ws_endpoint: str | None = None
+    user_pool_issuer: str | None = None
+    user_pool_client_id: str | None = None
 
     @property
     def page_token_secret(self) -> str:
@@ -197,6 +203,9 @@ class Settings:
             auth_mode=_auth_mode(e, in_lambda),
             auth_signing_key=_signing_key(e),
             iam_groups=parse_iam_groups(e.get("O2DMS_IAM_GROUPS", "")),
+            ws_endpoint=e.get("O2DMS_WS_ENDPOINT") or None,
+            user_pool_issuer=e.get("O2DMS_USER_POOL_ISSUER") or None,
+            user_pool_client_id=e.get("O2DMS_USER_POOL_CLIENT_ID") or None,
         )
 
 

@@ -12,9 +12,13 @@ Two rules bind every function on top of what it is allowed:
   ``PutItem`` stays allowed: the app writes each audit row with a condition that it does
   not exist yet, which IAM cannot require.
 - The table's key serves two uses, each under its own condition: DynamoDB's encryption of
-  the table (only through DynamoDB, ``kms:ViaService``), and the app's envelope encryption
-  of secret parameters (``GenerateDataKey``/``Decrypt`` called directly, only with the
-  encryption context ``{"o2dms:table": <table name>}``).
+  the table and its stream (only through DynamoDB, ``kms:ViaService``), and the app's
+  envelope encryption of secret parameters (``GenerateDataKey``/``Decrypt`` called directly,
+  only with the encryption context ``{"o2dms:table": <table name>}``).
+
+A function that does not act on deployments (``FunctionSpec.acts_on_deployments``) may read
+the table but write only what its flags name, each write bounded by the items' partition
+keys (``dynamodb:LeadingKeys``): a WebSocket connection's items, an audit row.
 """
 
 from __future__ import annotations
@@ -47,10 +51,9 @@ ALLOWED_ON_ANY_RESOURCE = frozenset(
     }
 )
 
+TABLE_READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
 TABLE_ACTIONS = (
-    "dynamodb:GetItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:Query",
+    *TABLE_READ_ACTIONS,
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
@@ -65,6 +68,15 @@ AUDIT_PARTITION = "AUDIT"
 # and its puts overwrite without a condition, so it is denied on audit rows as a whole.
 AUDIT_DENIED_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 ALARM_ACTIONS = ("cloudwatch:ListTagsForResource",)
+# Live progress's items: a WebSocket connection (``CONN#<id>``) and what it follows
+# (``LIVE#<topic>``). A connection is forgotten in one BatchWriteItem of deletes.
+FOLLOWER_PARTITIONS = ("CONN#*", "LIVE#*")
+FORGET_ACTIONS = ("dynamodb:BatchWriteItem",)
+REFUSAL_ACTIONS = ("dynamodb:PutItem",)
+# What Lambda's event source mapping reads the stream with, on the function's role.
+STREAM_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
+STREAM_LIST_ACTIONS = ("dynamodb:ListStreams",)
+CONNECTION_ACTIONS = ("execute-api:ManageConnections",)
 KUBECONFIG_PARAMETERS = "o2dms/*"
 KUBECONFIG_SECRETS = "o2dms/*"
 
@@ -80,6 +92,9 @@ class ServiceResources:
     schedules_arn: str  # every schedule in the stage's group
     scheduler_role_arn: str
     event_bus_arn: str
+    stream_arn: str  # the table's stream
+    # ``POST @connections/*`` on the WebSocket API's stage; known once the Chalice app is.
+    connections_arn: str | None = None
 
 
 def _statement(actions: tuple[str, ...] | list[str], resources: list[str]) -> iam.PolicyStatement:
@@ -115,6 +130,18 @@ def table_encryption(scope: Construct, key_arn: str) -> iam.PolicyStatement:
     )
 
 
+def only_in_partitions(
+    actions: tuple[str, ...], table_arn: str, partitions: tuple[str, ...]
+) -> iam.PolicyStatement:
+    """``actions`` on items whose partition keys all match ``partitions``. ``ForAllValues``
+    would let a request without keys through, but these writes always name their items."""
+    return iam.PolicyStatement(
+        actions=list(actions),
+        resources=[table_arn],
+        conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(partitions)}},
+    )
+
+
 def secrets_encryption(key_arn: str, table_name: str) -> iam.PolicyStatement:
     """The key as the app uses it for secret parameters: data keys bound to this table."""
     return iam.PolicyStatement(
@@ -124,29 +151,12 @@ def secrets_encryption(key_arn: str, table_name: str) -> iam.PolicyStatement:
     )
 
 
-def statements(
-    scope: Construct,
-    spec: FunctionSpec,
-    *,
-    settings: StageSettings,
-    resources: ServiceResources,
+def deployment_statements(
+    scope: Construct, *, settings: StageSettings, resources: ServiceResources
 ) -> list[iam.PolicyStatement]:
-    """Everything ``spec``'s function may do, and the audit rule it may not break. Every
-    function reads or writes deployments, so every one may open and seal secret parameters."""
-    log_group = _arn(
-        scope,
-        "logs",
-        "log-group",
-        f"/aws/lambda/{spec.function_name(settings)}:*",
-        ArnFormat.COLON_RESOURCE_NAME,
-    )
-    table = [resources.table_arn, f"{resources.table_arn}/index/*"]
+    """What acting on deployments takes besides the table: sealing and opening secret
+    parameters, publishing their events, and reaching their clusters."""
     found = [
-        _statement(("logs:CreateLogStream", "logs:PutLogEvents"), [log_group]),
-        _statement(("xray:PutTraceSegments", "xray:PutTelemetryRecords"), ["*"]),
-        _statement(TABLE_ACTIONS, table),
-        audit_is_append_only(table),
-        table_encryption(scope, resources.key_arn),
         secrets_encryption(resources.key_arn, resources.table_name),
         _statement(("events:PutEvents",), [resources.event_bus_arn]),
         _statement(
@@ -178,6 +188,56 @@ def statements(
         found.append(_statement(("sts:AssumeRole",), list(settings.cluster_role_arns)))
     if settings.cluster_arns:
         found.append(_statement(("eks:DescribeCluster",), list(settings.cluster_arns)))
+    return found
+
+
+def live_statements(spec: FunctionSpec, resources: ServiceResources) -> list[iam.PolicyStatement]:
+    """Live progress: forgetting connections, posting to them, reading the table's stream."""
+    found: list[iam.PolicyStatement] = []
+    if spec.forgets_connections:
+        found.append(only_in_partitions(FORGET_ACTIONS, resources.table_arn, FOLLOWER_PARTITIONS))
+    if spec.posts_to_connections:
+        if resources.connections_arn is None:
+            raise ValueError(f"{spec.logical_id} posts to connections: no WebSocket API given")
+        found.append(_statement(CONNECTION_ACTIONS, [resources.connections_arn]))
+    if spec.reads_stream:
+        found.append(_statement(STREAM_ACTIONS, [resources.stream_arn]))
+        # As the DynamoDB guide scopes it: the table's streams, since the call names none.
+        found.append(_statement(STREAM_LIST_ACTIONS, [f"{resources.table_arn}/stream/*"]))
+    return found
+
+
+def statements(
+    scope: Construct,
+    spec: FunctionSpec,
+    *,
+    settings: StageSettings,
+    resources: ServiceResources,
+) -> list[iam.PolicyStatement]:
+    """Everything ``spec``'s function may do, and the audit rule it may not break. A function
+    that acts on deployments may write any item and open and seal secret parameters; the
+    others read, and write only the items their flags name."""
+    log_group = _arn(
+        scope,
+        "logs",
+        "log-group",
+        f"/aws/lambda/{spec.function_name(settings)}:*",
+        ArnFormat.COLON_RESOURCE_NAME,
+    )
+    table = [resources.table_arn, f"{resources.table_arn}/index/*"]
+    found = [
+        _statement(("logs:CreateLogStream", "logs:PutLogEvents"), [log_group]),
+        _statement(("xray:PutTraceSegments", "xray:PutTelemetryRecords"), ["*"]),
+        _statement(TABLE_ACTIONS if spec.acts_on_deployments else TABLE_READ_ACTIONS, table),
+        audit_is_append_only(table),
+        # The stream's records are encrypted with the table's key too.
+        table_encryption(scope, resources.key_arn),
+    ]
+    if spec.acts_on_deployments:
+        found += deployment_statements(scope, settings=settings, resources=resources)
+    elif spec.records_refusals:
+        found.append(only_in_partitions(REFUSAL_ACTIONS, resources.table_arn, (AUDIT_PARTITION,)))
+    found += live_statements(spec, resources)
     if spec.starts_rollouts:
         found.append(_statement(("states:StartExecution",), [resources.state_machine_arn]))
     schedule_actions = [

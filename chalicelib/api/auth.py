@@ -102,8 +102,6 @@ def _gateway(context: Mapping[str, Any], settings: Settings) -> tuple[str, tuple
 
 
 def _local(request: Request, settings: Settings) -> tuple[str, tuple[str, ...]]:
-    from chalicelib.adapters import local_tokens  # the local run only
-
     header = request.headers.get("authorization") or ""
     scheme, _, token = header.strip().partition(" ")
     if not header:
@@ -113,10 +111,17 @@ def _local(request: Request, settings: Settings) -> tuple[str, tuple[str, ...]]:
         )
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("The Authorization header must be 'Bearer <token>'")
+    return local_token(token.strip(), settings)
+
+
+def local_token(token: str, settings: Settings) -> tuple[str, tuple[str, ...]]:
+    """The actor and groups of a token of the local run's issuer; 401 for any other."""
+    from chalicelib.adapters import local_tokens  # the local run only
+
     if not settings.auth_signing_key:
         raise Unauthenticated("This server has no token signing key; no token can be checked")
     try:
-        claims = local_tokens.verify(bytes.fromhex(settings.auth_signing_key), token.strip())
+        claims = local_tokens.verify(bytes.fromhex(settings.auth_signing_key), token)
     except local_tokens.InvalidToken as exc:
         raise Unauthenticated(str(exc)) from exc
     return claims.subject, claims.groups

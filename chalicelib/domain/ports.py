@@ -5,7 +5,7 @@ Adapters implement these; the service layer only ever sees these types.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -13,6 +13,7 @@ from typing import Protocol
 
 from chalicelib.domain.audit import AuditFilter, AuditRecord
 from chalicelib.domain.health import CustomCheck, HealthCheck
+from chalicelib.domain.live import Connection, Subscription
 from chalicelib.domain.models import (
     AlarmBinding,
     ChartRef,
@@ -414,3 +415,35 @@ class SecretSealer(Protocol):
     def unseal(self, values: JsonObject) -> JsonObject:
         """A copy of ``values`` with every sealed string replaced by its plaintext JSON value;
         ``SealedSecretUnreadable`` for one that does not decrypt."""
+
+
+# ---------------------------------------------------------------------- live progress
+
+
+class Subscriptions(Protocol):
+    """Who follows what over WebSocket connections (items in the table, with a TTL)."""
+
+    def open(self, connection: Connection) -> None:
+        """Record a connection that has just been accepted."""
+
+    def add(self, subscription: Subscription) -> None:
+        """Record ``subscription`` and note its topic on its connection."""
+
+    def remove(self, connection_id: str, topic: str) -> None: ...
+
+    def followers(self, topic: str, *, now: int) -> tuple[Subscription, ...]:
+        """Every live subscription to ``topic``: one Query (expired ones left out)."""
+
+    def connection(self, connection_id: str, *, now: int) -> Connection | None:
+        """The connection's record, None when unknown or expired."""
+
+    def forget(self, connection_id: str) -> None:
+        """The connection and every subscription of it, gone."""
+
+
+class ConnectionPoster(Protocol):
+    """Sends to connected WebSocket clients (API Gateway's ``@connections`` API)."""
+
+    def post_many(self, messages: Mapping[str, Sequence[bytes]]) -> frozenset[str]:
+        """Send each connection its messages, in order (connections in parallel); the ids
+        of the connections that are gone."""
