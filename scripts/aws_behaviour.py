@@ -42,8 +42,10 @@ Invoke = Callable[[str, dict[str, Any]], None]
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
 
 
-def lambda_invoker(endpoint: str, region: str) -> Invoke:
-    """Invoke a Lambda function asynchronously at `endpoint`, as AWS services do."""
+def lambda_invoker(endpoint: str, region: str, *, wait: bool = False) -> Invoke:
+    """Invoke a Lambda function at `endpoint`: asynchronously, as Scheduler and EventBridge
+    do, or (`wait`) synchronously, as an event source mapping does: the next batch of a
+    stream goes only once this one is handled."""
     import boto3
     from botocore.config import Config
 
@@ -57,11 +59,13 @@ def lambda_invoker(endpoint: str, region: str) -> Invoke:
     )
 
     def invoke(function_arn: str, payload: dict[str, Any]) -> None:
-        client.invoke(
+        answer = client.invoke(
             FunctionName=function_arn,
-            InvocationType="Event",
+            InvocationType="RequestResponse" if wait else "Event",
             Payload=json.dumps(payload).encode(),
         )
+        if answer.get("FunctionError"):
+            raise RuntimeError(f"{function_arn} failed: {answer['Payload'].read()[:500]!r}")
 
     return invoke
 
@@ -315,3 +319,59 @@ class AwsBehaviour:
                 self.firer.tick(datetime.now(UTC))
             except Exception:
                 logger.exception("aws behaviour tick failed")
+
+
+class StreamDelivery:
+    """Lambda's event source mapping for the table's stream: the new records, in order, in
+    batches of up to 100, each batch handed to the target function and waited for before the
+    next (a failed batch is tried once more, then logged and dropped: the stream only feeds
+    live progress, never history). Polls every `interval` seconds while the stream is idle."""
+
+    def __init__(
+        self,
+        tail: Any,
+        invoke: Invoke,
+        target_arn: str,
+        *,
+        lock: threading.Lock | None = None,
+        interval: float = 0.05,
+    ) -> None:
+        self._tail = tail
+        self._invoke = invoke
+        self._target = target_arn
+        self._lock = lock or threading.Lock()
+        self._interval = interval
+        self._stop = threading.Event()
+
+    def tick(self) -> int:
+        with self._lock:
+            records = self._tail.read(BATCH_SIZE)
+        if not records:
+            return 0
+        for attempt in (1, 2):
+            try:
+                self._invoke(self._target, {"Records": records})
+                break
+            except Exception:
+                if attempt == 2:
+                    logger.exception("stream batch of %d records dropped", len(records))
+        return len(records)
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="stream-delivery", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                delivered = self.tick()
+            except Exception:
+                logger.exception("stream delivery failed")
+                delivered = 0
+            if not delivered:
+                self._stop.wait(self._interval)
+
+
+BATCH_SIZE = 100

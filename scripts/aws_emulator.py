@@ -84,6 +84,9 @@ def build_app(lock: threading.Lock | None = None) -> WSGIApplication:
     return SerialDynamoDB(moto_app, lock)
 
 
+ACCOUNT = "123456789012"  # moto's default account, the one the local run uses
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m scripts.aws_emulator",
@@ -102,6 +105,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "when given, due schedules fire and alarm state changes become events",
     )
     parser.add_argument("--region", default="us-east-1", help="region of the Lambda endpoint")
+    parser.add_argument(
+        "--stream-table",
+        help="deliver this table's stream to --stream-function, as an event source mapping",
+    )
+    parser.add_argument("--stream-function", help="the function ARN the stream goes to")
     parser.add_argument(
         "--state-file",
         type=Path,
@@ -154,6 +162,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         if restored:
             behaviour.resume(datetime.now(UTC))
         behaviour.start()
+        if args.stream_table and args.stream_function:
+            from moto.dynamodb.models import dynamodb_backends
+
+            from scripts.aws_behaviour import StreamDelivery
+            from scripts.local_streams import StreamTail
+
+            tail = StreamTail(
+                dynamodb_backends, args.stream_table, account=ACCOUNT, region=args.region
+            )
+            StreamDelivery(
+                tail,
+                lambda_invoker(args.lambda_endpoint, args.region, wait=True),
+                args.stream_function,
+                lock=dynamodb_lock,
+            ).start()
     try:
         serve(app, host=args.host, port=args.port)
     finally:

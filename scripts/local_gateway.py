@@ -57,7 +57,12 @@ class JsonErrorsRequestHandler(ChaliceRequestHandler):
             return self.dispatch
         raise AttributeError(name)
 
+    connections: Any = None  # the local ``@connections`` API (local_websockets.py)
+
     def dispatch(self) -> None:
+        if self.connections is not None and self.path.startswith("/@connections/"):
+            self._connections()
+            return
         try:
             self._routes.match_route(self.path)
         except ValueError:
@@ -88,6 +93,17 @@ class JsonErrorsRequestHandler(ChaliceRequestHandler):
         self.send_response(code)
         headers.pop("Content-Type", None)
         self._send_headers(headers)
+
+    def _connections(self) -> None:
+        length = self.headers.get("content-length", "0")
+        body = self.rfile.read(int(length)) if length.isdigit() and int(length) > 0 else b""
+        status, headers, payload = self.connections.handle(self.command, self.path, body)
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
     def _drain_body(self) -> None:
         length = self.headers.get("content-length", "0")

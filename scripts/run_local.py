@@ -236,6 +236,10 @@ def emulator_argv(run: LocalRun) -> list[str]:
         run.region,
         "--state-file",
         str(run.aws_state_file),
+        "--stream-table",
+        run.table_name,
+        "--stream-function",
+        run.function_arn(STREAM_FUNCTION),
     ]
 
 
@@ -288,6 +292,8 @@ def chalice_environment(
         O2DMS_SCHEDULE_TARGET_ARN=run.function_arn(SCALE_FUNCTION),
         O2DMS_SCHEDULER_ROLE_ARN=run.scheduler_role_arn,
         O2DMS_LOCAL_CLUSTER_STATE=str(run.cluster_state_file),
+        # Live progress: the local server plays API Gateway's @connections API too.
+        O2DMS_WS_ENDPOINT=f"http://{HOST}:{run.api_port}",
         # Authentication is on locally too: the app checks bearer tokens against the key
         # `ensure_signing_key` made (`make token` prints one).
         O2DMS_AUTH="local",
@@ -307,7 +313,12 @@ def create_table(run: LocalRun, spec: Mapping[str, Any]) -> None:
     try:
         client.create_table(TableName=run.table_name, **spec)
     except client.exceptions.ResourceInUseException:
-        return  # it already exists: keep it and its items
+        # It already exists: keep it and its items; one saved before the stream existed
+        # gets it now (live progress reads it).
+        table = client.describe_table(TableName=run.table_name)["Table"]
+        stream = spec.get("StreamSpecification")
+        if stream and not table.get("StreamSpecification", {}).get("StreamEnabled"):
+            client.update_table(TableName=run.table_name, StreamSpecification=stream)
     except (BotoCoreError, ClientError) as exc:
         raise LaunchError(f"cannot create table {run.table_name} in the emulator: {exc}") from exc
 
@@ -355,6 +366,7 @@ def admin_token(run: LocalRun) -> str:
 
 
 SCALE_FUNCTION = "scheduled_scale"
+STREAM_FUNCTION = "live_updates"
 ALARM_FUNCTION = "alarm_rollback"
 
 
@@ -402,6 +414,8 @@ def banner(run: LocalRun) -> str:
             "",
             f"O2-DMS is running locally (stage {STAGE}).",
             f"  API base URL:  {run.api_url}",
+            f"  Live progress: ws://{HOST}:{run.api_port}/ws/deployments?deployment_id=<id> "
+            "(Authorization: Bearer <token>)",
             '  Credentials:   AUTH="Authorization: Bearer $(make -s token ROLE=admin)" '
             '(or ROLE=viewer, operator), then curl -H "$AUTH" ...',
             f"  AWS endpoint:  {run.aws_endpoint}  (region {run.region}, table {run.table_name})",

@@ -20,8 +20,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 from chalice.cli.factory import CLIFactory
 from chalice.deploy.validate import validate_routes
@@ -32,7 +34,30 @@ logger = logging.getLogger("serve_api")
 
 
 class BurstTolerantServer(ThreadedHTTPServer):
+    """chalice local's server with a deeper backlog, handing WebSocket requests (``GET
+    /ws/...``) to the local stand-in for API Gateway's WebSocket API."""
+
     request_queue_size = 128
+    gateway: Any = None  # a local_websockets.Gateway
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.gateway is not None and _asks_for_websocket(request):
+            self.gateway.serve(request, client_address)
+            return
+        super().finish_request(request, client_address)
+
+
+def _asks_for_websocket(sock: socket.socket) -> bool:
+    from scripts.local_websockets import is_websocket_request
+
+    sock.settimeout(10)
+    try:
+        peeked = sock.recv(8, socket.MSG_PEEK | socket.MSG_WAITALL)
+    except OSError:
+        return False
+    finally:
+        sock.settimeout(None)
+    return is_websocket_request(peeked)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,26 +76,33 @@ def main(argv: list[str] | None = None) -> None:
     validate_routes(config.chalice_app.routes)
     sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `scripts` importable
     from scripts.local_gateway import JsonErrorsRequestHandler, per_thread_requests
+    from scripts.local_lambda import LocalLambda, serve_in_background
+    from scripts.local_websockets import ConnectionsApi, Gateway
 
     per_thread_requests(config.chalice_app)
 
+    functions = LocalLambda(
+        config.chalice_app.handler_map,
+        deployed_prefix=f"{config.app_name}-{args.stage}-",
+    )
     lambda_port = os.environ.get("O2DMS_LAMBDA_PORT")
     if lambda_port:
-        from scripts.local_lambda import LocalLambda, serve_in_background
-
-        functions = LocalLambda(
-            config.chalice_app.handler_map,
-            deployed_prefix=f"{config.app_name}-{args.stage}-",
-        )
         serve_in_background(functions, args.host, int(lambda_port))
+    gateway = Gateway(functions.invoke, domain=f"{args.host}:{args.port}")
+    handler = type(
+        "LocalHandler",
+        (JsonErrorsRequestHandler,),
+        {"connections": ConnectionsApi(gateway.registry)},
+    )
     server = LocalDevServer(
         config.chalice_app,
         config,
         args.host,
         args.port,
-        handler_cls=JsonErrorsRequestHandler,
+        handler_cls=handler,
         server_cls=BurstTolerantServer,
     )
+    server.server.gateway = gateway
     resume_rollouts()
     server.serve_forever()
 
