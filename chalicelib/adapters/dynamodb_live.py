@@ -99,49 +99,39 @@ class DynamoDBSubscriptions:
 
     @translate_errors
     def add(self, subscription: Subscription) -> None:
-        """The subscription and the topic on its connection, together; ``NotFound`` when
-        the connection has gone meanwhile."""
+        """The topic on the connection first (``NotFound`` when the connection has gone
+        meanwhile), then the subscription: a failure between the two leaves a topic
+        without a subscription, which a disconnect deletes harmlessly, never a
+        subscription its connection does not know of. No transaction: they cost twice."""
         try:
-            self._client.transact_write_items(TransactItems=self._subscribing(subscription))
+            self._client.update_item(
+                TableName=self._table,
+                Key=connection_key(subscription.connection_id),
+                UpdateExpression="ADD topics :t",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues={":t": {"SS": [subscription.topic]}},
+            )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
             raise NotFound(f"Connection {subscription.connection_id} is gone") from exc
-
-    def _subscribing(self, subscription: Subscription) -> Any:
-        return [
-            {"Put": {"TableName": self._table, "Item": subscription_item(subscription)}},
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": connection_key(subscription.connection_id),
-                    "UpdateExpression": "ADD topics :t",
-                    "ConditionExpression": "attribute_exists(PK)",
-                    "ExpressionAttributeValues": {":t": {"SS": [subscription.topic]}},
-                }
-            },
-        ]
+        self._client.put_item(TableName=self._table, Item=subscription_item(subscription))
 
     @translate_errors
     def remove(self, connection_id: str, topic: str) -> None:
-        self._client.transact_write_items(
-            TransactItems=[
-                {
-                    "Delete": {
-                        "TableName": self._table,
-                        "Key": subscription_key(topic, connection_id),
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": connection_key(connection_id),
-                        "UpdateExpression": "DELETE topics :t",
-                        "ExpressionAttributeValues": {":t": {"SS": [topic]}},
-                    }
-                },
-            ]
-        )
+        """The subscription first, then the topic on the connection (see ``add``)."""
+        self._client.delete_item(TableName=self._table, Key=subscription_key(topic, connection_id))
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=connection_key(connection_id),
+                UpdateExpression="DELETE topics :t",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues={":t": {"SS": [topic]}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise  # a connection that has gone has no topics to forget
 
     @translate_errors
     def followers(self, topic: str, *, now: int) -> tuple[Subscription, ...]:

@@ -215,14 +215,18 @@ def deliver(live: Live, changes: Sequence[OperationChanged | Followed]) -> Deliv
     outbox: dict[str, list[bytes]] = defaultdict(list)
     snapshots: set[str] = set()
     followers: dict[str, tuple[Subscription, ...]] = {}
+    pictures: dict[tuple[Any, ...], bytes] = {}  # one snapshot per thing followed, per batch
     queries_made = 0
     for change in changes:
         if isinstance(change, Followed):
             sub = change.subscription
-            try:
-                outbox[sub.connection_id].append(message(Update.SNAPSHOT, snapshot(live, sub)))
-            except O2DmsError as exc:
-                outbox[sub.connection_id].append(message(Update.ERROR, live.error_body(exc)))
+            seen = (sub.topic, sub.ref, sub.groups if sub.follows_everything else ())
+            if seen not in pictures:
+                try:
+                    pictures[seen] = message(Update.SNAPSHOT, snapshot(live, sub))
+                except O2DmsError as exc:
+                    pictures[seen] = message(Update.ERROR, live.error_body(exc))
+            outbox[sub.connection_id].append(pictures[seen])
             snapshots.add(sub.connection_id)
             continue
         kinds = updates(change.old, change.new)
