@@ -218,3 +218,35 @@ def test_a_closed_connection_is_forgotten(live: Live) -> None:
 def test_a_message_from_an_unknown_connection_is_answered_with_an_error(live: Live) -> None:
     live.say("stranger", {"action": "subscribe"})
     assert live.sent.sent["stranger"][0]["data"]["code"] == 401
+
+
+def test_a_rollback_to_a_version_is_followed_from_the_rollout_it_leaves(live: Live) -> None:
+    start(live, "v1.0.0")
+    live.settle()
+    second = start(live, "v2.0.0")
+    live.settle()
+    live.connect("r", deployment_id=second["id"])
+    live.pump()
+    body = {"reason": "Errors after the upgrade", "target_version": "v1.0.0"}
+    back = call(live.client, "POST", f"{V1}/{second['id']}/rollback", body)
+    assert back.status == 202
+    live.pump()
+    live.settle(3)
+    kinds = live.sent.types("r")
+    assert kinds[:2] == ["snapshot", "rollback_started"], kinds
+    assert kinds[-1] == "rolled_back", kinds
+    assert "failed" not in kinds
+    assert live.sent.sent["r"][-1]["data"]["id"] == back.body["id"]
+
+
+def test_changes_nobody_would_notice_send_nothing(live: Live) -> None:
+    from dataclasses import replace
+
+    from chalicelib.domain.live import updates
+
+    found = start(live, "v1.0.0")
+    live.settle()
+    operation = live.world.store.get_operation(found["nf_deployment_id"], found["operation_id"])
+    assert updates(operation, replace(operation, execution_id="arn:execution")) == ()
+    assert updates(operation, replace(operation, updated_at=operation.finished_at)) == ()
+    assert updates(operation, replace(operation, progress=operation.progress - 1)) == ("progress",)

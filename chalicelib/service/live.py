@@ -26,7 +26,13 @@ from typing import Any
 
 from chalicelib.domain import apps as words
 from chalicelib.domain.access import grants_from_groups
-from chalicelib.domain.errors import InvalidRequest, NotFound, O2DmsError, Unauthenticated
+from chalicelib.domain.errors import (
+    InvalidRequest,
+    NotFound,
+    O2DmsError,
+    RolloutNotFound,
+    Unauthenticated,
+)
 from chalicelib.domain.live import (
     CONNECTION_LIFETIME_SECONDS,
     EVERYTHING,
@@ -205,8 +211,10 @@ def snapshot(live: Live, subscription: Subscription) -> Any:
         return {"deployments": [live.render(o) for o in page.items if o.app is not None]}
     if subscription.ref and words.is_rollout_id(subscription.ref):
         return live.render(deps.store.get_rollout(subscription.ref))
-    latest = deps.store.list_operations(subscription.topic, limit=1, token=None)
-    return live.render(latest.items[0])
+    latest = deps.store.list_operations(subscription.topic, limit=1, token=None).items[0]
+    if latest.app is None:  # recorded before operations had a seed-002 view
+        raise RolloutNotFound(f"{subscription.topic} has no rollout to show yet")
+    return live.render(latest)
 
 
 def deliver(live: Live, changes: Sequence[OperationChanged | Followed]) -> Delivery:
