@@ -224,6 +224,8 @@ class ApmProgress(_Snake):
     current_step: int
     total_steps: int
     current_stage: str
+    # Seed 002's "estimated time remaining", while the rollout runs.
+    estimated_seconds_remaining: int | None = None
 
 
 class ApmHealthCheck(_Snake):

@@ -188,6 +188,7 @@ def rollout(o: Operation) -> a.ApmDeployment:
             current_step=progress.current_step,
             total_steps=progress.total_steps,
             current_stage=progress.current_stage,
+            estimated_seconds_remaining=None if o.state.finished else o.eta_seconds,
         ),
         health_checks=[
             a.ApmHealthCheck.model_validate(c, from_attributes=True) for c in o.health_checks
