@@ -13,10 +13,12 @@ EXAMPLE_CHART := .local/charts/nginx-1.2.0.tgz
 
 setup: $(STAMP) $(HELM_STAMP) $(EXAMPLE_CHART)
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11 or newer is required (found %s)" % sys.version.split()[0])'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# The command line (apm, o2dms), editable: its console scripts land in $(BIN).
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
 helm: $(HELM_STAMP)

@@ -248,5 +248,5 @@ def test_changes_nobody_would_notice_send_nothing(live: Live) -> None:
     live.settle()
     operation = live.world.store.get_operation(found["nf_deployment_id"], found["operation_id"])
     assert updates(operation, replace(operation, execution_id="arn:execution")) == ()
-    assert updates(operation, replace(operation, updated_at=operation.finished_at)) == ()
+    assert updates(operation, replace(operation, updated_at=operation.started_at)) == ()
     assert updates(operation, replace(operation, progress=operation.progress - 1)) == ("progress",)

@@ -51,10 +51,13 @@ def _mutation(deployment_id: str, model: type[B], *, required: bool = True) -> _
 
 def _operation_headers(result: Started) -> http.Headers:
     operation_id = result.operation.id
-    return {
+    headers: http.Headers = {
         "Location": f"{BASE}/{result.deployment.id}/operations/{operation_id}",
         "X-O2DMS-Operation-Id": operation_id,
     }
+    if result.operation.app is not None:  # the same change in seed 002's view (and its live URL)
+        headers["X-O2DMS-Rollout-Id"] = result.operation.app.id
+    return headers
 
 
 def _waited(result: Started, headers: http.Headers) -> Started:
