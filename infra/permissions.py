@@ -69,9 +69,10 @@ AUDIT_PARTITION = "AUDIT"
 AUDIT_DENIED_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 ALARM_ACTIONS = ("cloudwatch:ListTagsForResource",)
 # Live progress's items: a WebSocket connection (``CONN#<id>``) and what it follows
-# (``LIVE#<topic>``). A connection is forgotten in one BatchWriteItem of deletes.
+# (``LIVE#<topic>``). A connection is forgotten in one BatchWriteItem of deletes; a
+# subscription is marked once its snapshot is sent (UpdateItem).
 FOLLOWER_PARTITIONS = ("CONN#*", "LIVE#*")
-FORGET_ACTIONS = ("dynamodb:BatchWriteItem",)
+FORGET_ACTIONS = ("dynamodb:BatchWriteItem", "dynamodb:UpdateItem")
 REFUSAL_ACTIONS = ("dynamodb:PutItem",)
 # What Lambda's event source mapping reads the stream with, on the function's role.
 STREAM_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")

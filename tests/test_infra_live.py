@@ -286,9 +286,13 @@ def test_functions_that_do_not_act_on_deployments_write_only_their_own_items(
     stack_template: dict[str, Any], table_id: str
 ) -> None:
     expected = {
-        "WebsocketDisconnect": {"dynamodb:BatchWriteItem": ["CONN#*", "LIVE#*"]},
+        "WebsocketDisconnect": {
+            "dynamodb:BatchWriteItem": ["CONN#*", "LIVE#*"],
+            "dynamodb:UpdateItem": ["CONN#*", "LIVE#*"],
+        },
         "LiveUpdates": {
             "dynamodb:BatchWriteItem": ["CONN#*", "LIVE#*"],
+            "dynamodb:UpdateItem": ["CONN#*", "LIVE#*"],  # a snapshot sent is marked
             "dynamodb:PutItem": ["AUDIT"],  # a refused snapshot is recorded
         },
     }

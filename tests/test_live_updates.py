@@ -250,3 +250,25 @@ def test_changes_nobody_would_notice_send_nothing(live: Live) -> None:
     assert updates(operation, replace(operation, execution_id="arn:execution")) == ()
     assert updates(operation, replace(operation, updated_at=operation.started_at)) == ()
     assert updates(operation, replace(operation, progress=operation.progress - 1)) == ("progress",)
+
+
+def test_a_new_follower_hears_its_snapshot_before_anything_else(live: Live) -> None:
+    start(live, "v1.0.0")
+    live.settle()
+    begun = start(live, "v1.1.0")
+    live.world.settle(1.0, polls=1)  # changes stored, not yet through the stream
+    live.connect("late", deployment_id=begun["id"])
+    live.world.settle(1.0, polls=1)
+    live.pump()  # one batch: changes before the subscription, the subscription, after it
+    kinds = live.sent.types("late")
+    assert kinds == ["snapshot"], kinds  # the snapshot already shows the whole batch
+    live.settle(3)
+    assert live.sent.types("late")[0] == "snapshot"
+    assert live.sent.types("late")[-1] == "completed"
+    assert [
+        c.connection_id
+        for c in DynamoDBSubscriptions(live.dynamodb, TABLE).followers(
+            begun["nf_deployment_id"], now=0
+        )
+        if c.snapshot_due
+    ] == []

@@ -56,6 +56,7 @@ def subscription_item(s: Subscription) -> Item:
         "actor": {"S": s.actor},
         "groups": {"S": json.dumps(list(s.groups))},
         TTL: {"N": str(s.expires_at)},
+        "since": {"N": str(s.since)},
     }
     if s.ref:
         item["ref"] = {"S": s.ref}
@@ -73,6 +74,7 @@ def read_subscription(item: Item) -> Subscription:
         expires_at=int(item[TTL]["N"]),
         ref=item["ref"]["S"] if "ref" in item else None,
         snapshot_due=bool(item.get("snapshotDue", {}).get("BOOL", False)),
+        since=int(item.get("since", {}).get("N", "0")),
     )
 
 
@@ -132,6 +134,19 @@ class DynamoDBSubscriptions:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise  # a connection that has gone has no topics to forget
+
+    @translate_errors
+    def shown(self, subscription: Subscription) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=subscription_key(subscription.topic, subscription.connection_id),
+                UpdateExpression="REMOVE snapshotDue",
+                ConditionExpression="attribute_exists(PK)",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise  # unsubscribed meanwhile: nothing to mark
 
     @translate_errors
     def followers(self, topic: str, *, now: int) -> tuple[Subscription, ...]:

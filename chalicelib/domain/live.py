@@ -20,6 +20,7 @@ EVERYTHING = "*"
 # API Gateway closes a WebSocket connection after two hours whatever happens; the records
 # of one expire a little later, should its disconnect never be handled.
 CONNECTION_LIFETIME_SECONDS = 2 * 3600 + 300
+SNAPSHOT_PATIENCE_SECONDS = 60
 
 
 class Update(StrEnum):
@@ -66,7 +67,15 @@ class Subscription:
     groups: tuple[str, ...]
     expires_at: int  # epoch seconds
     ref: str | None = None  # what the client named: a rollout id, or the deployment id
-    snapshot_due: bool = False  # written by the connect: the stream handler sends it
+    # Owed its snapshot: until the stream handler has sent it, the follower gets no update
+    # (it would arrive before the snapshot, and say less).
+    snapshot_due: bool = False
+    since: int = 0  # epoch seconds it was made
+
+    def waiting_for_snapshot(self, now: int) -> bool:
+        """Owed its snapshot still; one owed for a minute lost its stream record, and gets
+        updates anyway rather than none."""
+        return self.snapshot_due and now - self.since < SNAPSHOT_PATIENCE_SECONDS
 
     @property
     def follows_everything(self) -> bool:

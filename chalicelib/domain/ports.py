@@ -431,6 +431,9 @@ class Subscriptions(Protocol):
 
     def remove(self, connection_id: str, topic: str) -> None: ...
 
+    def shown(self, subscription: Subscription) -> None:
+        """Its snapshot has been sent: updates may follow."""
+
     def followers(self, topic: str, *, now: int) -> tuple[Subscription, ...]:
         """Every live subscription to ``topic``: one Query (expired ones left out)."""
 

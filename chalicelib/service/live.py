@@ -138,6 +138,7 @@ def _follow(
         expires_at=expires,
         ref=ref,
         snapshot_due=True,
+        since=live.now(),
     )
     live.subscriptions.add(subscription)
     return subscription
@@ -218,46 +219,23 @@ def snapshot(live: Live, subscription: Subscription) -> Any:
 
 
 def deliver(live: Live, changes: Sequence[OperationChanged | Followed]) -> Delivery:
-    """Send what ``changes`` (in stream order) mean to everyone concerned, in that order."""
+    """Send what ``changes`` (in stream order) mean to everyone concerned, in that order.
+
+    A new follower gets its snapshot and nothing older: changes are sent only to followers
+    whose snapshot has gone out (in an earlier batch). Snapshots are read last, so that one
+    already shows every change of its batch."""
     began = time.monotonic()
-    outbox: dict[str, list[bytes]] = defaultdict(list)
-    snapshots: set[str] = set()
-    followers: dict[str, tuple[Subscription, ...]] = {}
-    pictures: dict[tuple[Any, ...], bytes] = {}  # one snapshot per thing followed, per batch
-    queries_made = 0
-    for change in changes:
-        if isinstance(change, Followed):
-            sub = change.subscription
-            seen = (sub.topic, sub.ref, sub.groups if sub.follows_everything else ())
-            if seen not in pictures:
-                try:
-                    pictures[seen] = message(Update.SNAPSHOT, snapshot(live, sub))
-                except O2DmsError as exc:
-                    pictures[seen] = message(Update.ERROR, live.error_body(exc))
-            outbox[sub.connection_id].append(pictures[seen])
-            snapshots.add(sub.connection_id)
-            continue
-        kinds = updates(change.old, change.new)
-        if not kinds or change.new.app is None:
-            continue
-        deployment_id = change.new.deployment_id
-        if deployment_id not in followers:
-            everyone, fresh = live.everything()
-            own = live.subscriptions.followers(deployment_id, now=live.now())
-            followers[deployment_id] = own + _may_see(everyone, change.new)
-            queries_made += 1 + fresh
-        data = live.render(change.new)
-        said = [message(kind, data) for kind in kinds]
-        for follower in _once_each(followers[deployment_id]):
-            outbox[follower.connection_id] += said
+    arriving = [c.subscription for c in changes if isinstance(c, Followed)]
+    waiting = {s.connection_id for s in arriving}
+    outbox, queries_made = _updates(live, changes, waiting)
+    snapshots = _snapshots(live, arriving)
+    for subscription, picture in snapshots:
+        outbox[subscription.connection_id].insert(0, picture)
     prepared = time.monotonic()
-    gone = live.connections.post_many(outbox)
-    for pause in SNAPSHOT_RETRIES:
-        waiting = gone & snapshots
-        if not waiting:
-            break
-        live.sleep(pause)
-        gone = (gone - waiting) | live.connections.post_many({c: outbox[c] for c in waiting})
+    gone = _send(live, outbox, waiting)
+    for subscription, _ in snapshots:
+        if subscription.connection_id not in gone:
+            live.subscriptions.shown(subscription)
     for connection_id in gone:
         live.subscriptions.forget(connection_id)
     sent = sum(len(v) for v in outbox.values())
@@ -273,6 +251,64 @@ def deliver(live: Live, changes: Sequence[OperationChanged | Followed]) -> Deliv
             (time.monotonic() - prepared) * 1000,
         )
     return Delivery(sent, len(outbox), queries_made, frozenset(gone))
+
+
+def _updates(
+    live: Live, changes: Sequence[OperationChanged | Followed], waiting: set[str]
+) -> tuple[dict[str, list[bytes]], int]:
+    """The messages of each operation change, per follower, and the Queries that took."""
+    outbox: dict[str, list[bytes]] = defaultdict(list)
+    followers: dict[str, tuple[Subscription, ...]] = {}
+    queries_made = 0
+    now = live.now()
+    for change in changes:
+        if isinstance(change, Followed):
+            continue
+        kinds = updates(change.old, change.new)
+        if not kinds or change.new.app is None:
+            continue
+        deployment_id = change.new.deployment_id
+        if deployment_id not in followers:
+            everyone, fresh = live.everything()
+            own = live.subscriptions.followers(deployment_id, now=now)
+            followers[deployment_id] = own + _may_see(everyone, change.new)
+            queries_made += 1 + fresh
+        said: list[bytes] = []
+        for follower in _once_each(followers[deployment_id]):
+            if follower.connection_id in waiting or follower.waiting_for_snapshot(now):
+                continue
+            said = said or [message(kind, live.render(change.new)) for kind in kinds]
+            outbox[follower.connection_id] += said
+    return outbox, queries_made
+
+
+def _send(live: Live, outbox: dict[str, list[bytes]], waiting: set[str]) -> frozenset[str]:
+    """Post everything; the connections that are gone. A new follower's connection may not
+    be open yet when its snapshot goes: those are tried again for a moment."""
+    gone = live.connections.post_many(outbox)
+    for pause in SNAPSHOT_RETRIES:
+        late = gone & waiting
+        if not late:
+            break
+        live.sleep(pause)
+        gone = (gone - late) | live.connections.post_many({c: outbox[c] for c in late})
+    return gone
+
+
+def _snapshots(live: Live, arriving: list[Subscription]) -> list[tuple[Subscription, bytes]]:
+    """Each new follower's snapshot (an error message when it cannot be read), read once
+    per thing followed."""
+    pictures: dict[tuple[Any, ...], bytes] = {}
+    found: list[tuple[Subscription, bytes]] = []
+    for sub in arriving:
+        seen = (sub.topic, sub.ref, sub.groups if sub.follows_everything else ())
+        if seen not in pictures:
+            try:
+                pictures[seen] = message(Update.SNAPSHOT, snapshot(live, sub))
+            except O2DmsError as exc:
+                pictures[seen] = message(Update.ERROR, live.error_body(exc))
+        found.append((sub, pictures[seen]))
+    return found
 
 
 def _may_see(everyone: tuple[Subscription, ...], operation: Operation) -> tuple[Subscription, ...]:
