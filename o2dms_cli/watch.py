@@ -121,12 +121,11 @@ def updates(api: Api, rollout_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
     socket = _connect(api, rollout_id)
     if socket is not None:
         try:
-            yield from _listen(api, socket, rollout_id)
-            return
+            with socket:
+                yield from _listen(api, socket, rollout_id)
+                return
         except _Dropped:
             pass
-        finally:
-            socket.close()
     yield from _poll(api, rollout_id)
 
 
