@@ -9,7 +9,7 @@ HELM_STAMP := .local/bin/.helm-v4.3.1
 # The README's example chart, packaged for file:// sources (tests, and the offline local run).
 EXAMPLE_CHART := .local/charts/nginx-1.2.0.tgz
 
-.PHONY: setup helm run token test pytest lint format typecheck bench bench-health bench-live clean synth cfnlint bootstrap deploy
+.PHONY: setup helm run token test pytest lint format typecheck bench bench-health bench-live bench-cli clean synth cfnlint bootstrap deploy
 
 setup: $(STAMP) $(HELM_STAMP) $(EXAMPLE_CHART)
 
@@ -88,6 +88,9 @@ bench-health: setup
 
 bench-live: setup
 	$(BIN)/python scripts/bench_live.py
+
+bench-cli: setup
+	$(BIN)/python scripts/bench_cli.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache cdk.out chalice.out

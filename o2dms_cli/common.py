@@ -9,7 +9,6 @@ from typing import Any
 
 import click
 
-from o2dms_cli.config import resolve
 from o2dms_cli.errors import USAGE, CliError
 
 
@@ -29,6 +28,7 @@ def api_of(ctx: click.Context) -> Any:
     found = root.meta.get("o2dms.api")
     if found is None:
         from o2dms_cli.client import Api
+        from o2dms_cli.config import resolve
 
         options = root.params
         found = Api(

@@ -418,6 +418,8 @@ def banner(run: LocalRun) -> str:
             "(Authorization: Bearer <token>)",
             '  Credentials:   AUTH="Authorization: Bearer $(make -s token ROLE=admin)" '
             '(or ROLE=viewer, operator), then curl -H "$AUTH" ...',
+            f"  Command line:  export O2DMS_API_URL=http://{HOST}:{run.api_port} "
+            'O2DMS_TOKEN="$(make -s token ROLE=operator)"; .venv/bin/apm deploy list',
             f"  AWS endpoint:  {run.aws_endpoint}  (region {run.region}, table {run.table_name})",
             "  Look inside:   "
             f"AWS_ACCESS_KEY_ID={DUMMY_CREDENTIAL} AWS_SECRET_ACCESS_KEY={DUMMY_CREDENTIAL} "
