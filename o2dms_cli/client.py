@@ -30,6 +30,19 @@ class Api:
         headers: dict[str, str] | None = None,
     ) -> Any:
         """The decoded answer (None when empty); ``CliError`` for an error answer."""
+        return self.call_with_headers(method, path, body=body, params=params, headers=headers)[0]
+
+    def call_with_headers(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[Any, dict[str, str]]:
+        """``call``'s answer and the answer's headers (names in lower case): a change tells
+        its operation and rollout ids only there, and a 204 has no body to carry them."""
         import httpx
 
         query = {k: v for k, v in (params or {}).items() if v is not None}
@@ -49,7 +62,7 @@ class Api:
             raise CliError(
                 _message(answer.status_code, decoded, answer.text), for_status(answer.status_code)
             )
-        return decoded
+        return decoded, {name.lower(): value for name, value in answer.headers.items()}
 
     def close(self) -> None:
         self._http.close()

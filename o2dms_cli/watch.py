@@ -187,22 +187,23 @@ def _poll(api: Api, rollout_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
         time.sleep(pause)
 
 
-def follow(api: Api, rollout_id: str, *, fmt: str) -> int:
-    """Watch ``rollout_id`` to its end; the exit code its outcome calls for."""
+def follow(
+    api: Api, rollout_id: str, *, fmt: str, verdict: bool = True, again: str | None = None
+) -> int:
+    """Watch ``rollout_id`` to its end; the exit code its outcome calls for. ``verdict``:
+    end with a line saying how it went; ``again``: the command that follows it again, for
+    the message of an interrupted watch."""
     live_view = fmt == "table"
     try:
         if live_view:
-            return _live(api, rollout_id)
+            return _live(api, rollout_id, verdict=verdict)
         for kind, data in updates(api, rollout_id):
             click.echo(json.dumps({"type": kind, "data": data}))
             if _over(kind, data, rollout_id):
                 return ENDED[data["status"]]
     except KeyboardInterrupt:
-        click.echo(
-            f"Stopped watching. Rollout {rollout_id} goes on: apm deploy status {rollout_id} "
-            "--watch follows it again.",
-            err=True,
-        )
+        hint = again or f"apm deploy status {rollout_id} --watch"
+        click.echo(f"Stopped watching; the rollout goes on. To follow it again: {hint}", err=True)
         return INTERRUPTED
     return OK
 
@@ -211,7 +212,7 @@ def _over(kind: str, data: dict[str, Any], rollout_id: str) -> bool:
     return data.get("id") == rollout_id and data.get("status") in ENDED and kind in LAST_WORDS
 
 
-def _live(api: Api, rollout_id: str) -> int:
+def _live(api: Api, rollout_id: str, *, verdict: bool) -> int:
     from rich.live import Live
 
     out = console()
@@ -227,10 +228,12 @@ def _live(api: Api, rollout_id: str) -> int:
             live.update(rollout_view(data)[0])
             if _over(kind, data, rollout_id):
                 break
+    if not out.is_terminal:
+        out.line()  # a live view drawn to a file or a pipe ends without a newline
     if last is None:
         return OK
     code = ENDED.get(last["status"], OK)
-    if code != OK:
+    if code != OK and verdict:
         why = last.get("reason") or last.get("message") or ""
         out.print(f"[red]Rollout {last['status'].replace('_', ' ')}[/]: {escape(str(why))}")
     return code
