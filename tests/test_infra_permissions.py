@@ -87,7 +87,12 @@ def test_live_updates_reads_the_stream_and_posts_where_it_is_told() -> None:
     assert allowed["execute-api:ManageConnections"] == "connections"
     assert allowed["dynamodb:GetRecords"] == allowed["dynamodb:DescribeStream"] == "stream"
     assert allowed["dynamodb:ListStreams"] == "table/stream/*"
-    assert "dynamodb:UpdateItem" not in allowed
+    found = _statements("LIVE_UPDATES", context, connections_arn="connections")
+    (updating,) = [s for s in found if "dynamodb:UpdateItem" in as_list(s["Action"])]
+    # Only its followers' items (a snapshot sent is marked on its subscription).
+    assert updating["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CONN#*", "LIVE#*"]}
+    }
     assert "sts:AssumeRole" not in allowed  # it never reaches a cluster
 
 
