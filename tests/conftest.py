@@ -55,9 +55,20 @@ def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
-def create_table(client: Any, name: str) -> None:
+def create_table(client: Any, name: str, *, stream: bool = False) -> None:
+    """The table of ``infra/table.json``. Its stream only feeds live progress, and moto
+    makes every write half as slow again recording one, so only the tests of live progress
+    ask for it."""
     definition = json.loads((ROOT / "infra" / "table.json").read_text())
+    if not stream:
+        definition.pop("StreamSpecification", None)
     client.create_table(TableName=name, **definition)
+
+
+def enable_stream(client: Any, name: str) -> None:
+    """Record the table's stream from now on, as ``infra/table.json`` declares it."""
+    definition = json.loads((ROOT / "infra" / "table.json").read_text())
+    client.update_table(TableName=name, StreamSpecification=definition["StreamSpecification"])
 
 
 @pytest.fixture

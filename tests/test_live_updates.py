@@ -19,7 +19,7 @@ from chalicelib.adapters.dynamodb_live import DynamoDBSubscriptions, connection_
 from tests.api_helpers import call
 from tests.apm_bodies import V1, my_app, two_parts
 from tests.auth_helpers import bearer
-from tests.conftest import TABLE, World
+from tests.conftest import TABLE, World, enable_stream
 from tests.live_helpers import RecordingConnections, TableStream, stream_event, ws_event
 
 
@@ -72,6 +72,7 @@ class Live:
 
 @pytest.fixture
 def live(client: Any, world: World, dynamodb: Any) -> Iterator[Live]:
+    enable_stream(dynamodb, TABLE)
     sent = RecordingConnections()
     composition.use_live_ports((DynamoDBSubscriptions(dynamodb, TABLE), sent))
     yield Live(client, world, sent, TableStream(TABLE), dynamodb)
