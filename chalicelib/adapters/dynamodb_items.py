@@ -446,6 +446,7 @@ def operation_item(operation: Operation) -> Item:
         item["healthChecks"] = _json([health_json(c) for c in o.health_checks])
     _put_optional(item, "healthySince", _time(o.healthy_since) if o.healthy_since else None)
     _put_optional(item, "checkFailures", _json(o.check_failures) if o.check_failures else None)
+    _put_optional(item, "scaleDirection", _s(o.scale_direction) if o.scale_direction else None)
     return item
 
 
@@ -577,6 +578,7 @@ def read_operation(item: Item) -> Operation:
         health_checks=_health_checks(item),
         healthy_since=_get_opt_time(item, "healthySince"),
         check_failures=_get_json(item, "checkFailures") if "checkFailures" in item else {},
+        scale_direction=_get_opt_s(item, "scaleDirection"),
     )
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.adapters import dynamodb_items as items
+from chalicelib.adapters.dynamodb_metrics import METRICS_PK, metric_writes, read_aggregates
 from chalicelib.domain.audit import AuditFilter, AuditRecord
 from chalicelib.domain.errors import (
     AlreadyExists,
@@ -36,6 +37,7 @@ from chalicelib.domain.errors import (
     RolloutNotFound,
     StoreUnavailable,
 )
+from chalicelib.domain.metrics import Aggregate
 from chalicelib.domain.models import (
     Deployment,
     DeploymentManager,
@@ -527,6 +529,22 @@ class DynamoDBStore:
     # ---------------------------------------------------------------------- writes
 
     @translate_errors
+    def metric_aggregates(self) -> list[Aggregate]:
+        """Every metric aggregate: one Query (more pages only past 1 MB of them)."""
+        found: list[Item] = []
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": METRICS_PK}},
+        }
+        while True:
+            page = self._client.query(**query)
+            found += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return read_aggregates(found)
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    @translate_errors
     def commit(self, change: Change) -> Deployment:
         deployment = change.deployment
         if deployment.record_version != change.expected_version + 1:
@@ -564,6 +582,7 @@ class DynamoDBStore:
         writes += [
             self._use_count(items.manager_key(m), change.manager_refs[m]) for m in manager_ids
         ]
+        writes += metric_writes(self._table, change.metrics)  # unconditional: last
         try:
             self._client.transact_write_items(TransactItems=writes)
         except self._client.exceptions.TransactionCanceledException as exc:

@@ -259,6 +259,7 @@ class Operation:
     # polls in a row each unhealthy one has failed.
     healthy_since: datetime | None = None
     check_failures: dict[str, int] = field(default_factory=dict)
+    scale_direction: str | None = None  # a scale's: "up" or "down" (its metrics' label)
 
     @property
     def watched_revision(self) -> int | None:

@@ -14,6 +14,7 @@ from typing import Protocol
 from chalicelib.domain.audit import AuditFilter, AuditRecord
 from chalicelib.domain.health import CustomCheck, HealthCheck
 from chalicelib.domain.live import Connection, Subscription
+from chalicelib.domain.metrics import Aggregate, Sample
 from chalicelib.domain.models import (
     AlarmBinding,
     ChartRef,
@@ -74,6 +75,7 @@ class Change:
     descriptor_refs: Mapping[str, int] = field(default_factory=dict)
     manager_refs: Mapping[str, int] = field(default_factory=dict)
     audit: AuditRecord | None = None  # the change's audit record, written with it
+    metrics: tuple[Sample, ...] = ()  # aggregates the change moves (domain/metrics.py)
 
 
 class Store(Protocol):
@@ -132,6 +134,9 @@ class Store(Protocol):
         self, *, filters: RolloutFilter, limit: int, token: str | None
     ) -> Page[Operation]:
         """Operations as seed-002 deployments, newest first, across all deployments."""
+
+    def metric_aggregates(self) -> list[Aggregate]:
+        """The metrics' aggregates: one read."""
 
     def commit(self, change: Change) -> Deployment:
         """Apply ``change`` atomically and return the deployment as stored.

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from chalicelib.domain import metrics
 from chalicelib.domain.errors import (
     ConcurrentModification,
     OperationInProgress,
@@ -134,8 +135,10 @@ def update_owned(deps: Deps, deployment_id: str, operation_id: str, build: Owned
 
 
 def commit(deps: Deps, change: Change) -> Deployment:
-    """Store ``change``; then announce every operation it ended."""
-    stored = deps.store.commit(_with_copies(change))
+    """Store ``change``, with the metrics it moves (in the same transaction, so they stay
+    exact); then announce every operation it ended."""
+    samples = metrics.samples_of(change.operations, change.deployment)
+    stored = deps.store.commit(_with_copies(replace(change, metrics=samples)))
     for operation in change.operations:
         if operation.state.finished:
             deps.events.operation_ended(operation, stored)
