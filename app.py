@@ -11,11 +11,13 @@ from chalicelib.api import (
     auth,
     deployments,
     descriptors,
+    dora,
     errors,
     http,
     live,
     managers,
     meta,
+    metrics,
 )
 from chalicelib.api import automation as automation_api
 from chalicelib.events import automation, rollout
@@ -29,9 +31,12 @@ app.register_blueprint(automation_api.bp)
 app.register_blueprint(meta.bp)
 app.register_blueprint(audit.bp)
 app.register_blueprint(apps.bp)
+app.register_blueprint(dora.bp)
+app.register_blueprint(metrics.bp)
 # Any declared media type (bodies are read as JSON), and Chalice's own errors in our shape.
 http.accept_any_media_type(app)
 app.register_middleware(errors.framework_errors, "http")
+app.register_middleware(http.log_keys, "http")
 # Credentials on every route but the public ones, before any view runs.
 app.register_middleware(auth.middleware(lambda: composition.deps().settings), "http")
 

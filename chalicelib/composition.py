@@ -18,6 +18,7 @@ from chalicelib.domain.ports import (
     AutomationStore,
     ConnectionPoster,
     DeploymentFilter,
+    EventPublisher,
     RolloutDriver,
     ScheduleRunner,
     Subscriptions,
@@ -70,6 +71,9 @@ def aws_clients(settings: Settings) -> Callable[..., Any]:
 
 
 def build(settings: Settings) -> Deps:
+    from chalicelib import logs
+
+    logs.setup(settings)
     from chalicelib.adapters.backends import Backends
     from chalicelib.adapters.dynamodb_store import DynamoDBStore
     from chalicelib.adapters.eventbridge import EventBridgePublisher
@@ -91,9 +95,9 @@ def build(settings: Settings) -> Deps:
         store=DynamoDBStore(dynamodb, settings.table_name, token_key=settings.page_token_secret),
         backends=Backends(settings, cluster),
         driver=_driver(settings, holder),
-        events=EventBridgePublisher(
-            lambda: aws("events"),
-            settings.event_bus_name,
+        events=_publishers(
+            settings,
+            EventBridgePublisher(lambda: aws("events"), settings.event_bus_name),
         ),
         settings=settings,
         automation=automation,
@@ -107,6 +111,15 @@ def build(settings: Settings) -> Deps:
     )
     holder.append(built)
     return built
+
+
+def _publishers(settings: Settings, events: EventPublisher) -> EventPublisher:
+    """EventBridge always; CloudWatch metrics (EMF log lines) where a log becomes them."""
+    if not settings.emit_emf:
+        return events
+    from chalicelib.adapters.cloudwatch_emf import EmfMetrics, Publishers
+
+    return Publishers(events, EmfMetrics())
 
 
 def automation_ports(

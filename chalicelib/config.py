@@ -144,6 +144,10 @@ class Settings:
     # in AWS, the local server in the local run), and the user pool whose ID tokens a
     # WebSocket connection presents (API Gateway checks none on a WebSocket API).
     ws_endpoint: str | None = None
+    # CloudWatch metrics in the log (EMF): in Lambda, where CloudWatch reads the log.
+    emit_emf: bool = False
+    json_logs: bool = False  # JSON lines with correlation keys (chalicelib/logs.py)
+    log_level: str = "INFO"
     user_pool_issuer: str | None = None
     user_pool_client_id: str | None = None
 
@@ -204,6 +208,9 @@ class Settings:
             auth_signing_key=_signing_key(e),
             iam_groups=parse_iam_groups(e.get("O2DMS_IAM_GROUPS", "")),
             ws_endpoint=e.get("O2DMS_WS_ENDPOINT") or None,
+            emit_emf=_env_flag(e, "O2DMS_EMF", "true" if in_lambda else "false"),
+            json_logs=_env_flag(e, "O2DMS_JSON_LOGS", "true" if in_lambda else "false"),
+            log_level=(e.get("O2DMS_LOG_LEVEL") or "INFO").upper(),
             user_pool_issuer=e.get("O2DMS_USER_POOL_ISSUER") or None,
             user_pool_client_id=e.get("O2DMS_USER_POOL_CLIENT_ID") or None,
         )

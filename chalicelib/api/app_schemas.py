@@ -328,3 +328,48 @@ class ApmRollbackPlan(_Snake):
     commands: list[ApmCommand]
     diff: list[ApmDiff]
     risks: list[ApmRisk]
+
+
+class ApmDoraRollbacks(_Snake):
+    automatic: int = Field(description="Rollouts rolled back by their own operation after failing")
+    alarm: int = Field(description="Rollbacks an alarm started")
+    manual: int = Field(description="Rollbacks someone asked for")
+
+
+class ApmDoraFigures(_Snake):
+    deployments: int = Field(description="Installs and upgrades started in the window")
+    deployment_frequency_per_day: float
+    completed: int
+    failed: int = Field(
+        description="Ended failed, rolled back automatically, or superseded by a rollback"
+    )
+    change_failure_rate: float | None = Field(
+        description="failed / (completed + failed); null when none ended"
+    )
+    mean_time_to_restore_seconds: float | None = Field(
+        description="From each failure to the deployment's next good end; null when none was"
+        " restored"
+    )
+    rollbacks: ApmDoraRollbacks
+    restores_pending: int = Field(description="Failures not restored yet")
+
+
+class _DoraPlace(_Snake):
+    platform: str
+    environment: str
+
+
+class ApmDoraGroup(ApmDoraFigures, _DoraPlace):
+    """One platform in one environment: where first, then its figures (pydantic takes the
+    fields of the last base first)."""
+
+
+class ApmDoraMetrics(_Snake):
+    window: str
+    from_: datetime = Field(serialization_alias="from")
+    to: datetime
+    truncated: bool = Field(
+        description="The rollouts read stopped at the service's bound before the window's start"
+    )
+    overall: ApmDoraFigures
+    groups: list[ApmDoraGroup]

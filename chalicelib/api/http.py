@@ -10,7 +10,7 @@ validation, rendering) then meets input deep enough to exhaust the interpreter's
 from __future__ import annotations
 
 import json as jsonlib
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, NoReturn, TypeVar
 
 from chalice.app import Chalice, Request, Response
@@ -221,3 +221,14 @@ def json(model: BaseModel, status: int = 200, headers: Headers | None = None) ->
 
 def no_content(headers: Headers | None = None) -> Response:
     return Response(body="", status_code=204, headers=headers or {})
+
+
+def log_keys(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """HTTP middleware: every log line of a request carries its request id (and none of a
+    previous request's keys)."""
+    from chalicelib import logs
+
+    logs.forget()
+    logs.bind(request_id=(event.context or {}).get("requestId"))
+    answer: Response = get_response(event)
+    return answer

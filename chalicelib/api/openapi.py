@@ -19,6 +19,7 @@ from chalicelib.api import schemas as s
 from chalicelib.api.audit import EXPORT_PAGE, NEXT_TOKEN_HEADER
 from chalicelib.api.http import MAX_BODY_BYTES, MAX_JSON_DEPTH
 from chalicelib.domain.apps import PLATFORMS, AppStatus
+from chalicelib.domain.dora import DEFAULT_WINDOW, MAX_WINDOW, WINDOW
 from chalicelib.domain.states import Adapter, DeploymentStatus
 from chalicelib.service.managers import LOCAL_ID
 
@@ -30,6 +31,7 @@ ONE = DEPLOYMENTS + "/{deploymentId}"
 AUDIT = "/o2dms/v1/audit"
 APPS = "/api/v1/deployments"
 APP = APPS + "/{deployment_id}"
+DORA = "/api/v1/metrics/dora"
 
 _REQUESTS: tuple[type[BaseModel], ...] = (
     s.ManagerCreate,
@@ -69,6 +71,7 @@ _RESPONSES: tuple[type[BaseModel], ...] = (
     a.ApmDeployment,
     a.ApmDeploymentList,
     a.ApmRollbackPlan,
+    a.ApmDoraMetrics,
 )
 
 _ERRORS = {
@@ -571,6 +574,31 @@ def _app_paths() -> dict[str, Any]:
             "parameters": [APP_ID],
             "get": _found("Get a deployment: status, progress, stages", a.ApmDeployment),
         },
+        DORA: {
+            "get": _operation(
+                "DORA figures of the deployments started in a window, overall and per"
+                " platform and environment",
+                {200: _answer("The figures", a.ApmDoraMetrics)},
+                (400,),
+                parameters=(
+                    _param(
+                        "window",
+                        "query",
+                        "How far back from now: days, hours, minutes and seconds (7d, 12h,"
+                        f" 1d12h), at most {MAX_WINDOW.days}d; default {DEFAULT_WINDOW}",
+                        {"type": "string", "pattern": WINDOW.pattern},
+                    ),
+                    *(
+                        _param(n, "query", f"Only deployments with this {n}", schema)
+                        for n, schema in (
+                            ("environment", _STR),
+                            ("platform", {"enum": ["", *PLATFORMS]}),
+                            ("name", _STR),
+                        )
+                    ),
+                ),
+            ),
+        },
         APP + "/health_checks": {
             "parameters": [APP_ID],
             "get": _operation(
@@ -636,7 +664,7 @@ def document_dict() -> dict[str, Any]:
             f"media type, at most {MAX_BODY_BYTES // 1024} KiB and {MAX_JSON_DEPTH} levels of "
             "nesting (else 400).",
         },
-        "paths": _with_links({**_paths(), **_app_paths()}),
+        "paths": _with_links({**_paths(), **_app_paths(), **_metrics_paths()}),
         "security": [{BEARER: []}],
         "components": {
             "schemas": schemas.get("$defs", {}),
@@ -721,6 +749,24 @@ def _with_links(paths: dict[str, Any]) -> dict[str, Any]:
                 "parameters": wanted,
             }
     return paths
+
+
+def _metrics_paths() -> dict[str, Any]:
+    """Prometheus's scrape: text, not JSON."""
+    exposition = {
+        "description": "Both seeds' metrics in Prometheus's text format (version 0.0.4)",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+    return {
+        "/metrics": {
+            "get": _operation(
+                "Metrics for Prometheus: operations and deployments counted as they end,"
+                " durations, statuses, health checks, rollbacks (a reader of every namespace)",
+                {200: exposition},
+                (400,),
+            )
+        }
+    }
 
 
 def _outside_paths() -> dict[str, Any]:

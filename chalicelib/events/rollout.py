@@ -8,10 +8,14 @@ service code as the local run's thread driver.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
+from chalicelib import logs
 from chalicelib.composition import deps
 from chalicelib.service import rollouts
+
+logger = logging.getLogger(__name__)
 
 
 def _ids(event: dict[str, Any]) -> tuple[str, str]:
@@ -21,16 +25,25 @@ def _ids(event: dict[str, Any]) -> tuple[str, str]:
     return deployment_id, operation_id
 
 
-def follow(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def _bound(event: dict[str, Any]) -> tuple[str, str]:
     deployment_id, operation_id = _ids(event)
+    logs.forget()
+    logs.bind(deployment_id=deployment_id, operation_id=operation_id)
+    return deployment_id, operation_id
+
+
+def follow(event: dict[str, Any], context: Any) -> dict[str, Any]:
     wiring = deps()
+    deployment_id, operation_id = _bound(event)
+    logger.info("following the rollout")
     done = rollouts.follow(wiring, deployment_id, operation_id)
     deployment = wiring.store.get_deployment(deployment_id)
     return {"done": done, "status": deployment.status.value, "progress": deployment.progress}
 
 
 def abort(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    deployment_id, operation_id = _ids(event)
+    deps()
+    deployment_id, operation_id = _bound(event)
     failure = event.get("failure") or {}
     reason = f"{failure.get('Error', 'Error')}: {failure.get('Cause', 'unknown')}"[:1000]
     rollouts.abort(deps(), deployment_id, operation_id, reason=reason)

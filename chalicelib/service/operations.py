@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from chalicelib import logs
 from chalicelib.domain import apps
 from chalicelib.domain.errors import (
     ConcurrentModification,
@@ -94,6 +95,11 @@ def start(deps: Deps, deployment: Deployment, prepare: Prepare, caller: Caller) 
         except ConcurrentModification:
             current = _reread(deps, current)
             continue
+        logs.bind(
+            deployment_id=stored.id,
+            operation_id=started.operation.id,
+            trigger=caller.trigger.value,
+        )
         applied = apply_change(deps, replace(started, deployment=stored), proposal)
         start_follower(deps, applied)
         return applied
@@ -107,6 +113,14 @@ def _reread(deps: Deps, deployment: Deployment) -> Deployment:
         return deps.store.get_deployment(deployment.id)
     except DeploymentNotFound:
         return deployment  # a create that lost its race: the retry will see it exists
+
+
+def _direction(current: Deployment, proposal: Proposal) -> str | None:
+    """Which way a scale goes, for its metrics."""
+    if proposal.type is not OperationType.SCALE or proposal.replicas is None:
+        return None
+    before = current.replicas
+    return "down" if before is not None and proposal.replicas < before else "up"
 
 
 def _begin(
@@ -137,6 +151,7 @@ def _begin(
         message=proposal.description,
         descriptor_ref=hold,
         app=_app_of(deps, current, proposal),
+        scale_direction=_direction(current, proposal),
     )
     lease_until = deadline + timedelta(seconds=deps.settings.lease_grace_seconds)
     deployment = replace(
