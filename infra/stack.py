@@ -23,6 +23,7 @@ from constructs import Construct
 
 from infra import auth, functions, gateway, live
 from infra.alarms import ServiceAlarms
+from infra.dashboards import ServiceDashboard
 from infra.functions import FunctionSpec
 from infra.machine_api import MachineApi
 from infra.permissions import ServiceResources, function_role
@@ -172,7 +173,16 @@ class O2dmsStack(Stack):
             follow=app.get_function(functions.ROLLOUT_FOLLOW.logical_id),
             abort=app.get_function(functions.ROLLOUT_ABORT.logical_id),
         )
-        ServiceAlarms(self, "Alarms", functions=names, state_machine=rollout.state_machine)
+        alarms = ServiceAlarms(
+            self,
+            "Alarms",
+            functions=names,
+            state_machine=rollout.state_machine,
+            settings=settings,
+            key=stored.key,
+        )
+        ServiceDashboard(self, "Dashboard", settings=settings, state_machine=rollout.state_machine)
+        CfnOutput(self, "AlertsTopicArn", value=alarms.topic.topic_arn)
         CfnOutput(self, "TableName", value=stored.table.table_name)
         CfnOutput(self, "RolloutStateMachineArn", value=rollout.state_machine.state_machine_arn)
         CfnOutput(self, "ScheduleGroupName", value=schedules.group_name)
