@@ -9,7 +9,7 @@ HELM_STAMP := .local/bin/.helm-v4.3.1
 # The README's example chart, packaged for file:// sources (tests, and the offline local run).
 EXAMPLE_CHART := .local/charts/nginx-1.2.0.tgz
 
-.PHONY: setup helm run token test pytest lint format typecheck bench bench-health bench-live bench-cli clean synth cfnlint bootstrap deploy
+.PHONY: setup helm run token test pytest lint format typecheck bench bench-health bench-live bench-cli prometheus-check clean synth cfnlint bootstrap deploy
 
 setup: $(STAMP) $(HELM_STAMP) $(EXAMPLE_CHART)
 
@@ -91,6 +91,11 @@ bench-live: setup
 
 bench-cli: setup
 	$(BIN)/python scripts/bench_cli.py
+
+# A real Prometheus (Debian's package, fetched if absent) scraping make run: promtool,
+# every dashboard query, exact counters. Part of make test too.
+prometheus-check: setup
+	$(BIN)/python scripts/prometheus_check.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache cdk.out chalice.out

@@ -15,12 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,24 +27,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chalicelib.adapters import local_tokens  # noqa: E402
-from scripts.local_state import signing_key_file  # noqa: E402
+from scripts.local_launch import admin_token, launch, stop  # noqa: E402
 
 TABLE = "o2dms-dev"
 SENT = re.compile(
     r"live updates sent: (\d+) messages to (\d+) connections after (\d+) queries; \d+ gone"
     r" \((\d+) ms reading, (\d+) ms sending\)"
 )
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def call(url: str, token: str, body: Any = None) -> Any:
@@ -91,37 +76,6 @@ async def one_change(sockets: list[Any], change: Any) -> list[float]:
     stored = await asyncio.to_thread(change)
     arrived = await asyncio.gather(*waiting)
     return sorted(a - stored for a in arrived)
-
-
-def launch(folder: Path) -> tuple[subprocess.Popen[bytes], Path, list[int]]:
-    """The local run on free ports, with its state in ``folder``, once it serves."""
-    api_port, aws_port, lambda_port = ports = free_ports(3)
-    log_path = folder / "run_local.log"
-    env = {
-        **os.environ,
-        "O2DMS_API_PORT": str(api_port),
-        "O2DMS_AWS_PORT": str(aws_port),
-        "O2DMS_LAMBDA_PORT": str(lambda_port),
-        "O2DMS_LOCAL_STATE_DIR": str(folder / "state"),
-        "O2DMS_LOCAL_ROLLOUT_SECONDS": "1",
-    }
-    with log_path.open("wb") as log:
-        launcher = subprocess.Popen(
-            [sys.executable, "scripts/run_local.py"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{api_port}/o2dms/v1/health", timeout=2)
-            return launcher, log_path, ports
-        except OSError:
-            if time.monotonic() > deadline or launcher.poll() is not None:
-                raise SystemExit(log_path.read_text()) from None
-            time.sleep(0.3)
 
 
 def deployed(root: str, token: str) -> dict[str, Any]:
@@ -199,11 +153,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-live-") as folder:
-        launcher, log_path, (api_port, aws_port, _) = launch(Path(folder))
+        launcher, log_path, (api_port, aws_port, _) = launch(
+            Path(folder), {"O2DMS_LOCAL_ROLLOUT_SECONDS": "1"}
+        )
         try:
             root = f"http://127.0.0.1:{api_port}"
-            key = local_tokens.read_key(signing_key_file(Path(folder) / "state"))
-            token = local_tokens.mint(key, subject="bench", groups=["o2dms-admin"])
+            token = admin_token(Path(folder))
             started = deployed(root, token)
             change = changer(aws_port, started)
             url = f"ws://127.0.0.1:{api_port}/ws/deployments?deployment_id={started['id']}"
@@ -221,8 +176,7 @@ def main() -> None:
 
             runs = asyncio.run(run())
         finally:
-            launcher.send_signal(signal.SIGINT)
-            launcher.wait(timeout=30)
+            stop(launcher)
         sent = [tuple(map(int, m.groups())) for m in SENT.finditer(log_path.read_text())]
     report(runs, sent, args.connections)
 
