@@ -147,6 +147,7 @@ class Settings:
     # CloudWatch metrics in the log (EMF): in Lambda, where CloudWatch reads the log.
     emit_emf: bool = False
     json_logs: bool = False  # JSON lines with correlation keys (chalicelib/logs.py)
+    tracing: bool = False  # X-Ray subsegments in the long-running functions (tracing.py)
     log_level: str = "INFO"
     user_pool_issuer: str | None = None
     user_pool_client_id: str | None = None
@@ -210,6 +211,7 @@ class Settings:
             ws_endpoint=e.get("O2DMS_WS_ENDPOINT") or None,
             emit_emf=_env_flag(e, "O2DMS_EMF", "true" if in_lambda else "false"),
             json_logs=_env_flag(e, "O2DMS_JSON_LOGS", "true" if in_lambda else "false"),
+            tracing=_env_flag(e, "O2DMS_TRACING", "true" if in_lambda else "false"),
             log_level=(e.get("O2DMS_LOG_LEVEL") or "INFO").upper(),
             user_pool_issuer=e.get("O2DMS_USER_POOL_ISSUER") or None,
             user_pool_client_id=e.get("O2DMS_USER_POOL_CLIENT_ID") or None,

@@ -19,7 +19,7 @@ from typing import Any
 
 from chalice.app import DynamoDBEvent, Response, WebsocketEvent
 
-from chalicelib import composition
+from chalicelib import composition, tracing
 from chalicelib.api.apps import rollout
 from chalicelib.api.auth import ACTOR_MAX, local_token
 from chalicelib.api.errors import error_body, error_response, status_for
@@ -109,7 +109,10 @@ def stream(event: DynamoDBEvent) -> None:
     from chalicelib.adapters.dynamodb_stream import changes
 
     records = event.to_dict().get("Records") or []
-    service.deliver(live(), changes(records))
+    found = live()
+    tracing.start(found.deps.settings)
+    with tracing.subsegment("## live_updates"):
+        service.deliver(found, changes(records))
 
 
 # ---------------------------------------------------------------------- credentials

@@ -10,6 +10,7 @@ from typing import Any
 
 from chalice.app import CloudWatchEvent
 
+from chalicelib import tracing
 from chalicelib.composition import deps
 from chalicelib.service import alarms, schedules
 
@@ -24,12 +25,14 @@ def scheduled_scale(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deployment_id, schedule_id = event.get("deploymentId"), event.get("scheduleId")
     if not isinstance(deployment_id, str) or not isinstance(schedule_id, str):
         raise ValueError(f"event needs deploymentId and scheduleId: {json.dumps(event)[:300]}")
-    result = schedules.fire(
-        deps(),
-        deployment_id=deployment_id,
-        schedule_id=schedule_id,
-        scheduled_time=schedules.parse_scheduled_time(event.get("scheduledTime")),
-    )
+    tracing.start(deps().settings)
+    with tracing.subsegment("## scheduled_scale", deployment_id=deployment_id):
+        result = schedules.fire(
+            deps(),
+            deployment_id=deployment_id,
+            schedule_id=schedule_id,
+            scheduled_time=schedules.parse_scheduled_time(event.get("scheduledTime")),
+        )
     return {
         "outcome": result.outcome.value if result.outcome else None,
         "message": result.message,
@@ -43,7 +46,9 @@ def alarm_rollback(event: CloudWatchEvent) -> dict[str, Any]:
     if change is None:
         logger.warning("not an alarm state change", extra={"detail": str(event.detail)[:300]})
         return {"verdicts": []}
-    verdicts = alarms.on_state_change(deps(), change)
+    tracing.start(deps().settings)
+    with tracing.subsegment("## alarm_rollback"):
+        verdicts = alarms.on_state_change(deps(), change)
     return {
         "verdicts": [
             {

@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from chalicelib import logs
+from chalicelib import logs, tracing
 from chalicelib.composition import deps
 from chalicelib.service import rollouts
 
@@ -34,17 +34,22 @@ def _bound(event: dict[str, Any]) -> tuple[str, str]:
 
 def follow(event: dict[str, Any], context: Any) -> dict[str, Any]:
     wiring = deps()
+    tracing.start(wiring.settings)
     deployment_id, operation_id = _bound(event)
     logger.info("following the rollout")
-    done = rollouts.follow(wiring, deployment_id, operation_id)
-    deployment = wiring.store.get_deployment(deployment_id)
+    ids = {"deployment_id": deployment_id, "operation_id": operation_id}
+    with tracing.subsegment("## rollout_follow", **ids):
+        done = rollouts.follow(wiring, deployment_id, operation_id)
+        deployment = wiring.store.get_deployment(deployment_id)
     return {"done": done, "status": deployment.status.value, "progress": deployment.progress}
 
 
 def abort(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    deps()
+    tracing.start(deps().settings)
     deployment_id, operation_id = _bound(event)
     failure = event.get("failure") or {}
     reason = f"{failure.get('Error', 'Error')}: {failure.get('Cause', 'unknown')}"[:1000]
-    rollouts.abort(deps(), deployment_id, operation_id, reason=reason)
+    ids = {"deployment_id": deployment_id, "operation_id": operation_id}
+    with tracing.subsegment("## rollout_abort", **ids):
+        rollouts.abort(deps(), deployment_id, operation_id, reason=reason)
     return {"aborted": operation_id}

@@ -328,8 +328,11 @@ class KubeSession:
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
+        from chalicelib import tracing
+
         try:
-            return call()
+            with tracing.subsegment(f"kubernetes {what}"):
+                return call()
         except ApiException as exc:
             raise _translate(exc, what, creating=creating) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:

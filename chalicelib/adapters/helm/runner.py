@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from chalicelib import tracing
 from chalicelib.adapters.helm.binary import locate_helm
 from chalicelib.adapters.helm.errors import error_for
 from chalicelib.domain.errors import BackendTimeout, BackendUnavailable
@@ -202,7 +203,8 @@ class HelmRunner:
             if kubeconfig is not None:
                 full += ["--kubeconfig", str(kubeconfig)]
             try:
-                done = self._spawn(full, stdin=stdin, timeout=timeout, env=env)
+                with tracing.subsegment(f"helm {subcommand}"):
+                    done = self._spawn(full, stdin=stdin, timeout=timeout, env=env)
             except subprocess.TimeoutExpired:
                 self._log(command, started, outcome="timeout")
                 raise BackendTimeout(
