@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from o2dms_cli.apm import apm
+from tests.cli_helpers import Run, runner
 from tests.test_local_run_acceptance import Api, fast_local_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,20 +29,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
 
 
 @pytest.fixture
-def run(api: Api, tmp_path: Path) -> Any:
-    env = {
-        "O2DMS_API_URL": api.root,
-        "O2DMS_TOKEN": api.token,
-        "XDG_CONFIG_HOME": str(tmp_path),  # no profile of the person running the tests
-        "COLUMNS": "80",
-    }
-
-    def invoke(line: str) -> Result:
-        import shlex
-
-        return CliRunner(env=env).invoke(apm, shlex.split(line), catch_exceptions=False)
-
-    return invoke
+def run(api: Api, tmp_path: Path) -> Run:
+    return runner(apm, api, tmp_path)
 
 
 def as_json(result: Result) -> Any:

@@ -5,21 +5,20 @@ answers scripts read (``-o json``), and the exit codes of mistakes."""
 from __future__ import annotations
 
 import json
-import shlex
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
 from o2dms_cli.o2dms import o2dms
+from tests.cli_helpers import Run, runner
 from tests.test_local_run_acceptance import Api, fast_local_run
 
 ROOT = Path(__file__).resolve().parent.parent
-Run = Callable[[str], Result]
 DESCRIPTOR = (
     "descriptors create --id nginx-chart-1.2.0 --name nginx "
     "--repo https://charts.example.com/stable --chart nginx --version 1.2.0 "
@@ -35,17 +34,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
 
 @pytest.fixture
 def run(api: Api, tmp_path: Path) -> Run:
-    env = {
-        "O2DMS_API_URL": api.root,
-        "O2DMS_TOKEN": api.token,
-        "XDG_CONFIG_HOME": str(tmp_path),  # no profile of the person running the tests
-        "COLUMNS": "80",
-    }
-
-    def invoke(line: str) -> Result:
-        return CliRunner(env=env).invoke(o2dms, shlex.split(line), catch_exceptions=False)
-
-    return invoke
+    return runner(o2dms, api, tmp_path)
 
 
 def ok(result: Result) -> str:
