@@ -2,10 +2,11 @@
 002's seven and seed 000's three), drawn from the metrics the functions emit in Embedded
 Metric Format rather than from Prometheus, so an operator has them without running Grafana.
 
-The app emits each metric twice: with the dimensions listed in ``DIMENSIONS`` and with none.
-Alarms and totals read the dimensionless one; a panel that breaks a metric down by a
-dimension uses a ``SEARCH`` over the metric's dimension set, which finds every value (a
-platform, an adapter) without this file naming them. CloudWatch metrics only count what
+The app emits each metric twice: with the dimensions listed in ``DIMENSIONS`` and with only
+``service`` (Powertools adds it to every dimension set). Alarms and totals read the latter;
+a panel that breaks a metric down by a dimension uses a ``SEARCH`` over the metric's
+dimension set, which finds every value (a platform, an adapter) without this file naming
+them. CloudWatch metrics only count what
 ended, so where a Prometheus panel shows a current state (the rollouts under way) the
 widget shows the nearest thing the metrics can say, and its label says so.
 """
@@ -21,7 +22,7 @@ from infra.settings import StageSettings
 
 NAMESPACE = "O2DMS"
 
-# The metrics (each also emitted without dimensions) and their dimensions.
+# The metrics (each also emitted with ``service`` alone: the totals) and their dimensions.
 OPERATIONS_ENDED = "OperationsEnded"  # Count
 OPERATION_DURATION = "OperationDuration"  # Seconds
 DEPLOYMENTS_ENDED = "DeploymentsEnded"  # Count
@@ -94,7 +95,7 @@ def search(metric_name: str, statistic: str, **values: str) -> str:
 
 
 def total(metric_name: str) -> cloudwatch.Metric:
-    """The dimensionless series, summed: every platform, environment, adapter at once."""
+    """The total series (``service`` alone), summed: every platform, environment, adapter."""
     return cloudwatch.Metric(
         namespace=NAMESPACE,
         metric_name=metric_name,
