@@ -154,18 +154,21 @@ def _plan(p: dict[str, Any]) -> list[Any]:
     ]
 
 
+values_option = click.option(
+    "-f",
+    "--values",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="parameters as a JSON or YAML file ('-' reads stdin); --param goes over it",
+)
+
+
 @deployments.command("create", epilog=EXIT_CODES_HELP)
 @click.option("--name", required=True, help="the deployment's name (its id), a DNS label")
 @click.option("--descriptor", required=True, help="the descriptor to deploy")
 @click.option("--namespace", help="default: the cluster's default namespace")
 @click.option("--manager", help="the cluster (deployment manager); default: the default one")
 @click.option("--adapter", type=click.Choice(ADAPTERS), help="how to deploy it (default: helm)")
-@click.option(
-    "-f",
-    "--values",
-    type=click.Path(dir_okay=False, allow_dash=True),
-    help="parameters as a JSON or YAML file ('-' reads stdin); --param goes over it",
-)
+@values_option
 @param_option
 @change_options
 @output_option
@@ -295,12 +298,7 @@ def _deployment(d: dict[str, Any]) -> list[Any]:
 @deployments.command("upgrade", epilog=EXIT_CODES_HELP)
 @click.argument("deployment_id")
 @click.option("--descriptor", help="move to this descriptor (another chart version)")
-@click.option(
-    "-f",
-    "--values",
-    type=click.Path(dir_okay=False, allow_dash=True),
-    help="parameters as a JSON or YAML file ('-' reads stdin); --param goes over it",
-)
+@values_option
 @param_option
 @change_options
 @output_option
