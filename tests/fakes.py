@@ -40,9 +40,12 @@ class ManualDriver:
     started: list[tuple[str, str]] = field(default_factory=list)
     deps: Deps | None = None
 
+    def execution_id(self, operation_id: str) -> str:
+        return f"manual:{operation_id}"
+
     def start(self, *, deployment_id: str, operation_id: str) -> str:
         self.started.append((deployment_id, operation_id))
-        return f"manual:{operation_id}"
+        return self.execution_id(operation_id)
 
     def poll(self) -> None:
         """One follow step for every rollout still running."""

@@ -46,7 +46,13 @@ from chalicelib.domain.models import (
     Page,
     Revision,
 )
-from chalicelib.domain.ports import Change, DeploymentFilter, RolloutFilter
+from chalicelib.domain.ports import (
+    Change,
+    CreateReads,
+    DeploymentFilter,
+    Detach,
+    RolloutFilter,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -105,6 +111,7 @@ _UNUSED_VALUES: dict[str, Any] = {":zero": {"N": "0"}}
 # DynamoDB's words for an item over its 400 KB: a put, or an update that would grow one.
 # Queries one page of the audit trail may take when a filter skips records.
 AUDIT_QUERIES = 4
+BATCH_GET_ATTEMPTS = 4
 _TOO_LARGE = ("Item size has exceeded", "Item size to update has exceeded")
 
 
@@ -216,6 +223,15 @@ def _cancellation(
         missing = manager_ids[counted - len(descriptor_ids)]
         return DeploymentManagerNotFound(f"Deployment manager {missing} not found")
     return ConcurrentModification(f"deployment {change.deployment.id} changed meanwhile")
+
+
+def _detached_keys(detach: Detach) -> list[Item]:
+    d = detach
+    keys = [items.schedule_key(d.deployment_id, s) for s in d.schedule_ids]
+    if d.binding:
+        keys.append(items.alarm_binding_key(d.deployment_id))
+    keys += [items.alarm_lookup_key(name, d.deployment_id) for name in d.alarm_names]
+    return keys
 
 
 def audit_write(table: str, record: AuditRecord) -> Item:
@@ -375,6 +391,36 @@ class DynamoDBStore:
         if item is None:
             raise DeploymentNotFound(f"Deployment {deployment_id} not found")
         return items.read_deployment(item)
+
+    @translate_errors
+    def create_reads(
+        self, deployment_id: str, *, descriptor_id: str, manager_id: str | None
+    ) -> CreateReads:
+        keys = [
+            items.deployment_key(deployment_id),
+            items.descriptor_key(descriptor_id),
+            items.DEFAULT_MANAGER_KEY,
+        ]
+        if manager_id is not None:
+            keys.append(items.manager_key(manager_id))
+        found = {(i["PK"]["S"], i["SK"]["S"]): i for i in self._batch_get(keys)}
+
+        def item(key: Item) -> Item | None:
+            return found.get((key["PK"]["S"], key["SK"]["S"]))
+
+        pointer = item(items.DEFAULT_MANAGER_KEY)
+        default_id = str(pointer["managerId"]["S"]) if pointer else None
+        deployment = item(items.deployment_key(deployment_id))
+        descriptor = item(items.descriptor_key(descriptor_id))
+        if descriptor is not None and "name" not in descriptor:
+            descriptor = None  # only a use count left behind: no descriptor (get_descriptor)
+        manager = item(items.manager_key(manager_id)) if manager_id is not None else None
+        return CreateReads(
+            existing=items.read_deployment(deployment) if deployment else None,
+            descriptor=items.read_descriptor(descriptor) if descriptor else None,
+            manager=items.read_manager(manager, default_id=default_id) if manager else None,
+            default_manager_id=default_id,
+        )
 
     @translate_errors
     def list_deployments(
@@ -572,6 +618,11 @@ class DynamoDBStore:
         writes += [{"Put": {"TableName": self._table, "Item": i}} for i in lookups if i]
         if change.audit is not None:
             writes.append(self._audit(change.audit))
+        if change.detach is not None:
+            writes += [
+                {"Delete": {"TableName": self._table, "Key": key}}
+                for key in _detached_keys(change.detach)
+            ]
         first_count = len(writes)
         descriptor_ids = [d for d, delta in change.descriptor_refs.items() if delta]
         writes += [
@@ -675,6 +726,19 @@ class DynamoDBStore:
     def _get(self, key: Item) -> Item | None:
         answer = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)
         return answer.get("Item")
+
+    def _batch_get(self, keys: list[Item]) -> list[Item]:
+        """The items stored under ``keys`` (strongly consistent), in one round trip unless
+        DynamoDB hands some keys back unprocessed (throttling), which are asked again."""
+        found: list[Item] = []
+        request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        for _ in range(BATCH_GET_ATTEMPTS):
+            answer = self._client.batch_get_item(RequestItems=request)
+            found += answer.get("Responses", {}).get(self._table, [])
+            request = answer.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+        raise StoreUnavailable("DynamoDB kept some keys of a read unprocessed; retry shortly")
 
     def _index_page(
         self,

@@ -43,7 +43,7 @@ class StepFunctionsDriver:
             )
         except client.exceptions.ExecutionAlreadyExists:
             logger.info("rollout execution already started", extra={"operation": operation_id})
-            return self._execution_arn(operation_id)
+            return self.execution_id(operation_id)
         except (ClientError, BotoCoreError):
             # The operation keeps its lease; once the lease expires the next read or
             # change of the deployment ends it, so nothing stays stuck.
@@ -51,5 +51,7 @@ class StepFunctionsDriver:
             return None
         return answer["executionArn"]
 
-    def _execution_arn(self, operation_id: str) -> str:
+    def execution_id(self, operation_id: str) -> str:
+        """The execution's ARN: the state machine's, with the execution named after the
+        operation."""
         return self._arn.replace(":stateMachine:", ":execution:") + f":{operation_id}"

@@ -35,6 +35,9 @@ class ThreadRolloutDriver:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
+    def execution_id(self, operation_id: str) -> str:
+        return f"thread:{operation_id}"
+
     def start(self, *, deployment_id: str, operation_id: str) -> str:
         thread = threading.Thread(
             target=self._run,
@@ -46,7 +49,7 @@ class ThreadRolloutDriver:
             self._threads = [t for t in self._threads if t.is_alive()]
             self._threads.append(thread)
         thread.start()
-        return f"thread:{operation_id}"
+        return self.execution_id(operation_id)
 
     def join_all(self, timeout: float) -> None:
         """Wait, ``timeout`` seconds at most in all, for the threads started so far to end."""

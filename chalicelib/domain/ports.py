@@ -56,6 +56,21 @@ class RolloutFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class Detach:
+    """A deployment's automation, removed by the change that begins its termination: its
+    scaling schedules' items and its alarm binding (with the binding's alarm lookups)."""
+
+    deployment_id: str
+    schedule_ids: tuple[str, ...] = ()
+    alarm_names: tuple[str, ...] = ()
+    binding: bool = False
+
+    @property
+    def writes(self) -> int:
+        return len(self.schedule_ids) + len(self.alarm_names) + int(self.binding)
+
+
+@dataclass(frozen=True, slots=True)
 class Change:
     """Writes that must land together or not at all (one DynamoDB transaction).
 
@@ -76,6 +91,19 @@ class Change:
     manager_refs: Mapping[str, int] = field(default_factory=dict)
     audit: AuditRecord | None = None  # the change's audit record, written with it
     metrics: tuple[Sample, ...] = ()  # aggregates the change moves (domain/metrics.py)
+    detach: Detach | None = None  # automation items deleted with it (a terminate's begin)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateReads:
+    """What a create needs to know, read together: the deployment stored under the name
+    (a terminated or failed one may be taken over), the descriptor, the manager named (if
+    one was), and the registered default manager's id. ``None``: not stored."""
+
+    existing: Deployment | None
+    descriptor: Descriptor | None
+    manager: DeploymentManager | None
+    default_manager_id: str | None
 
 
 class Store(Protocol):
@@ -107,6 +135,11 @@ class Store(Protocol):
 
     def get_deployment(self, deployment_id: str) -> Deployment:
         """The stored item, terminated or not; ``DeploymentNotFound`` if never created."""
+
+    def create_reads(
+        self, deployment_id: str, *, descriptor_id: str, manager_id: str | None
+    ) -> CreateReads:
+        """Everything a create reads, in one round trip."""
 
     def list_deployments(
         self, *, filters: DeploymentFilter, limit: int, token: str | None
@@ -397,8 +430,13 @@ class EventPublisher(Protocol):
 class RolloutDriver(Protocol):
     """Follows an applied change to its end (Step Functions in AWS, a thread locally)."""
 
+    def execution_id(self, operation_id: str) -> str | None:
+        """The id the follower of ``operation_id`` will have, known before it starts (so the
+        operation is stored with it once, when it begins)."""
+
     def start(self, *, deployment_id: str, operation_id: str) -> str | None:
-        """Begin following; returns an execution id when there is one."""
+        """Begin following; the execution id (``execution_id``'s) when it started, None
+        when it could not."""
 
 
 class Clock(Protocol):

@@ -72,13 +72,16 @@ def apply_change(deps: Deps, started: Started, proposal: Proposal) -> Started:
 
 
 def start_follower(deps: Deps, started: Started) -> None:
+    """Hand the operation to the rollout driver. Its execution id was recorded when the
+    operation began (``RolloutDriver.execution_id``), so a start that goes as planned
+    writes nothing; one that did not start (or got another id) corrects the record."""
     deployment_id, operation_id = started.deployment.id, started.operation.id
     execution_id = deps.driver.start(deployment_id=deployment_id, operation_id=operation_id)
     logger.info(
         "rollout follower started",
         extra={"deployment": deployment_id, "operation": operation_id, "execution": execution_id},
     )
-    if execution_id is None:
+    if execution_id == started.operation.execution_id:
         return
 
     def change(current: Deployment, operation: Operation, now: datetime) -> Change | None:
@@ -94,7 +97,11 @@ def start_follower(deps: Deps, started: Started) -> None:
             operations=(replace(operation, execution_id=execution_id),),
         )
 
-    update_owned(deps, deployment_id, operation_id, change)
+    update_owned(deps, deployment_id, operation_id, change, known=_known(started))
+
+
+def _known(started: Started) -> tuple[Deployment, Operation]:
+    return started.deployment, started.operation
 
 
 def _call_backend(deps: Deps, started: Started, proposal: Proposal) -> Applied | None:
@@ -184,7 +191,7 @@ def _record_applied(
                 replicas=_replicas(revision.values),
                 extensions=dict(applied.extensions),
             )
-        outcome["started"] = Started(deployment, op, revision)
+        outcome["change"] = Started(deployment, op, revision)
         return Change(
             deployment=deployment,
             expected_version=current.record_version,
@@ -193,8 +200,12 @@ def _record_applied(
             descriptor_refs=refs,
         )
 
-    update_owned(deps, started.deployment.id, started.operation.id, change)
-    return outcome.get("started", started)
+    stored = update_owned(
+        deps, started.deployment.id, started.operation.id, change, known=_known(started)
+    )
+    if stored is None or "change" not in outcome:
+        return started
+    return replace(outcome["change"], deployment=stored)
 
 
 def _record_apply_failure(deps: Deps, started: Started, error: str, message: str) -> None:
@@ -226,7 +237,7 @@ def _record_apply_failure(deps: Deps, started: Started, error: str, message: str
             descriptor_refs=refs,
         )
 
-    update_owned(deps, started.deployment.id, started.operation.id, change)
+    update_owned(deps, started.deployment.id, started.operation.id, change, known=_known(started))
     logger.warning(
         "operation failed to apply",
         extra={

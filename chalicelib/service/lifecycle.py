@@ -15,7 +15,6 @@ from typing import Any
 from chalicelib.domain.access import Action as Permission
 from chalicelib.domain.errors import (
     AlreadyExists,
-    DeploymentNotFound,
     DeploymentTerminated,
     DescriptorNotFound,
     InvalidRequest,
@@ -23,8 +22,15 @@ from chalicelib.domain.errors import (
     RevisionNotFound,
     RollbackToCurrentRevision,
 )
-from chalicelib.domain.models import AppRollout, Deployment, Descriptor, JsonObject, Revision
-from chalicelib.domain.ports import Action, PlanStep, ReleaseTarget
+from chalicelib.domain.models import (
+    AppRollout,
+    Deployment,
+    Descriptor,
+    JsonObject,
+    Page,
+    Revision,
+)
+from chalicelib.domain.ports import Action, Detach, PlanStep, ReleaseTarget
 from chalicelib.domain.secrets import schema_secret_paths
 from chalicelib.domain.states import (
     GOOD_REVISION_STATUSES,
@@ -96,27 +102,35 @@ def _live(
     return ensure_live(permitted(deps, caller, deployment_id, action, what))
 
 
-def _may_create(
-    deps: Deps, caller: Caller, request: Instantiate
-) -> tuple[Deployment, Deployment | None]:
+@dataclass(frozen=True, slots=True)
+class _Creation:
+    """A create as read: the deployment it starts from, the failed create it takes over
+    (if any), and its descriptor."""
+
+    current: Deployment
+    replaces: Deployment | None
+    descriptor: Descriptor
+
+
+def _may_create(deps: Deps, caller: Caller, request: Instantiate) -> _Creation:
     target = f"{PATH}/{request.name}"
     require(deps, caller, Permission.DEPLOY, what="instantiate", target=target, anywhere=True)
-    current, replaces = _new_or_terminated(deps, request)
+    creation = _new_or_terminated(deps, request)
     require(
         deps,
         caller,
         Permission.DEPLOY,
         what="instantiate",
         target=target,
-        namespace=current.namespace,
+        namespace=creation.current.namespace,
         deployment_id=request.name,
     )
-    return current, replaces
+    return creation
 
 
 def instantiate(deps: Deps, request: Instantiate, caller: Caller) -> Started:
-    current, replaces = _may_create(deps, caller, request)
-    return start(deps, current, _instantiate_proposal(deps, request, replaces), caller)
+    creation = _may_create(deps, caller, request)
+    return start(deps, creation.current, _instantiate_proposal(request, creation), caller)
 
 
 def upgrade(
@@ -188,22 +202,42 @@ def rollback(
     """Roll back to ``revision`` (0: the previous good one); ``note`` is added to the new
     revision's description (what triggered it, for an automatic rollback). With
     ``discredit``, the revision left behind is marked failed for that reason."""
-    current = _live(deps, caller, deployment_id, Permission.ROLLBACK, "rollback")
-    proposal = _rollback_proposal(deps, revision, note, discredit=discredit, app=app)
+    current, newest = _rollback_read(deps, caller, deployment_id, revision)
+    proposal = _rollback_proposal(
+        deps, revision, note, discredit=discredit, app=app, read=(current, newest)
+    )
     return start(deps, current, proposal, caller)
 
 
 def terminate(deps: Deps, deployment_id: str, *, caller: Caller) -> Started:
-    """Uninstall; the deployment's schedules and alarm binding go with it."""
-    current = _live(deps, caller, deployment_id, Permission.TERMINATE, "terminate")
-    started = start(deps, current, _terminate_proposal, caller)
-    triggers.detach(deps, deployment_id)
+    """Uninstall; the deployment's schedules and alarm binding go with it, their items in
+    the write that begins the termination, and the schedules' EventBridge side after it."""
+    current, schedules = require_then_read(
+        deps,
+        caller,
+        Permission.TERMINATE,
+        what="terminate",
+        target=f"{PATH}/{deployment_id}",
+        deployment_id=deployment_id,
+        read=lambda: deps.automation.deployment_schedules(deployment_id),
+        namespace_of=lambda found: found[0].namespace,
+    )
+    ensure_live(current)
+    binding = deps.automation.get_alarm_binding(deployment_id)
+    detach = Detach(
+        deployment_id,
+        schedule_ids=tuple(s.id for s in schedules),
+        alarm_names=binding.alarm_names if binding else (),
+        binding=binding is not None,
+    )
+    started = start(deps, current, lambda c: _terminate_proposal(c, detach), caller)
+    triggers.stop_schedules(deps, detach.schedule_ids)
     return started
 
 
 def plan_instantiate(deps: Deps, request: Instantiate, caller: Caller) -> Planned:
-    current, replaces = _may_create(deps, caller, request)
-    return _plan(deps, current, _instantiate_proposal(deps, request, replaces))
+    creation = _may_create(deps, caller, request)
+    return _plan(deps, creation.current, _instantiate_proposal(request, creation))
 
 
 def plan_upgrade(
@@ -224,8 +258,8 @@ def plan_scale(deps: Deps, deployment_id: str, *, replicas: int, caller: Caller)
 
 
 def plan_rollback(deps: Deps, deployment_id: str, *, revision: int, caller: Caller) -> Planned:
-    current = _live(deps, caller, deployment_id, Permission.ROLLBACK, "rollback")
-    return _plan(deps, current, _rollback_proposal(deps, revision))
+    current, newest = _rollback_read(deps, caller, deployment_id, revision)
+    return _plan(deps, current, _rollback_proposal(deps, revision, read=(current, newest)))
 
 
 def plan_terminate(deps: Deps, deployment_id: str, *, caller: Caller) -> Planned:
@@ -263,10 +297,8 @@ def _plan(deps: Deps, current: Deployment, prepare: Prepare) -> Planned:
 # ------------------------------------------------------------------------ proposals
 
 
-def _instantiate_proposal(
-    deps: Deps, request: Instantiate, replaces: Deployment | None = None
-) -> Prepare:
-    descriptor = deps.store.get_descriptor(request.descriptor_id)
+def _instantiate_proposal(request: Instantiate, creation: _Creation) -> Prepare:
+    descriptor = creation.descriptor
     if request.adapter not in descriptor.adapters:
         suited = ", ".join(a.value for a in descriptor.adapters)
         raise InvalidRequest(
@@ -286,7 +318,7 @@ def _instantiate_proposal(
             parameters=parameters,
             values=values,
             hold_descriptor=True,
-            replaces=replaces,
+            replaces=creation.replaces,
             secret_paths=schema_secret_paths(descriptor.parameter_schema),
             app=request.app,
         )
@@ -370,12 +402,16 @@ def _rollback_proposal(
     *,
     discredit: bool = False,
     app: AppRollout | None = None,
+    read: tuple[Deployment, Page[Revision] | None] | None = None,
 ) -> Prepare:
+    """``read``: the deployment and its newest revisions as the request read them, used
+    while the deployment is still the one read (a retry after a lost race reads again)."""
     if requested < 0:
         raise InvalidRequest("Invalid revision number: must be 0 (previous) or a revision number")
 
     def prepare(current: Deployment) -> Proposal:
-        target = _rollback_target(deps, current, requested)
+        newest = read[1] if read is not None and read[0] is current else None
+        target = _rollback_target(deps, current, requested, newest)
         held = target.descriptor_id != current.descriptor_ref and (
             _descriptor_if_any(deps, target.descriptor_id) is not None
         )
@@ -399,13 +435,38 @@ def _rollback_proposal(
     return prepare
 
 
-def _terminate_proposal(current: Deployment) -> Proposal:
-    return Proposal(type=OperationType.TERMINATE, description=f"Terminating {current.id}")
+def _terminate_proposal(current: Deployment, detach: Detach | None = None) -> Proposal:
+    return Proposal(
+        type=OperationType.TERMINATE, description=f"Terminating {current.id}", detach=detach
+    )
 
 
-def _rollback_target(deps: Deps, current: Deployment, requested: int) -> Revision:
+def _rollback_read(
+    deps: Deps, caller: Caller, deployment_id: str, requested: int
+) -> tuple[Deployment, Page[Revision] | None]:
+    """The deployment a rollback may change; for a rollback to the previous good revision,
+    with the newest revisions too, in the same round trip (the deployment item sorts after
+    its revisions, so one query newest-first gives both)."""
+    if requested != 0:
+        return _live(deps, caller, deployment_id, Permission.ROLLBACK, "rollback"), None
+    deployment, newest = require_then_read(
+        deps,
+        caller,
+        Permission.ROLLBACK,
+        what="rollback",
+        target=f"{PATH}/{deployment_id}",
+        deployment_id=deployment_id,
+        read=lambda: deps.store.history(deployment_id, limit=FIRST_LOOK, token=None),
+        namespace_of=lambda found: found[0].namespace,
+    )
+    return ensure_live(deployment), newest
+
+
+def _rollback_target(
+    deps: Deps, current: Deployment, requested: int, newest: Page[Revision] | None = None
+) -> Revision:
     if requested == 0:
-        return previous_good_revision(deps, current)
+        return previous_good_revision(deps, current, newest)
     if requested == current.revision:
         raise RollbackToCurrentRevision(
             f"Revision {requested} is the current revision; choose a different revision"
@@ -415,18 +476,29 @@ def _rollback_target(deps: Deps, current: Deployment, requested: int) -> Revisio
     return deps.store.get_revision(current.id, requested)
 
 
-def previous_good_revision(deps: Deps, current: Deployment) -> Revision:
-    token: str | None = None
+# The previous good revision is nearly always among the newest few (the current one, and a
+# failed attempt or two after it): a first look reads that many, later pages more.
+FIRST_LOOK = 3
+HISTORY_PAGE = 50
+
+
+def previous_good_revision(
+    deps: Deps, current: Deployment, newest: Page[Revision] | None = None
+) -> Revision:
+    """The newest good revision other than the current one; ``newest``: the first page of
+    history, newest first, when it was read already."""
+    page = newest
+    if page is None:
+        page = deps.store.history(current.id, limit=FIRST_LOOK, token=None)[1]
     while True:
-        _, page = deps.store.history(current.id, limit=50, token=token)
         for revision in page.items:
             if revision.number != current.revision and revision.status in GOOD_REVISION_STATUSES:
                 return revision
-        token = page.next_token
-        if token is None:
+        if page.next_token is None:
             raise NoPreviousRevision(
                 f"Deployment {current.id} has no previous good revision to roll back to"
             )
+        page = deps.store.history(current.id, limit=HISTORY_PAGE, token=page.next_token)[1]
 
 
 # ------------------------------------------------------------------------- helpers
@@ -449,17 +521,22 @@ def ensure_live(deployment: Deployment) -> Deployment:
     return deployment
 
 
-def _new_or_terminated(deps: Deps, request: Instantiate) -> tuple[Deployment, Deployment | None]:
-    """The deployment a create starts from, and the failed create it takes over, if any."""
-    manager = managers.resolve(deps, request.deployment_manager_id)
+def _new_or_terminated(deps: Deps, request: Instantiate) -> _Creation:
+    """The deployment a create starts from, the failed create it takes over (if any), and
+    its descriptor: one read, unless a registered default manager must be looked up."""
+    reads = deps.store.create_reads(
+        request.name,
+        descriptor_id=request.descriptor_id,
+        manager_id=managers.to_read(deps, request.deployment_manager_id),
+    )
+    manager = managers.resolve_read(deps, request.deployment_manager_id, reads)
     now = deps.clock()
-    try:
-        existing = deps.store.get_deployment(request.name)
-    except DeploymentNotFound:
-        existing = None
+    existing = reads.existing
     if existing is not None and not (existing.terminated or never_deployed(existing)):
         raise AlreadyExists(f"Deployment {request.name} already exists")
-    descriptor = deps.store.get_descriptor(request.descriptor_id)
+    descriptor = reads.descriptor
+    if descriptor is None:
+        raise DescriptorNotFound(f"Descriptor {request.descriptor_id} not found")
     fresh = Deployment(
         id=request.name,
         namespace=request.namespace or manager.default_namespace,
@@ -477,7 +554,7 @@ def _new_or_terminated(deps: Deps, request: Instantiate) -> tuple[Deployment, De
         record_version=existing.record_version if existing else 0,
     )
     replaces = existing if existing is not None and not existing.terminated else None
-    return fresh, replaces
+    return _Creation(fresh, replaces, descriptor)
 
 
 def _changed_paths(before: Mapping[str, Any], after: Mapping[str, Any], patch: JsonObject) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from chalicelib.domain.access import Action
 from chalicelib.domain.errors import DeploymentManagerNotFound, InvalidRequest
 from chalicelib.domain.models import Deployment, DeploymentManager, Page
-from chalicelib.domain.ports import DeploymentBackend
+from chalicelib.domain.ports import CreateReads, DeploymentBackend
 from chalicelib.domain.states import ClusterKind
 from chalicelib.service.access import audit_record, require
 from chalicelib.service.context import Caller, Deps
@@ -85,12 +85,39 @@ def resolve(deps: Deps, requested: str | None) -> DeploymentManager:
     default = deps.settings.default_deployment_manager or deps.store.default_manager_id()
     if default is not None:
         return _get(deps, default)
+    return _without_default(deps)
+
+
+def _without_default(deps: Deps) -> DeploymentManager:
+    """None named and no default: the built-in local cluster where there is one."""
     if deps.settings.local_cluster:
         return local_manager(deps)
     raise DeploymentManagerNotFound(
         "No deployment manager named and no default registered; register one with "
         "POST /o2dms/v1/deploymentManagers"
     )
+
+
+def to_read(deps: Deps, requested: str | None) -> str | None:
+    """The stored manager a create must read, when it is known before reading: the one
+    named, or the configured default (the built-in local cluster is not stored)."""
+    name = requested or deps.settings.default_deployment_manager
+    if name == LOCAL_ID and deps.settings.local_cluster:
+        return None
+    return name
+
+
+def resolve_read(deps: Deps, requested: str | None, reads: CreateReads) -> DeploymentManager:
+    """``resolve``, from what a create read in its one round trip; only a registered
+    default costs a second read (its id was not known before)."""
+    name = requested or deps.settings.default_deployment_manager or reads.default_manager_id
+    if name is None:
+        return _without_default(deps)
+    if name == LOCAL_ID and deps.settings.local_cluster:
+        return local_manager(deps, is_default=reads.default_manager_id is None)
+    if reads.manager is not None and reads.manager.id == name:
+        return reads.manager
+    return deps.store.get_manager(name)
 
 
 def backend_for(deps: Deps, deployment: Deployment) -> DeploymentBackend:

@@ -154,11 +154,13 @@ def _begin(
         scale_direction=_direction(current, proposal),
     )
     lease_until = deadline + timedelta(seconds=deps.settings.lease_grace_seconds)
+    execution_id = deps.driver.execution_id(op_id)
+    operation = replace(operation, execution_id=execution_id)
     deployment = replace(
         current,
         status=RUNNING_STATUS[proposal.type],
         last_revision=revision.number if revision else current.last_revision,
-        lease=Lease(op_id, proposal.type, lease_until),
+        lease=Lease(op_id, proposal.type, lease_until, execution_id=execution_id),
         message=proposal.description,
         progress=0,
         updated_at=now,
@@ -185,6 +187,7 @@ def _begin(
         descriptor_refs=refs,
         manager_refs=_manager_refs(current, proposal),
         audit=audit,
+        detach=proposal.detach,
     )
     return change, Started(deployment, operation, revision)
 

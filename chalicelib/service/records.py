@@ -28,6 +28,7 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.ports import (
     Change,
+    Detach,
     ReleaseRef,
 )
 from chalicelib.domain.states import (
@@ -70,6 +71,8 @@ class Proposal:
     # How a seed-002 request names the rollout (its id, version and previous version are
     # filled in when the operation begins); ``None``: in the NF deployment's own terms.
     app: AppRollout | None = None
+    # A terminate's: the automation items its first write deletes.
+    detach: Detach | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,25 +115,39 @@ def stable_status(deployment: Deployment) -> DeploymentStatus:
 OwnedChange = Callable[[Deployment, Operation, datetime], Change | None]
 
 
-def update_owned(deps: Deps, deployment_id: str, operation_id: str, build: OwnedChange) -> bool:
-    """Commit ``build``'s change while ``operation_id`` still holds the lease.
+def update_owned(
+    deps: Deps,
+    deployment_id: str,
+    operation_id: str,
+    build: OwnedChange,
+    *,
+    known: tuple[Deployment, Operation] | None = None,
+) -> Deployment | None:
+    """Commit ``build``'s change while ``operation_id`` still holds the lease; the
+    deployment as stored then (as read, when ``build`` had nothing to write).
 
-    Returns False (and writes nothing) once the operation has lost its lease: it was
+    ``known`` is the deployment and operation as this process last stored them: the first
+    attempt builds on them without reading. The write is conditional on the deployment's
+    ``record_version``, so a copy that is no longer current only costs the retry that
+    reads. Returns None (and writes nothing) once the operation has lost its lease: it was
     preempted by a rollback or taken over after expiry, and the new holder recorded it.
     """
     for _ in range(MAX_ATTEMPTS):
-        current = deps.store.get_deployment(deployment_id)
-        if not holds_lease(current, operation_id):
-            return False
-        operation = deps.store.get_operation(deployment_id, operation_id)
+        if known is not None and holds_lease(known[0], operation_id):
+            current, operation = known
+            known = None
+        else:
+            current = deps.store.get_deployment(deployment_id)
+            if not holds_lease(current, operation_id):
+                return None
+            operation = deps.store.get_operation(deployment_id, operation_id)
         change = build(current, operation, deps.clock())
         if change is None:
-            return True
+            return current
         try:
-            commit(deps, change)
+            return commit(deps, change)
         except ConcurrentModification:
             continue
-        return True
     raise OperationInProgress(f"Deployment {deployment_id} keeps changing; retry shortly")
 
 
