@@ -14,7 +14,7 @@ HELM_STAMP := .local/bin/.helm-v4.3.1
 # The README's example chart, packaged for file:// sources (tests, and the offline local run).
 EXAMPLE_CHART := .local/charts/nginx-1.2.0.tgz
 
-.PHONY: setup setup-run helm run token test pytest lint format typecheck bench bench-health bench-live bench-cli prometheus-check clean synth cfnlint bootstrap deploy
+.PHONY: setup setup-run helm run token test pytest lint format typecheck bench bench-health bench-live bench-cli prometheus-check clean package synth cfnlint bootstrap deploy
 
 # setup-run: what `make run` needs; setup: that and the whole dev toolchain.
 setup-run: $(RUN_STAMP) $(HELM_STAMP) $(EXAMPLE_CHART)
@@ -66,7 +66,13 @@ format: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# The deployable stack (infra/). Synthesis is offline: AWS credentials are dropped on purpose.
+# The Lambda package the stack deploys, build/deployment.zip: the pinned dependencies pruned
+# and precompiled (cached in .local/cache), at most 20 MB. Synthesis builds it too, when stale.
+package: setup
+	$(BIN)/python scripts/build_package.py
+
+# The deployable stack (infra/). Synthesis calls no AWS API: credentials are dropped on purpose
+# (it builds the Lambda package when stale, which fetches wheels from the package registry).
 STAGE ?= dev
 CDK := npx --yes aws-cdk@2
 CDK_APP := $(abspath $(BIN)/python) infra/app.py
@@ -109,4 +115,4 @@ prometheus-check: setup
 	$(BIN)/python scripts/prometheus_check.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache cdk.out chalice.out
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache cdk.out chalice.out build

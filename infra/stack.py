@@ -26,6 +26,7 @@ from infra.alarms import ServiceAlarms
 from infra.dashboards import ServiceDashboard
 from infra.functions import FunctionSpec
 from infra.machine_api import MachineApi
+from infra.package import PackagedChalice
 from infra.permissions import ServiceResources, function_role
 from infra.rollout import RolloutStateMachine, state_machine_arn
 from infra.schedules import ScheduleGroup, schedules_arn
@@ -99,7 +100,7 @@ class O2dmsStack(Stack):
         api_role = function_role(
             self, functions.API_HANDLER, settings=settings, resources=resources
         )
-        app = Chalice(
+        app = PackagedChalice(
             self,
             "App",
             source_dir=str(PROJECT_DIR),

@@ -1,8 +1,8 @@
 """The synthesized CloudFormation template of ``infra/``, produced the way ``make synth`` does
 (``python infra/app.py``, no AWS credentials), and helpers to read it.
 
-Synthesis packages the Chalice app and takes about fifteen seconds, so a test session does it
-once: with pytest-xdist, the first worker to get the lock writes the template and the others
+Synthesis builds the Lambda package when it is stale (``make package``) and has Chalice write
+its template: about fifteen seconds, so a test session does it once: with pytest-xdist, the first worker to get the lock writes the template and the others
 read it.
 """
 
