@@ -97,8 +97,11 @@ bootstrap: setup
 deploy: setup
 	$(CDK) deploy --app "$(CDK_APP)" -c stage=$(STAGE) $(CDK_ARGS)
 
+# Every performance target, measured now: package size and bytecode, cold start next to bare
+# boto3, AWS calls per change, a fresh clone's first make run. BENCH_ARGS="--skip first-run".
+BENCH_ARGS ?=
 bench: setup
-	$(BIN)/python scripts/bench_cold_start.py
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 bench-health: setup
 	$(BIN)/python scripts/bench_health.py

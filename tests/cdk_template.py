@@ -2,8 +2,8 @@
 (``python infra/app.py``, no AWS credentials), and helpers to read it.
 
 Synthesis builds the Lambda package when it is stale (``make package``) and has Chalice write
-its template: about fifteen seconds, so a test session does it once: with pytest-xdist, the first worker to get the lock writes the template and the others
-read it.
+its template: about fifteen seconds, so a test session does it once: with pytest-xdist, the
+first worker to get the lock writes the template and the others read it.
 """
 
 from __future__ import annotations

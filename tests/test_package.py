@@ -27,7 +27,7 @@ import pytest
 from scripts.lambda_package import bytecode, rules, runtime
 from scripts.lambda_package.build import MAX_BYTES, Package, ensure_built
 from scripts.lambda_package.services import BOTOCORE_SERVICES
-from scripts.package_probe import Table, seeded_table, status_request, unpack
+from scripts.status_table import Seeded, seeded_table
 from tests.cdk_template import resources
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,18 +55,19 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
         pytest.fail("build/deployment.zip kept changing while it was copied")
     with zipfile.ZipFile(copy) as archive:
         names = frozenset(archive.namelist())
-    return Built(package, copy, unpack(copy, folder / "task"), names)
+        archive.extractall(folder / "task")
+    return Built(package, copy, folder / "task", names)
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture
-def table() -> Iterator[Table]:
-    # Per test: another test's moto mock resets moto's state, this server's table with it.
-    with seeded_table() as seeded:
-        yield seeded
+@pytest.fixture(scope="module")
+def seeded() -> Iterator[Seeded]:
+    # Once: moto's server runs in a process of its own, out of reach of other tests' mocks.
+    with seeded_table() as found:
+        yield found
 
 
 def test_package_fits_its_budget(built: Built) -> None:
@@ -278,24 +279,25 @@ def test_every_import_of_the_code_and_every_kept_client_work_from_the_package(
 
 
 def test_unzipped_package_serves_a_status_request_from_its_bytecode(
-    built: Built, table: Table
+    built: Built, seeded: Seeded
 ) -> None:
-    answer = status_request(built.unpacked, table, python=runtime.interpreter())
+    answer = seeded.as_lambda(built.unpacked)
 
-    assert answer.status_code == 200, answer.body
-    assert answer.body["deploymentId"] == table.deployment_id
-    assert answer.body["status"] == "INSTANTIATED"
-    assert answer.compiled == []  # every module came from the shipped bytecode
+    assert answer["status"] == 200, answer["body"]
+    body = json.loads(answer["body"])
+    assert body["deploymentId"] == seeded.deployment_id
+    assert body["status"] == "INSTANTIATED"
+    assert answer["compiled"] == []  # every module came from the shipped bytecode
 
 
-def test_unzipped_package_answers_404_for_an_unknown_deployment(built: Built, table: Table) -> None:
-    answer = status_request(
-        built.unpacked, table, python=runtime.interpreter(), deployment_id="no-such-one"
-    )
+def test_unzipped_package_answers_404_for_an_unknown_deployment(
+    built: Built, seeded: Seeded
+) -> None:
+    answer = seeded.as_lambda(built.unpacked, deployment="no-such-one")
 
-    assert answer.status_code == 404, answer.body
-    assert answer.body["error"] == "NotFound"
-    assert answer.compiled == []
+    assert answer["status"] == 404, answer["body"]
+    assert json.loads(answer["body"])["error"] == "NotFound"
+    assert answer["compiled"] == []
 
 
 # ------------------------------------------------------------------------------- the stack
