@@ -93,6 +93,9 @@ def _signing_key(env: Mapping[str, str]) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    """Every setting of a process (``from_env``), read once. The docstring also spares each
+    cold start the dataclass's own one: a signature of all the fields, built at import."""
+
     table_name: str = "o2dms"
     stage: str = "dev"
     operation_timeout_seconds: int = 300

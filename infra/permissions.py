@@ -48,6 +48,10 @@ ALLOWED_ON_ANY_RESOURCE = frozenset(
         "logs:PutResourcePolicy",
         "logs:DescribeResourcePolicies",
         "logs:DescribeLogGroups",
+        # A task definition revision has no ARN before it is registered; the service
+        # authorization reference names no resource for either call.
+        "ecs:RegisterTaskDefinition",
+        "ecs:DescribeTaskDefinition",
     }
 )
 
@@ -78,7 +82,14 @@ REFUSAL_ACTIONS = ("dynamodb:PutItem",)
 STREAM_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
 STREAM_LIST_ACTIONS = ("dynamodb:ListStreams",)
 CONNECTION_ACTIONS = ("execute-api:ManageConnections",)
+# The ecs adapter (chalicelib/adapters/ecs): reads and updates of the services the context
+# names, task definitions registered from theirs, and their roles passed on to ECS's tasks.
+ECS_SERVICE_ACTIONS = ("ecs:DescribeServices", "ecs:UpdateService")
+ECS_TASK_DEFINITION_ACTIONS = ("ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition")
+ECS_TASKS_PRINCIPAL = "ecs-tasks.amazonaws.com"
 KUBECONFIG_PARAMETERS = "o2dms/*"
+# Kubeconfigs (``secretsmanager:`` sources) and the GKE and AKS deployment managers'
+# ``credentialsSecret`` (a service-account key, an Entra ID app's secret): one prefix.
 KUBECONFIG_SECRETS = "o2dms/*"
 
 
@@ -189,6 +200,29 @@ def deployment_statements(
         found.append(_statement(("sts:AssumeRole",), list(settings.cluster_role_arns)))
     if settings.cluster_arns:
         found.append(_statement(("eks:DescribeCluster",), list(settings.cluster_arns)))
+    return found + ecs_statements(settings)
+
+
+def ecs_statements(settings: StageSettings) -> list[iam.PolicyStatement]:
+    """The ecs adapter's calls, only where the context names services (``ecsServiceArns``,
+    e.g. ``arn:aws:ecs:eu-west-3:123456789012:service/apps/*``). Registering a revision copied
+    from one that names a task role or an execution role passes those roles to ECS: allowed
+    for the roles ``ecsTaskRoleArns`` names, to ECS tasks only. Calls made as a deployment
+    manager's ``roleArn`` need these permissions on that role instead."""
+    if not settings.ecs_service_arns:
+        return []
+    found = [
+        _statement(ECS_SERVICE_ACTIONS, list(settings.ecs_service_arns)),
+        _statement(ECS_TASK_DEFINITION_ACTIONS, ["*"]),
+    ]
+    if settings.ecs_task_role_arns:
+        found.append(
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=list(settings.ecs_task_role_arns),
+                conditions={"StringEquals": {"iam:PassedToService": ECS_TASKS_PRINCIPAL}},
+            )
+        )
     return found
 
 

@@ -4,9 +4,10 @@ the IAM callers of the machine API.
 The stage comes from CDK context (``-c stage=prod``) and must be one of the stages of
 ``.chalice/config.json``, so the Chalice app and the stack agree on what a stage is. Cluster
 access is opt-in: without ``clusterRoleArns`` / ``clusterArns`` the functions get no
-``sts:AssumeRole`` / ``eks:DescribeCluster`` permission at all. ``iamPrincipals`` maps the
-IAM roles that call the machine API to their o2dms groups (none by default: a signed caller
-not named there holds no group, so the app lets it do nothing).
+``sts:AssumeRole`` / ``eks:DescribeCluster`` permission at all, and without ``ecsServiceArns``
+no ECS permission (``ecsTaskRoleArns``: the task and execution roles they may pass to ECS).
+``iamPrincipals`` maps the IAM roles that call the machine API to their o2dms groups (none
+by default: a signed caller not named there holds no group, so the app lets it do nothing).
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ class StageSettings:
     throttle_burst: int = 100
     cluster_role_arns: tuple[str, ...] = ()
     cluster_arns: tuple[str, ...] = ()
+    ecs_service_arns: tuple[str, ...] = ()  # services the ecs adapter may describe and update
+    ecs_task_role_arns: tuple[str, ...] = ()  # roles their task definitions name
     cors_origin: str | None = None  # none: no browser on another origin is served
     machine_api: bool = True  # the second REST API, for SigV4-signed callers
     iam_principals: IamPrincipals = ()
@@ -204,6 +207,8 @@ def from_context(get: Callable[[str], object], *, project_dir: Path = PROJECT_DI
         throttle_burst=_positive(get("throttleBurst"), "throttleBurst", defaults.throttle_burst),
         cluster_role_arns=_arn_list(get("clusterRoleArns"), "clusterRoleArns"),
         cluster_arns=_arn_list(get("clusterArns"), "clusterArns"),
+        ecs_service_arns=_arn_list(get("ecsServiceArns"), "ecsServiceArns"),
+        ecs_task_role_arns=_arn_list(get("ecsTaskRoleArns"), "ecsTaskRoleArns"),
         cors_origin=_origin(get("corsOrigin")),
         machine_api=_flag(get("machineApi"), "machineApi", defaults.machine_api),
         iam_principals=_iam_principals(get("iamPrincipals")),

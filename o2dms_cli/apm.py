@@ -19,7 +19,7 @@ from o2dms_cli.errors import EXIT_CODES_HELP, USAGE, CliError
 from o2dms_cli.output import emit, escape, output_option, styled, table, when
 
 V1 = "/api/v1/deployments"
-PLATFORMS = ("kubernetes", "helm", "argocd", "flux")
+PLATFORMS = ("kubernetes", "helm", "argocd", "flux", "ecs")
 STATUSES = (
     "pending",
     "preparing",

@@ -16,6 +16,9 @@ state changes into EventBridge events, runs beside it (`scripts/aws_behaviour.py
 With `--state-file`, what the emulator holds survives a restart (`scripts/aws_state.py`):
 loaded at start, saved as it changes and when the emulator stops.
 
+ECS services move on as ECS's scheduler would move them (`scripts/local_ecs.py`): moto alone
+keeps a service's deployments as CreateService left them.
+
 Run it from the repository root:
 
     python -m scripts.aws_emulator --host 127.0.0.1 --port 5000
@@ -29,7 +32,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -133,6 +136,45 @@ def serve(app: WSGIApplication, *, host: str, port: int) -> None:
     run_simple(host, port, app, threaded=True, request_handler=MotoRequestHandler)
 
 
+ECS_CHANGES = frozenset({"CreateService", "UpdateService"})
+ECS_TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
+
+
+class EcsDeploymentsAtOnce:
+    """WSGI middleware: after a CreateService or UpdateService, the ECS stand-in moves the
+    services on before the next request, as ECS opens a service's new deployment within the
+    call (a DescribeServices right after it shows the deployment)."""
+
+    def __init__(self, app: WSGIApplication, tick: Callable[[], object]) -> None:
+        self._app = app
+        self._tick = tick
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if not target.startswith(ECS_TARGET_PREFIX):
+            return self._app(environ, start_response)
+        body = _drain(self._app(environ, start_response))
+        if target.removeprefix(ECS_TARGET_PREFIX) in ECS_CHANGES:
+            self._tick()
+        return body
+
+
+def with_ecs_scheduler(
+    app: WSGIApplication, lock: threading.Lock, on_change: Callable[[], None] | None
+) -> WSGIApplication:
+    """Move moto's ECS services on in the background (and right after each change). The
+    stand-in changes moto's objects under the lock the state keeper snapshots them under, and
+    tells the keeper, so a save never catches a service half moved and every move is saved."""
+    from moto.ecs.models import ecs_backends
+
+    from scripts.local_ecs import EcsScheduler
+
+    logging.getLogger("local_ecs").setLevel(logging.INFO)
+    scheduler = EcsScheduler(ecs_backends, lock=lock, on_change=on_change)
+    scheduler.start()
+    return EcsDeploymentsAtOnce(app, scheduler.tick)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     # moto reads MOTO_PORT to reach itself (Step Functions calling other services, for one).
@@ -154,6 +196,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         restored = keeper.load()
         app = ChangeTracker(app, keeper)
         keeper.start()
+    app = with_ecs_scheduler(app, dynamodb_lock, keeper.changed if keeper is not None else None)
     if args.lambda_endpoint:
         from scripts.aws_behaviour import AwsBehaviour, lambda_invoker
 

@@ -190,6 +190,14 @@ def test_descriptor_from_a_file_and_a_cluster_by_flags(run: Run, tmp_path: Path)
         "deploymentManagerId": "edge-1",
         "deleted": True,
     }
+    ok(
+        run(
+            "managers register --id gke-1 --kind gke --project ran-lab --location europe-west3 "
+            "--cluster-name du-1 --credentials-secret o2dms/gke-key"
+        )
+    )
+    assert row(ok(run("managers list")), "gke-1")[1:3] == ["gke", "ran-lab/europe-west3/du-1"]
+    ok(run("managers delete gke-1"))
     eks = run("managers register --id edge-2 --kind eks")
     assert eks.exit_code == 2, eks.output  # the service says what an eks manager needs
     assert "clusterName" in eks.output

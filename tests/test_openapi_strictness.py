@@ -56,11 +56,33 @@ KUBECONFIG = {
     "kubeconfigSource": "ssm:/o2dms/clusters/edge-1",
     "context": "edge-1-admin",
 }
+GKE = {
+    "deploymentManagerId": "gke-paris",
+    "kind": "gke",
+    "project": "ran-project",
+    "location": "europe-west1-b",
+    "clusterName": "ran-paris",
+    "credentialsSecret": "o2dms/clusters/gke-paris",
+}
+AKS = {
+    "deploymentManagerId": "aks-paris",
+    "kind": "aks",
+    "subscription": "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e",
+    "resourceGroup": "ran-rg",
+    "clusterName": "aks-paris",
+    "credentialsSecret": "o2dms/clusters/aks-paris",
+}
 REASON = {"reason": "boundary check"}
 
 ENDPOINTS = (
     Endpoint("ManagerCreate", "POST", "deploymentManagers", EKS, extra=KUBECONFIG),
     Endpoint("ManagerCreate", "POST", "deploymentManagers", KUBECONFIG, extra=EKS),
+    Endpoint(
+        "ManagerCreate", "POST", "deploymentManagers", GKE, extra={**EKS, **AKS, **KUBECONFIG}
+    ),
+    Endpoint(
+        "ManagerCreate", "POST", "deploymentManagers", AKS, extra={**EKS, **GKE, **KUBECONFIG}
+    ),
     Endpoint(
         "DescriptorCreate",
         "POST",

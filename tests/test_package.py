@@ -133,6 +133,12 @@ def test_nothing_the_prune_rules_remove_is_shipped(built: Built) -> None:
         ("aws_lambda_powertools/utilities/parser", True, True),
         ("aws_lambda_powertools/utilities/typing", True, False),
         ("aws_lambda_powertools/utilities/__init__.pyc", False, False),  # kept once compiled
+        ("azure/identity/aio", True, True),
+        ("azure/identity/_credentials", True, False),
+        ("google/auth/_default_async.py", False, True),
+        ("google/auth/crypt/_python_rsa.py", False, True),
+        ("google/auth/crypt/_cryptography_rsa.py", False, False),
+        ("pyasn1_modules-0.4.2.dist-info", True, True),
     ],
 )
 def test_prune_rules_match_what_they_say(path: str, is_dir: bool, pruned: bool) -> None:

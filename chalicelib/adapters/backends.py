@@ -3,7 +3,8 @@
 One backend (and one credentials provider, so EKS tokens are reused until they expire) is
 kept per registered cluster and adapter for the life of the process. Adapters are imported
 only when a deployment first needs them, so the Kubernetes client stays off the paths that
-do not deploy.
+do not deploy. The ``ecs`` adapter deploys to an ECS service through AWS's API, whatever the
+manager: an ``eks`` manager gives it its region and role, any other the functions' own.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from chalicelib.adapters.local_cluster import LocalCluster
 from chalicelib.config import Settings
@@ -40,6 +42,8 @@ class Backends:
         self._backends: dict[tuple[str, str, str], DeploymentBackend] = {}
 
     def __call__(self, *, adapter: str, manager: DeploymentManager) -> DeploymentBackend:
+        if adapter == Adapter.ECS:  # AWS's own API on any manager, the local one included
+            return self._ecs(manager)
         if manager.kind is ClusterKind.LOCAL:
             return self._local.backend(adapter)
         key = (manager.id, manager.created_at.isoformat(), adapter)
@@ -47,6 +51,23 @@ class Backends:
             if key not in self._backends:
                 build = self._builder(Adapter(adapter))
                 self._backends[key] = build(self._credentials_for(manager))
+            return self._backends[key]
+
+    def _ecs(self, manager: DeploymentManager) -> DeploymentBackend:
+        """The ECS backend of ``manager``'s AWS account (``ecs.clients``); the ECS adapter is
+        imported by the first ECS deployment only."""
+        key = (manager.id, manager.created_at.isoformat(), Adapter.ECS.value)
+        with self._lock:
+            if key not in self._backends:
+                from chalicelib.adapters.ecs.backend import EcsBackend
+                from chalicelib.adapters.ecs.clients import EcsClients, account_of
+
+                clients = EcsClients(
+                    account_of(manager),
+                    endpoint_url=self._settings.endpoint_url,
+                    config=_aws_config(self._settings),
+                )
+                self._backends[key] = EcsBackend(clients)
             return self._backends[key]
 
     def _credentials_for(self, manager: DeploymentManager) -> CredentialsProvider:
@@ -75,7 +96,28 @@ class Backends:
         return helm_builder(self._settings)
 
 
+def _aws_config(settings: Settings) -> Any:
+    """botocore's client config with the request path's bounded timeouts and retries."""
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=settings.aws_connect_timeout_seconds,
+        read_timeout=settings.aws_read_timeout_seconds,
+        retries={"mode": "standard", "max_attempts": settings.aws_max_attempts},
+    )
+
+
 def credentials_for(manager: DeploymentManager, settings: Settings) -> CredentialsProvider:
+    """The cluster's credentials provider; google-auth and azure-identity are imported only
+    here, for a GKE or AKS cluster."""
+    if manager.kind is ClusterKind.GKE:
+        from chalicelib.adapters.clusters import gke
+
+        return gke.for_manager(manager, settings, os.environ)
+    if manager.kind is ClusterKind.AKS:
+        from chalicelib.adapters.clusters import aks
+
+        return aks.for_manager(manager, settings, os.environ)
     if manager.kind is ClusterKind.EKS:
         from chalicelib.adapters.clusters.eks import EksCredentials
 

@@ -207,7 +207,18 @@ def read_descriptor(item: Item) -> Descriptor:
 
 # ------------------------------------------------------------------------- managers
 
-_MANAGER_OPTIONAL = ("cluster_name", "region", "role_arn", "kubeconfig_source", "context")
+_MANAGER_OPTIONAL = (
+    "cluster_name",
+    "region",
+    "role_arn",
+    "kubeconfig_source",
+    "context",
+    "project",
+    "location",
+    "subscription",
+    "resource_group",
+    "credentials_secret",
+)
 
 
 def _camel(name: str) -> str:

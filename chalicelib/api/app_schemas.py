@@ -10,9 +10,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from chalicelib.api.names import DNS_LABEL
 from chalicelib.api.schemas import (
     CHART_SOURCE,
-    DNS_LABEL,
     PATTERN_MEANINGS,
     REASON_MAX,
     WHOLE,
@@ -46,8 +46,9 @@ def _label(pattern: str, length: int) -> Any:
 Platform = Annotated[
     str,
     Field(
-        json_schema_extra={"enum": ["kubernetes", "helm", "argocd", "flux"]},
-        description="kubernetes (a plain apps/v1 Deployment), helm, argocd or flux",
+        json_schema_extra={"enum": ["kubernetes", "helm", "argocd", "flux", "ecs"]},
+        description="kubernetes (a plain apps/v1 Deployment), helm, argocd, flux or ecs (an"
+        " Amazon ECS service's task definition)",
     ),
 ]
 # Both an image tag and a chart version: a tag's characters (no '+'), 64 at most.
@@ -65,7 +66,9 @@ Version = Annotated[
 
 
 class _Snake(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Every seed-002 shape, built on first use like ``schemas._Wire``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class ApmChart(_Snake):
@@ -89,6 +92,40 @@ Labels = Annotated[
     Field(max_length=64),
 ]
 ImageRepository = Annotated[str, Field(max_length=512, pattern=IMAGE)]
+
+
+# The ecs platform: ECS's own names (or ARNs), container variables, task sizes.
+ECS_NAME = (
+    r"^([A-Za-z0-9][A-Za-z0-9_-]{0,254}"
+    r"|arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:(cluster|service)/[A-Za-z0-9/_-]{1,512})$"
+)
+VARIABLE = r"^[A-Za-z_][A-Za-z0-9_]{0,254}$"
+TASK_SIZE = r"^[0-9]+(\.[0-9]+)? ?(vCPU|GB)?$"
+PATTERN_MEANINGS.update(
+    {
+        ECS_NAME: "an ECS cluster or service name (letters, digits, '-', '_') or ARN",
+        VARIABLE: "an environment variable name: letters, digits and '_', not starting with a"
+        " digit",
+        TASK_SIZE: "a task size as ECS reads it: 256, '0.5 vCPU', '1 GB'",
+    }
+)
+EcsName = Annotated[
+    str,
+    Field(min_length=1, max_length=600, pattern=ECS_NAME, description=PATTERN_MEANINGS[ECS_NAME]),
+]
+EcsVariables = Annotated[
+    dict[
+        Annotated[str, Field(max_length=255, pattern=VARIABLE)],
+        Annotated[str, Field(max_length=4096)],
+    ],
+    Field(max_length=100),
+]
+TaskSize = (
+    Annotated[StrictInt, Field(ge=1, le=1_000_000), WHOLE]
+    | Annotated[
+        str, Field(max_length=16, pattern=TASK_SIZE, description=PATTERN_MEANINGS[TASK_SIZE])
+    ]
+)
 
 
 class ApmComponent(_Snake):
@@ -178,6 +215,18 @@ class ApmConfiguration(_Snake):
     parameters: JsonMap | None = Field(
         default=None, description="helm, argocd and flux: values for the chart"
     )
+    cluster: EcsName | None = Field(default=None, description="ecs: the ECS cluster")
+    service: EcsName | None = Field(
+        default=None,
+        description="ecs: the ECS service to roll out (it must exist; each version registers a"
+        " task definition revision copied from the one it runs)",
+    )
+    environment: EcsVariables | None = Field(
+        default=None,
+        description="ecs: variables set on the container (the task definition's others are kept)",
+    )
+    cpu: TaskSize | None = Field(default=None, description="ecs: the task's CPU units")
+    memory: TaskSize | None = Field(default=None, description="ecs: the task's memory (MiB)")
 
 
 class ApmDeploymentStart(_Snake):

@@ -1,23 +1,28 @@
 """Routes for seed 002's ``/api/v1/deployments``: start a version, read one rollout, list
-them, roll back to a version (or plan it with ``?dry_run=true``)."""
+them, roll back to a version (or plan it with ``?dry_run=true``).
+
+``app`` registers these routes at every cold start, whatever the request: each view imports
+its models (pydantic) and use cases when it runs.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.api import app_schemas as a
 from chalicelib.api import http
 from chalicelib.api.errors import handle_errors
-from chalicelib.api.schemas import page_token
+from chalicelib.api.names import page_token
 from chalicelib.composition import deps
 from chalicelib.domain import apps as words
 from chalicelib.domain.errors import InvalidRequest
-from chalicelib.domain.models import Operation
-from chalicelib.domain.ports import RolloutFilter
-from chalicelib.service import app_plans, apps, health
-from chalicelib.service.records import Started
+
+if TYPE_CHECKING:
+    from chalicelib.api import app_schemas as a
+    from chalicelib.domain.models import Operation
+    from chalicelib.service import app_plans
+    from chalicelib.service.records import Started
 
 bp = Blueprint(__name__)
 BASE = "/api/v1/deployments"
@@ -46,6 +51,9 @@ def _accepted(result: Started, status: int) -> Response:
 @bp.route(BASE, methods=["POST"])
 @handle_errors
 def start_deployment() -> Response:
+    from chalicelib.api import app_schemas as a
+    from chalicelib.service import apps
+
     req = bp.current_request
     http.query(req, ())
     body = http.body(req, a.ApmDeploymentStart)
@@ -75,6 +83,11 @@ def start_deployment() -> Response:
             apps.Component(**{**x.model_dump(), "depends_on": tuple(x.depends_on)})
             for x in c.components or ()
         ),
+        cluster=c.cluster,
+        service=c.service,
+        variables=dict(c.environment or {}),
+        cpu=None if c.cpu is None else str(c.cpu),
+        memory=None if c.memory is None else str(c.memory),
     )
     return _accepted(apps.start(deps(), request, http.caller(req, body.reason)), 201)
 
@@ -99,6 +112,10 @@ def _declared(check: a.ApmCustomCheck, *, dependency: bool = False) -> dict[str,
 @bp.route(BASE, methods=["GET"])
 @handle_errors
 def list_deployments() -> Response:
+    from chalicelib.api import app_schemas as a
+    from chalicelib.domain.ports import RolloutFilter
+    from chalicelib.service import apps
+
     req = bp.current_request
     params = http.query(req, {"platform", "environment", "status", "name", "limit", "next_token"})
     limit, _ = http.page_args({k: v for k, v in params.items() if k == "limit"})
@@ -127,6 +144,8 @@ def list_deployments() -> Response:
 @bp.route(ONE, methods=["GET"])
 @handle_errors
 def get_deployment(rollout_id: str) -> Response:
+    from chalicelib.service import apps
+
     req = bp.current_request
     http.query(req, ())
     found = apps.get(deps(), _rollout_id(rollout_id), http.caller(req))
@@ -136,6 +155,9 @@ def get_deployment(rollout_id: str) -> Response:
 @bp.route(ONE + "/health_checks", methods=["GET"])
 @handle_errors
 def rollout_health(rollout_id: str) -> Response:
+    from chalicelib.api import app_schemas as a
+    from chalicelib.service import apps, health
+
     req = bp.current_request
     per_pod = http.per_pod(http.query(req, {"detail"}))
     who = http.caller(req)
@@ -156,6 +178,9 @@ def rollout_health(rollout_id: str) -> Response:
 @bp.route(ONE + "/rollback", methods=["POST"])
 @handle_errors
 def rollback_deployment(rollout_id: str) -> Response:
+    from chalicelib.api import app_schemas as a
+    from chalicelib.service import app_plans, apps
+
     req = bp.current_request
     dry = http.dry_run(http.query(req, {"dry_run"}), "dry_run")
     rollout_id = _rollout_id(rollout_id)
@@ -173,6 +198,8 @@ def rollback_deployment(rollout_id: str) -> Response:
 
 
 def rollout(o: Operation) -> a.ApmDeployment:
+    from chalicelib.api import app_schemas as a
+
     app = o.app
     assert app is not None, "only operations with a seed-002 view are listed"
     progress = words.progress_of(o)
@@ -225,6 +252,8 @@ def rollout(o: Operation) -> a.ApmDeployment:
 
 
 def plan(rollout_id: str, p: app_plans.RollbackPlan) -> a.ApmRollbackPlan:
+    from chalicelib.api import app_schemas as a
+
     app = p.chosen.source.app
     assert app is not None
     return a.ApmRollbackPlan(

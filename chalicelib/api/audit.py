@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.api import http, render
-from chalicelib.api import schemas as s
+from chalicelib.api import http
 from chalicelib.api.errors import handle_errors
+from chalicelib.api.names import page_token
 from chalicelib.composition import deps
 from chalicelib.domain.audit import AuditFilter
 from chalicelib.domain.errors import InvalidRequest
@@ -33,12 +33,15 @@ ACTOR_MAX = 256
 @bp.route(BASE, methods=["GET"])
 @handle_errors
 def read_audit() -> Response:
+    from chalicelib.api import render  # pydantic: loaded by the views that answer with it
+    from chalicelib.api import schemas as s
+
     req = bp.current_request
     params = http.query(req, QUERY)
     form = params.get("format", "json")
     if form not in FORMATS:
         raise InvalidRequest(f"format must be one of {', '.join(FORMATS)}")
-    limit, token = _limit(params, form), s.page_token(params.get("nextToken") or None)
+    limit, token = _limit(params, form), page_token(params.get("nextToken") or None)
     page = queries.audit(deps(), http.caller(req), _filters(params), limit=limit, token=token)
     records = [render.audit_record(r) for r in page.items]
     if form == "json":

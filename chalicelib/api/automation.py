@@ -1,15 +1,17 @@
-"""Routes for a deployment's automation: scaling schedules and alarm rollbacks."""
+"""Routes for a deployment's automation: scaling schedules and alarm rollbacks.
+
+Each view imports its models (pydantic), renderers and use cases when it runs: ``app``
+registers these routes at every cold start, whatever the request.
+"""
 
 from __future__ import annotations
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.api import http, render
-from chalicelib.api import schemas as s
+from chalicelib.api import http
 from chalicelib.api.errors import handle_errors
 from chalicelib.composition import deps
 from chalicelib.domain.errors import InvalidRequest
-from chalicelib.service import alarms, schedules
 
 bp = Blueprint(__name__)
 ONE = "/o2dms/v1/nfDeployments/{deployment_id}"
@@ -26,6 +28,10 @@ def _schedule_id(value: str) -> str:
 @bp.route(SCHEDULES, methods=["POST"])
 @handle_errors
 def create_schedule(deployment_id: str) -> Response:
+    from chalicelib.api import render
+    from chalicelib.api import schemas as s
+    from chalicelib.service import schedules
+
     req = bp.current_request
     http.query(req, ())
     name = http.deployment_id(deployment_id)
@@ -47,6 +53,10 @@ def create_schedule(deployment_id: str) -> Response:
 @bp.route(SCHEDULES, methods=["GET"])
 @handle_errors
 def list_schedules(deployment_id: str) -> Response:
+    from chalicelib.api import render
+    from chalicelib.api import schemas as s
+    from chalicelib.service import schedules
+
     http.query(bp.current_request, ())
     name = http.deployment_id(deployment_id)
     wiring = deps()
@@ -63,6 +73,9 @@ def list_schedules(deployment_id: str) -> Response:
 @bp.route(SCHEDULES + "/{schedule_id}", methods=["GET"])
 @handle_errors
 def get_schedule(deployment_id: str, schedule_id: str) -> Response:
+    from chalicelib.api import render
+    from chalicelib.service import schedules
+
     http.query(bp.current_request, ())
     wiring = deps()
     name, schedule = http.deployment_id(deployment_id), _schedule_id(schedule_id)
@@ -73,6 +86,8 @@ def get_schedule(deployment_id: str, schedule_id: str) -> Response:
 @bp.route(SCHEDULES + "/{schedule_id}", methods=["DELETE"])
 @handle_errors
 def delete_schedule(deployment_id: str, schedule_id: str) -> Response:
+    from chalicelib.service import schedules
+
     http.query(bp.current_request, ())
     name, schedule = http.deployment_id(deployment_id), _schedule_id(schedule_id)
     schedules.delete(deps(), name, schedule, http.caller(bp.current_request))
@@ -82,6 +97,10 @@ def delete_schedule(deployment_id: str, schedule_id: str) -> Response:
 @bp.route(ALARMS, methods=["PUT"])
 @handle_errors
 def bind_alarms(deployment_id: str) -> Response:
+    from chalicelib.api import render
+    from chalicelib.api import schemas as s
+    from chalicelib.service import alarms
+
     req = bp.current_request
     http.query(req, ())
     body = http.body(req, s.AlarmBindingIn)
@@ -99,6 +118,9 @@ def bind_alarms(deployment_id: str) -> Response:
 @bp.route(ALARMS, methods=["GET"])
 @handle_errors
 def get_alarms(deployment_id: str) -> Response:
+    from chalicelib.api import render
+    from chalicelib.service import alarms
+
     req = bp.current_request
     http.query(req, ())
     found = alarms.binding(deps(), http.deployment_id(deployment_id), http.caller(req))

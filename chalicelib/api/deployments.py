@@ -1,28 +1,34 @@
 """Routes for ``/o2dms/v1/nfDeployments``: create, list, get, upgrade, terminate, and the
-lifecycle actions on one deployment (scale, rollback, status, history, operations)."""
+lifecycle actions on one deployment (scale, rollback, status, history, operations).
+
+Only what the status read needs is imported with the module (``app`` registers every route
+at each cold start): each other view imports its models (pydantic), renderers and use cases
+when it runs, so a cold ``GET .../status`` loads none of them (``status_body``).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.api import http, render
-from chalicelib.api import schemas as s
+from chalicelib.api import http, names, status_body
 from chalicelib.api.errors import handle_errors
 from chalicelib.composition import deps
 from chalicelib.domain.errors import InvalidRequest
-from chalicelib.domain.ports import DeploymentFilter
-from chalicelib.domain.states import Adapter, DeploymentStatus
-from chalicelib.service import health, lifecycle, queries, waiting
+from chalicelib.service import queries
 from chalicelib.service.context import Caller
-from chalicelib.service.records import Started
+
+if TYPE_CHECKING:
+    from chalicelib.api import schemas as s
+    from chalicelib.service import lifecycle
+    from chalicelib.service.records import Started
 
 E = TypeVar("E", bound=StrEnum)
 B = TypeVar(
-    "B", bound=s.TerminateRequest | s.DeploymentUpgrade | s.ScaleRequest | s.RollbackRequest
+    "B", bound="s.TerminateRequest | s.DeploymentUpgrade | s.ScaleRequest | s.RollbackRequest"
 )
 
 bp = Blueprint(__name__)
@@ -62,6 +68,8 @@ def _operation_headers(result: Started) -> http.Headers:
 
 def _waited(result: Started, headers: http.Headers) -> Started:
     """With ``Prefer: wait=N``, the change as it stands once it has ended (or after N s)."""
+    from chalicelib.service import waiting
+
     seconds = http.prefer_wait(bp.current_request)
     if seconds is None:
         return result
@@ -71,6 +79,8 @@ def _waited(result: Started, headers: http.Headers) -> Started:
 
 
 def _started(result: Started, status: int = 200) -> Response:
+    from chalicelib.api import render
+
     headers = _operation_headers(result)
     if status == 201:
         headers["Location"] = f"{BASE}/{result.deployment.id}"
@@ -78,12 +88,17 @@ def _started(result: Started, status: int = 200) -> Response:
 
 
 def _planned(deployment_id: str, planned: lifecycle.Planned) -> Response:
+    from chalicelib.api import render
+
     return http.json(render.plan(deployment_id, planned))
 
 
 @bp.route(BASE, methods=["POST"])
 @handle_errors
 def create_deployment() -> Response:
+    from chalicelib.api import schemas as s
+    from chalicelib.service import lifecycle
+
     req = bp.current_request
     dry = http.dry_run(http.query(req, {"dryRun"}))
     body = http.body(req, s.DeploymentCreate)
@@ -104,6 +119,11 @@ def create_deployment() -> Response:
 @bp.route(BASE, methods=["GET"])
 @handle_errors
 def list_deployments() -> Response:
+    from chalicelib.api import render
+    from chalicelib.api import schemas as s
+    from chalicelib.domain.ports import DeploymentFilter
+    from chalicelib.domain.states import Adapter, DeploymentStatus
+
     allowed = {
         "limit",
         "nextToken",
@@ -115,7 +135,7 @@ def list_deployments() -> Response:
     }
     params = http.query(bp.current_request, allowed)
     limit, token = http.page_args(params)
-    token = s.page_token(token)
+    token = names.page_token(token)
     filters = DeploymentFilter(
         status=_enum(DeploymentStatus, params.get("status"), "status"),
         descriptor_id=params.get("descriptorId"),
@@ -146,6 +166,8 @@ def _enum(kind: type[E], value: str | None, name: str) -> E | None:
 @bp.route(ONE, methods=["GET"])
 @handle_errors
 def get_deployment(deployment_id: str) -> Response:
+    from chalicelib.api import render
+
     req = bp.current_request
     http.query(req, ())
     found = queries.deployment(deps(), http.deployment_id(deployment_id), http.caller(req))
@@ -155,6 +177,9 @@ def get_deployment(deployment_id: str) -> Response:
 @bp.route(ONE, methods=["PUT"])
 @handle_errors
 def upgrade_deployment(deployment_id: str) -> Response:
+    from chalicelib.api import schemas as s
+    from chalicelib.service import lifecycle
+
     m = _mutation(deployment_id, s.DeploymentUpgrade)
     descriptor_id, parameters = m.body.descriptor_id, m.body.parameters
     if m.dry_run:
@@ -171,6 +196,9 @@ def upgrade_deployment(deployment_id: str) -> Response:
 @bp.route(ONE, methods=["DELETE"])
 @handle_errors
 def terminate_deployment(deployment_id: str) -> Response:
+    from chalicelib.api import schemas as s
+    from chalicelib.service import lifecycle
+
     m = _mutation(deployment_id, s.TerminateRequest, required=False)
     if m.dry_run:
         return _planned(m.name, lifecycle.plan_terminate(deps(), m.name, caller=m.caller))
@@ -180,6 +208,10 @@ def terminate_deployment(deployment_id: str) -> Response:
 @bp.route(ONE + "/scale", methods=["POST"])
 @handle_errors
 def scale_deployment(deployment_id: str) -> Response:
+    from chalicelib.api import render
+    from chalicelib.api import schemas as s
+    from chalicelib.service import lifecycle
+
     m = _mutation(deployment_id, s.ScaleRequest)
     if m.dry_run:
         planned = lifecycle.plan_scale(deps(), m.name, replicas=m.body.replicas, caller=m.caller)
@@ -195,6 +227,9 @@ def scale_deployment(deployment_id: str) -> Response:
 @bp.route(ONE + "/rollback", methods=["POST"])
 @handle_errors
 def rollback_deployment(deployment_id: str) -> Response:
+    from chalicelib.api import schemas as s
+    from chalicelib.service import lifecycle
+
     m = _mutation(deployment_id, s.RollbackRequest)
     if m.dry_run:
         planned = lifecycle.plan_rollback(deps(), m.name, revision=m.body.revision, caller=m.caller)
@@ -208,12 +243,16 @@ def deployment_status(deployment_id: str) -> Response:
     req = bp.current_request
     http.query(req, ())
     found = queries.deployment(deps(), http.deployment_id(deployment_id), http.caller(req))
-    return http.json(render.status(found))
+    return http.json_text(status_body.status(found))
 
 
 @bp.route(ONE + "/healthChecks", methods=["GET"])
 @handle_errors
 def deployment_health(deployment_id: str) -> Response:
+    from chalicelib.api import render
+    from chalicelib.api import schemas as s
+    from chalicelib.service import health
+
     req = bp.current_request
     per_pod = http.per_pod(http.query(req, {"detail"}))
     name = http.deployment_id(deployment_id)
@@ -231,8 +270,11 @@ def deployment_health(deployment_id: str) -> Response:
 @bp.route(ONE + "/history", methods=["GET"])
 @handle_errors
 def deployment_history(deployment_id: str) -> Response:
+    from chalicelib.api import render
+    from chalicelib.api import schemas as s
+
     limit, token = http.page(bp.current_request)
-    token = s.page_token(token)
+    token = names.page_token(token)
     name = http.deployment_id(deployment_id)
     who = http.caller(bp.current_request)
     current, page = queries.history(deps(), name, who, limit=limit, token=token)
@@ -249,6 +291,8 @@ def deployment_history(deployment_id: str) -> Response:
 @bp.route(ONE + "/history/{revision}", methods=["GET"])
 @handle_errors
 def deployment_revision(deployment_id: str, revision: str) -> Response:
+    from chalicelib.api import render
+
     req = bp.current_request
     http.query(req, ())
     found = queries.revision(
@@ -260,8 +304,11 @@ def deployment_revision(deployment_id: str, revision: str) -> Response:
 @bp.route(ONE + "/operations", methods=["GET"])
 @handle_errors
 def deployment_operations(deployment_id: str) -> Response:
+    from chalicelib.api import render
+    from chalicelib.api import schemas as s
+
     limit, token = http.page(bp.current_request)
-    token = s.page_token(token)
+    token = names.page_token(token)
     name = http.deployment_id(deployment_id)
     who = http.caller(bp.current_request)
     page = queries.operations(deps(), name, who, limit=limit, token=token)
@@ -277,6 +324,8 @@ def deployment_operations(deployment_id: str) -> Response:
 @bp.route(ONE + "/operations/{operation_id}", methods=["GET"])
 @handle_errors
 def deployment_operation(deployment_id: str, operation_id: str) -> Response:
+    from chalicelib.api import render
+
     req = bp.current_request
     http.query(req, ())
     if not operation_id.startswith("op-") or len(operation_id) > 64:

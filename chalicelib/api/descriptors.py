@@ -1,16 +1,18 @@
-"""Routes for ``/o2dms/v1/nfDeploymentDescriptors``."""
+"""Routes for ``/o2dms/v1/nfDeploymentDescriptors``.
+
+Each view imports its models (pydantic), renderers and use cases when it runs: ``app``
+registers these routes at every cold start, whatever the request.
+"""
 
 from __future__ import annotations
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.api import http, render
-from chalicelib.api import schemas as s
+from chalicelib.api import http
 from chalicelib.api.errors import handle_errors
+from chalicelib.api.names import page_token
 from chalicelib.composition import deps
 from chalicelib.domain.errors import InvalidRequest
-from chalicelib.domain.models import ChartRef
-from chalicelib.service import descriptors
 
 bp = Blueprint(__name__)
 BASE = "/o2dms/v1/nfDeploymentDescriptors"
@@ -19,6 +21,11 @@ BASE = "/o2dms/v1/nfDeploymentDescriptors"
 @bp.route(BASE, methods=["POST"])
 @handle_errors
 def create_descriptor() -> Response:
+    from chalicelib.api import render
+    from chalicelib.api import schemas as s
+    from chalicelib.domain.models import ChartRef
+    from chalicelib.service import descriptors
+
     req = bp.current_request
     request = http.body(req, s.DescriptorCreate)
     d = deps()
@@ -46,8 +53,12 @@ def create_descriptor() -> Response:
 @bp.route(BASE, methods=["GET"])
 @handle_errors
 def list_descriptors() -> Response:
+    from chalicelib.api import render
+    from chalicelib.api import schemas as s
+    from chalicelib.service import descriptors
+
     limit, token = http.page(bp.current_request)
-    token = s.page_token(token)
+    token = page_token(token)
     who = http.caller(bp.current_request)
     page = descriptors.list_page(deps(), who, limit=limit, token=token)
     return http.json(
@@ -61,6 +72,9 @@ def list_descriptors() -> Response:
 @bp.route(BASE + "/{descriptor_id}", methods=["GET"])
 @handle_errors
 def get_descriptor(descriptor_id: str) -> Response:
+    from chalicelib.api import render
+    from chalicelib.service import descriptors
+
     who = http.caller(bp.current_request)
     found = descriptors.get(deps(), http.descriptor_id(descriptor_id), who)
     return http.json(render.descriptor(found))
@@ -69,6 +83,8 @@ def get_descriptor(descriptor_id: str) -> Response:
 @bp.route(BASE + "/{descriptor_id}", methods=["DELETE"])
 @handle_errors
 def delete_descriptor(descriptor_id: str) -> Response:
+    from chalicelib.service import descriptors
+
     who = http.caller(bp.current_request)
     descriptors.delete(deps(), http.descriptor_id(descriptor_id), who)
     return http.no_content()

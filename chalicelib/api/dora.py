@@ -4,15 +4,17 @@ per platform and environment."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.api import app_schemas as a
 from chalicelib.api import http
 from chalicelib.api.errors import handle_errors
 from chalicelib.composition import deps
-from chalicelib.domain.dora import DEFAULT_WINDOW, parse_window
-from chalicelib.service import apps, dora
+
+if TYPE_CHECKING:  # the view loads them when it runs, not every cold start of ``app``
+    from chalicelib.api import app_schemas as a
+    from chalicelib.service import dora
 
 bp = Blueprint(__name__)
 PATH = "/api/v1/metrics/dora"
@@ -21,6 +23,9 @@ PATH = "/api/v1/metrics/dora"
 @bp.route(PATH, methods=["GET"])
 @handle_errors
 def dora_metrics() -> Response:
+    from chalicelib.domain.dora import DEFAULT_WINDOW, parse_window
+    from chalicelib.service import apps, dora
+
     req = bp.current_request
     # An empty value is as good as none: a form or a script may send every field.
     params = {
@@ -43,6 +48,8 @@ def dora_metrics() -> Response:
 def answer(window: str, measured: dora.Measured) -> a.ApmDoraMetrics:
     """The report as the wire has it: a group's figures sit beside its platform and
     environment."""
+    from chalicelib.api import app_schemas as a
+
     found = measured.report
     return a.ApmDoraMetrics(
         window=window,

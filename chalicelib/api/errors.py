@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar, cast
 
 from chalice.app import BadRequestError, Request, Response
-from pydantic import ValidationError
 
 from chalicelib.domain import errors
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +33,9 @@ ERROR_TABLE: tuple[tuple[type[Exception], int, str], ...] = (
     (errors.Unauthenticated, 401, "Unauthorized"),
     (errors.Forbidden, 403, "Forbidden"),
     (errors.NotFound, 404, "NotFound"),
+    (errors.BackendTargetNotFound, 404, "NotFound"),
+    (errors.BackendInvalidRequest, 400, "BadRequest"),
+    (errors.BackendAccessDenied, 403, "Forbidden"),
     (errors.ReleaseNotFound, 409, "Conflict"),
     (errors.ReleaseConflict, 409, "Conflict"),
     (errors.Conflict, 409, "Conflict"),
@@ -131,6 +137,13 @@ def describe_validation_error(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def is_validation_error(exc: BaseException) -> TypeGuard[ValidationError]:
+    """Whether ``exc`` is pydantic's ``ValidationError``, without importing pydantic: only a
+    process that loaded it can have raised one, and a read that takes no body never does."""
+    core = sys.modules.get("pydantic_core")
+    return core is not None and isinstance(exc, core.ValidationError)
+
+
 def handle_errors(view: F) -> F:
     """Turn every exception a view raises into the documented error body."""
 
@@ -141,11 +154,11 @@ def handle_errors(view: F) -> F:
         except errors.O2DmsError as exc:
             code, name = status_for(exc)
             return error_response(code, name, exc.message)
-        except ValidationError as exc:
-            return error_response(400, "BadRequest", describe_validation_error(exc))
         except BadRequestError as exc:
             return error_response(400, "BadRequest", str(exc).removeprefix("BadRequestError: "))
-        except Exception:
+        except Exception as exc:
+            if is_validation_error(exc):
+                return error_response(400, "BadRequest", describe_validation_error(exc))
             logger.exception("unhandled error in %s", view.__name__)
             return error_response(500, "InternalError", "Internal error; see the service logs")
 

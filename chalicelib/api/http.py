@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import json as jsonlib
 from collections.abc import Callable, Collection, Mapping
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from chalice.app import Chalice, Request, Response
-from pydantic import BaseModel
 
 from chalicelib.api import auth
-from chalicelib.api.schemas import check_deployment_name, check_descriptor_id, is_dns_label
+from chalicelib.api.names import check_deployment_name, check_descriptor_id, is_dns_label
 from chalicelib.domain.errors import InvalidRequest, PayloadTooLarge
 from chalicelib.service.context import Caller
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:  # only views that take a body or answer with a model load pydantic
+    from pydantic import BaseModel
+
+M = TypeVar("M", bound="BaseModel")
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
@@ -212,8 +214,13 @@ Headers = dict[str, str | list[str]]
 
 
 def json(model: BaseModel, status: int = 200, headers: Headers | None = None) -> Response:
+    return json_text(model.model_dump_json(by_alias=True), status, headers)
+
+
+def json_text(body: str, status: int = 200, headers: Headers | None = None) -> Response:
+    """A JSON answer already written (``json`` writes a model's)."""
     return Response(
-        body=model.model_dump_json(by_alias=True),
+        body=body,
         status_code=status,
         headers={"Content-Type": "application/json", **(headers or {})},
     )

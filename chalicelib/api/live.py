@@ -15,20 +15,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import DynamoDBEvent, Response, WebsocketEvent
 
 from chalicelib import composition, tracing
-from chalicelib.api.apps import rollout
 from chalicelib.api.auth import ACTOR_MAX, local_token
 from chalicelib.api.errors import error_body, error_response, status_for
 from chalicelib.config import Settings
 from chalicelib.domain.access import grants_from_groups
 from chalicelib.domain.errors import InvalidRequest, O2DmsError, Unauthenticated
-from chalicelib.domain.models import JsonObject, Operation
-from chalicelib.service import live as service
 from chalicelib.service.context import Caller
+
+if TYPE_CHECKING:  # loaded by the handlers: ``app`` imports this module at every cold start
+    from chalicelib.domain.models import JsonObject, Operation
+    from chalicelib.service import live as service
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ _live: service.Live | None = None
 
 def live() -> service.Live:
     global _live  # noqa: PLW0603 - one per process, like the ports it holds
+    from chalicelib.service import live as service
+
     subscriptions, connections = composition.live_ports()
     if _live is None or _live.subscriptions is not subscriptions:
         _live = service.Live(
@@ -57,6 +60,8 @@ def live() -> service.Live:
 
 
 def _render(operation: Operation) -> JsonObject:
+    from chalicelib.api.apps import rollout
+
     return rollout(operation).model_dump(mode="json", by_alias=True)
 
 
@@ -69,6 +74,8 @@ def _error_body(exc: O2DmsError) -> JsonObject:
 
 
 def connect(event: WebsocketEvent) -> Response:
+    from chalicelib.service import live as service
+
     raw = event.to_dict()
     query = raw.get("queryStringParameters") or {}
     context = raw.get("requestContext") or {}
@@ -97,16 +104,21 @@ def connect(event: WebsocketEvent) -> Response:
 
 
 def message(event: WebsocketEvent) -> None:
+    from chalicelib.service import live as service
+
     service.act(live(), event.connection_id, event.body)
 
 
 def disconnect(event: WebsocketEvent) -> None:
+    from chalicelib.service import live as service
+
     service.disconnect(live(), event.connection_id)
 
 
 def stream(event: DynamoDBEvent) -> None:
     """The table's stream: every stored change, sent to whoever follows it."""
     from chalicelib.adapters.dynamodb_stream import changes
+    from chalicelib.service import live as service
 
     records = event.to_dict().get("Records") or []
     found = live()

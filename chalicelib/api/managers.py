@@ -1,17 +1,18 @@
-"""Routes for ``/o2dms/v1/deploymentManagers``: the registry of target clusters."""
+"""Routes for ``/o2dms/v1/deploymentManagers``: the registry of target clusters.
+
+Each view imports its models (pydantic), renderers and use cases when it runs: ``app``
+registers these routes at every cold start, whatever the request.
+"""
 
 from __future__ import annotations
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.api import http, render
-from chalicelib.api import schemas as s
+from chalicelib.api import http
 from chalicelib.api.errors import handle_errors
+from chalicelib.api.names import page_token
 from chalicelib.composition import deps
 from chalicelib.domain.errors import InvalidRequest
-from chalicelib.domain.models import DeploymentManager
-from chalicelib.domain.states import ClusterKind
-from chalicelib.service import managers
 
 bp = Blueprint(__name__)
 BASE = "/o2dms/v1/deploymentManagers"
@@ -20,6 +21,12 @@ BASE = "/o2dms/v1/deploymentManagers"
 @bp.route(BASE, methods=["POST"])
 @handle_errors
 def register_manager() -> Response:
+    from chalicelib.api import render
+    from chalicelib.api import schemas as s
+    from chalicelib.domain.models import DeploymentManager
+    from chalicelib.domain.states import ClusterKind
+    from chalicelib.service import managers
+
     body = http.body(bp.current_request, s.ManagerCreate)
     if body.kind == "eks" and body.region is not None:
         from chalicelib.adapters.clusters.eks import is_eks_region
@@ -38,6 +45,11 @@ def register_manager() -> Response:
         role_arn=body.role_arn,
         kubeconfig_source=body.kubeconfig_source,
         context=body.context,
+        project=body.project,
+        location=body.location,
+        subscription=body.subscription,
+        resource_group=body.resource_group,
+        credentials_secret=body.credentials_secret,
         is_default=body.default,
     )
     registered = managers.register(d, manager, http.caller(bp.current_request))
@@ -47,8 +59,12 @@ def register_manager() -> Response:
 @bp.route(BASE, methods=["GET"])
 @handle_errors
 def list_managers() -> Response:
+    from chalicelib.api import render
+    from chalicelib.api import schemas as s
+    from chalicelib.service import managers
+
     limit, token = http.page(bp.current_request)
-    token = s.page_token(token)
+    token = page_token(token)
     who = http.caller(bp.current_request)
     page = managers.list_page(deps(), who, limit=limit, token=token)
     return http.json(
@@ -62,6 +78,9 @@ def list_managers() -> Response:
 @bp.route(BASE + "/{manager_id}", methods=["GET"])
 @handle_errors
 def get_manager(manager_id: str) -> Response:
+    from chalicelib.api import render
+    from chalicelib.service import managers
+
     req = bp.current_request
     http.query(req, ())
     found = managers.get(deps(), http.manager_id(manager_id), http.caller(req))
@@ -71,5 +90,7 @@ def get_manager(manager_id: str) -> Response:
 @bp.route(BASE + "/{manager_id}", methods=["DELETE"])
 @handle_errors
 def delete_manager(manager_id: str) -> Response:
+    from chalicelib.service import managers
+
     managers.delete(deps(), http.manager_id(manager_id), http.caller(bp.current_request))
     return http.no_content()

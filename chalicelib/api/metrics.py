@@ -16,7 +16,6 @@ from chalicelib.api import http
 from chalicelib.api.errors import handle_errors
 from chalicelib.composition import deps
 from chalicelib.domain import metrics as m
-from chalicelib.service import metrics as service
 
 bp = Blueprint(__name__)
 PATH = "/metrics"
@@ -25,6 +24,8 @@ PATH = "/metrics"
 @bp.route(PATH, methods=["GET"])
 @handle_errors
 def scrape() -> Response:
+    from chalicelib.service import metrics as service
+
     req = bp.current_request
     http.query(req, ())
     found = service.aggregates(deps(), http.caller(req))

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.api import app_schemas as a
+from chalicelib.api import names
 from chalicelib.api import schemas as s
 from chalicelib.api.audit import EXPORT_PAGE, NEXT_TOKEN_HEADER
 from chalicelib.api.http import MAX_BODY_BYTES, MAX_JSON_DEPTH
@@ -180,13 +181,16 @@ DEPLOYMENT_ID = _param(
     "deploymentId",
     "path",
     "The deployment's id (its name)",
-    _id(s.DNS_LABEL, s.DEPLOYMENT_NAME_MAX),
+    _id(names.DNS_LABEL, names.DEPLOYMENT_NAME_MAX),
 )
 DESCRIPTOR_ID = _param(
-    "descriptorId", "path", "The descriptor's id", _id(s.DESCRIPTOR_ID, s.DESCRIPTOR_ID_MAX)
+    "descriptorId", "path", "The descriptor's id", _id(names.DESCRIPTOR_ID, names.DESCRIPTOR_ID_MAX)
 )
 MANAGER_ID = _param(
-    "deploymentManagerId", "path", "The deployment manager's id", _id(s.DNS_LABEL, s.DNS_LABEL_MAX)
+    "deploymentManagerId",
+    "path",
+    "The deployment manager's id",
+    _id(names.DNS_LABEL, names.DNS_LABEL_MAX),
 )
 # The built-in local cluster can be read but not deleted (400).
 DELETABLE_MANAGER_ID = _param(
@@ -194,7 +198,7 @@ DELETABLE_MANAGER_ID = _param(
     "path",
     f"The deployment manager's id; not {LOCAL_ID!r}, the built-in local cluster, which"
     " cannot be deleted (400)",
-    {**_id(s.DNS_LABEL, s.DNS_LABEL_MAX), "not": {"const": LOCAL_ID}},
+    {**_id(names.DNS_LABEL, names.DNS_LABEL_MAX), "not": {"const": LOCAL_ID}},
 )
 LIMIT = _param("limit", "query", "Page size", {"type": "integer", "minimum": 1, "maximum": 100})
 TOKEN = _param(
@@ -202,7 +206,7 @@ TOKEN = _param(
     "query",
     "The nextToken of the previous page, as the API returned it (unpadded base64url; any"
     " other value is 400); empty or absent: the first page",
-    {"type": "string", "pattern": s.NEXT_TOKEN.pattern, "maxLength": s.NEXT_TOKEN_MAX},
+    {"type": "string", "pattern": names.NEXT_TOKEN.pattern, "maxLength": names.NEXT_TOKEN_MAX},
 )
 DRY_RUN = _param("dryRun", "query", "Answer with the plan; change nothing", {"type": "boolean"})
 PREFER = _param(
@@ -472,7 +476,7 @@ def _paths() -> dict[str, Any]:
                             "deploymentId",
                             "query",
                             "Only records about this deployment",
-                            _id(s.DNS_LABEL, s.DEPLOYMENT_NAME_MAX),
+                            _id(names.DNS_LABEL, names.DEPLOYMENT_NAME_MAX),
                         ),
                         _param(
                             "since",
@@ -554,8 +558,8 @@ def _app_paths() -> dict[str, Any]:
                         "The next_token of the previous page, as the API returned it",
                         {
                             "type": "string",
-                            "pattern": s.NEXT_TOKEN.pattern,
-                            "maxLength": s.NEXT_TOKEN_MAX,
+                            "pattern": names.NEXT_TOKEN.pattern,
+                            "maxLength": names.NEXT_TOKEN_MAX,
                         },
                     ),
                     *(

@@ -25,10 +25,20 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from chalicelib.domain.errors import InvalidRequest
+from chalicelib.api import manager_kinds
+from chalicelib.api.names import (
+    DEPLOYMENT_NAME_MAX,
+    DESCRIPTOR_ID,
+    DESCRIPTOR_ID_MAX,
+    DESCRIPTOR_ID_RULE,
+    DNS_LABEL,
+    DNS_LABEL_MAX,
+    DNS_LABEL_RULE,
+)
 from chalicelib.domain.health import HealthStatus
 from chalicelib.domain.models import CHART_NAME, CHART_VERSION, MAX_REPLICAS
 from chalicelib.domain.states import (
+    CHART_ADAPTERS,
     Adapter,
     ClusterKind,
     DeploymentStatus,
@@ -46,12 +56,9 @@ from chalicelib.service.managers import LOCAL_ID
 # the OpenAPI document states it (``model_json_schema``). Patterns are anchored and avoid
 # what regex dialects disagree on, so pydantic (Rust regex), Python and ECMA-262 read them
 # alike. ``PATTERN_MEANINGS`` and ``BOUND_MESSAGES`` only word the answers to break them.
+# The names a path or query carries are checked without pydantic (``names``), by the same
+# patterns the models state here.
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS_LABEL_MAX = 63
-DEPLOYMENT_NAME_MAX = 53  # Helm release names
-DESCRIPTOR_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-DESCRIPTOR_ID_MAX = 128
 # Visible ASCII only, and no '-' right after the scheme: nothing helm could split into, or
 # read as, a flag (``file://--post-renderer=...``, ``https://x --devel``).
 CHART_SOURCE = re.compile(r"^(https|http|oci|file)://[!-,.-~][!-~]*$")
@@ -62,10 +69,6 @@ SCHEDULE_EXPRESSION = re.compile(
     r"|rate\( *[0-9]+ +(minute|hour|day)s? *\)"
     r"|at\([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\))$"
 )
-# Page tokens are the store's start key and its signature, each unpadded base64url, joined
-# by '.' (the store checks the signature); empty is the first page.
-NEXT_TOKEN = re.compile(r"^([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?$")
-NEXT_TOKEN_MAX = 2048
 ALARM_NAME = r"^[^\x00-\x1f]*$"
 ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$"
 REGION = r"^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]{1,2}$"
@@ -73,13 +76,9 @@ EKS_NAME = r"^[0-9A-Za-z][A-Za-z0-9_-]*$"
 KUBECONFIG_SOURCE = r"^(ssm:|secretsmanager:|file:)\S+$"
 REASON_MAX = 1024
 
-DNS_LABEL_RULE = (
-    "a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter"
-    " or digit"
-)
 PATTERN_MEANINGS: dict[str, str] = {
     DNS_LABEL.pattern: DNS_LABEL_RULE,
-    DESCRIPTOR_ID.pattern: "letters, digits, '.', '_' and '-', starting with a letter or digit",
+    DESCRIPTOR_ID.pattern: DESCRIPTOR_ID_RULE,
     CHART_SOURCE.pattern: (
         "a URL starting with https://, http://, oci:// or file://, in visible ASCII (no"
         " spaces), without '-' right after the scheme"
@@ -93,6 +92,7 @@ PATTERN_MEANINGS: dict[str, str] = {
     REGION: "an AWS region such as eu-west-3",
     EKS_NAME: "an EKS cluster name: letters, digits, '_' and '-', starting alphanumeric",
     KUBECONFIG_SOURCE: "ssm:<parameter>, secretsmanager:<secret> or file:<path>",
+    **manager_kinds.MEANINGS,
     CHART_NAME.pattern: "a chart name: letters, digits, '.', '_' and '-', starting alphanumeric",
     CHART_VERSION.pattern: "a chart version such as 1.2.0 or v1.2.0-rc.1",
 }
@@ -137,36 +137,6 @@ Reason = Annotated[
 JsonMap = dict[str, Any]
 
 
-def is_dns_label(value: str, max_length: int = DNS_LABEL_MAX) -> bool:
-    """A Kubernetes DNS-1123 label: the rule for names, namespaces and manager ids."""
-    return len(value) <= max_length and DNS_LABEL.fullmatch(value) is not None
-
-
-def check_deployment_name(value: str) -> str:
-    if not is_dns_label(value, DEPLOYMENT_NAME_MAX):
-        raise ValueError(
-            f"name {value!r} must be {DNS_LABEL_RULE}, at most {DEPLOYMENT_NAME_MAX} characters"
-        )
-    return value
-
-
-def check_descriptor_id(value: str) -> str:
-    if not DESCRIPTOR_ID.fullmatch(value):
-        raise ValueError(
-            f"descriptor id {value!r} must be 1-{DESCRIPTOR_ID_MAX} characters: "
-            + PATTERN_MEANINGS[DESCRIPTOR_ID.pattern]
-        )
-    return value
-
-
-def page_token(token: str | None) -> str | None:
-    """A listing's ``nextToken`` as the document states it (the store checks its signature
-    and decodes it further)."""
-    if token is not None and (len(token) > NEXT_TOKEN_MAX or not NEXT_TOKEN.fullmatch(token)):
-        raise InvalidRequest("nextToken is not a token this API returned")
-    return token
-
-
 @functools.cache
 def time_zones() -> frozenset[str]:
     """The IANA time zone names this runtime knows (read on first use, not at import)."""
@@ -193,8 +163,15 @@ TimeZone = Annotated[
 
 
 class _Wire(BaseModel):
+    """Every wire shape. ``defer_build``: a model's validator and serializer are built when
+    it is first used (once, under pydantic's lock), so a view pays only for its own."""
+
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        defer_build=True,
     )
 
 
@@ -220,7 +197,9 @@ class DescriptorCreate(_Wire):
     ]
     default_parameters: JsonMap = Field(default_factory=dict)
     parameter_schema: JsonMap | None = None
-    supported_adapters: list[Adapter] = Field(default_factory=lambda: list(Adapter), min_length=1)
+    supported_adapters: list[Adapter] = Field(
+        default_factory=lambda: list(CHART_ADAPTERS), min_length=1
+    )
 
 
 class DeploymentCreate(_Wire):
@@ -287,47 +266,10 @@ class AlarmBindingIn(_Wire):
     cooldown_seconds: Annotated[StrictInt | None, Field(default=None, ge=0, le=604_800), WHOLE]
 
 
-# Per kind of manager: how to name it, the fields it needs, and the fields of the other kind.
-# The model validator enforces this table and the document states it (if/then).
-_KIND_FIELDS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
-    "eks": (
-        "an eks deployment manager",
-        ("cluster_name", "region"),
-        ("kubeconfig_source", "context"),
-    ),
-    "kubeconfig": (
-        "a kubeconfig deployment manager",
-        ("kubeconfig_source",),
-        ("cluster_name", "region", "role_arn"),
-    ),
-}
-
-
-def _words(names: tuple[str, ...]) -> str:
-    wire = [to_camel(n) for n in names]
-    return wire[0] if len(wire) == 1 else f"{', '.join(wire[:-1])} and {wire[-1]}"
-
-
-def _kind_rules(schema: dict[str, Any]) -> None:
-    """The table above as JSON schema: a needed field is present and not null; a field of
-    the other kind is absent, null or empty."""
-    schema["allOf"] = [
-        {
-            "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
-            "then": {
-                "required": [to_camel(n) for n in needs],
-                "properties": {
-                    **{to_camel(n): {"not": {"type": "null"}} for n in needs},
-                    **{to_camel(n): {"enum": [None, ""]} for n in others},
-                },
-            },
-        }
-        for kind, (_, needs, others) in _KIND_FIELDS.items()
-    ]
-
-
 class ManagerCreate(_Wire):
-    model_config = ConfigDict(json_schema_extra=_kind_rules)
+    """Which fields each kind takes: ``manager_kinds``, which also states it in the document."""
+
+    model_config = ConfigDict(json_schema_extra=manager_kinds.json_schema_rules)
 
     deployment_manager_id: Annotated[
         DnsLabel,
@@ -336,7 +278,7 @@ class ManagerCreate(_Wire):
             json_schema_extra={"not": {"const": LOCAL_ID}},
         ),
     ]
-    kind: Literal["eks", "kubeconfig"]
+    kind: Literal["eks", "kubeconfig", "gke", "aks"]
     name: Annotated[str | None, Field(default=None, max_length=253)]
     default_namespace: DnsLabel | None = None
     cluster_name: Annotated[
@@ -355,16 +297,29 @@ class ManagerCreate(_Wire):
         ),
     ]
     context: Annotated[str | None, Field(default=None, max_length=253)]
+    project: Annotated[str | None, Field(default=None, pattern=manager_kinds.GCP_PROJECT)]
+    location: Annotated[str | None, Field(default=None, pattern=manager_kinds.GCP_LOCATION)]
+    subscription: Annotated[
+        str | None, Field(default=None, pattern=manager_kinds.AZURE_SUBSCRIPTION)
+    ]
+    resource_group: Annotated[
+        str | None, Field(default=None, pattern=manager_kinds.AZURE_RESOURCE_GROUP)
+    ]
+    credentials_secret: Annotated[
+        str | None,
+        Field(
+            default=None,
+            max_length=2048,
+            pattern=manager_kinds.SECRET_ID,
+            description="gke and aks: the Secrets Manager secret holding the cloud identity's"
+            " credentials as JSON (never their value)",
+        ),
+    ]
     default: bool = False
 
     @model_validator(mode="after")
     def _kind_fields(self) -> ManagerCreate:
-        what, needs, others = _KIND_FIELDS[self.kind]
-        if not all(getattr(self, n) for n in needs):
-            raise ValueError(f"{what} needs {_words(needs)}")
-        if any(getattr(self, n) for n in others):
-            other = next(k for k in _KIND_FIELDS if k != self.kind)
-            raise ValueError(f"{_words(others)} are for {other} managers")
+        manager_kinds.check(self.kind, {n: getattr(self, n) for n in type(self).model_fields})
         return self
 
 
@@ -404,6 +359,11 @@ class ManagerOut(_Wire):
     role_arn: str | None
     kubeconfig_source: str | None
     context: str | None
+    project: str | None
+    location: str | None
+    subscription: str | None
+    resource_group: str | None
+    credentials_secret: str | None
     default: bool
     deployment_count: int
     created_at: datetime

@@ -39,7 +39,10 @@ PLATFORMS: dict[str, Adapter] = {
     "helm": Adapter.HELM,
     "argocd": Adapter.ARGOCD,
     "flux": Adapter.FLUX,
+    "ecs": Adapter.ECS,
 }
+# Platforms whose version is an image tag (``image.tag``), not a chart's version.
+IMAGE_PLATFORMS = frozenset({Adapter.KUBERNETES, Adapter.ECS})
 
 _RUNNING: dict[Stage, AppStatus] = {
     Stage.PREPARING: AppStatus.PREPARING,
@@ -170,11 +173,11 @@ def _failed_at(stage: Stage, after: Stage) -> bool:
 
 
 def version_of(adapter: Adapter, chart: ChartRef | None, values: JsonObject | None) -> str | None:
-    """The application version a revision rolls out: the image tag for plain Deployments
-    (the chart version when no tag is set), the chart version otherwise."""
+    """The application version a revision rolls out: the image tag for plain Deployments and
+    ECS services (the descriptor's version when no tag is set), the chart version otherwise."""
     if chart is None:
         return None
-    if adapter is Adapter.KUBERNETES:
+    if adapter in IMAGE_PLATFORMS:
         version = (values or {}).get("version")  # of several components together
         if isinstance(version, str) and version:
             return version

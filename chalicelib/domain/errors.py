@@ -24,6 +24,12 @@ O2DmsError
 └── BackendError
     ├── BackendUnavailable             503
     │   └── BackendForbidden           503 (the cluster refused our credentials a permission)
+    ├── BackendTargetNotFound          404 (the platform has no such target: an ECS cluster or
+    │                                       service, or one no longer active)
+    ├── BackendInvalidRequest          400 (the platform refused a parameter: ECS's
+    │                                       InvalidParameterException, ClientException)
+    ├── BackendAccessDenied            403 (the platform refused our AWS identity an action: ECS's
+    │                                       AccessDeniedException; the message names the action)
     ├── ReleaseNotFound                409 (the deployment exists; its release is gone)
     ├── ReleaseConflict                409
     ├── BackendTimeout                 500
@@ -155,6 +161,13 @@ class SecretValuesUnsupported(ParameterValidationFailed):
     ) -> SecretValuesUnsupported:
         """The refusal, naming where the secret values are (dotted) but no value."""
         where = list(dict.fromkeys(".".join(str(step) for step in leaf) for leaf in leaves))
+        if adapter == "ecs":
+            return cls(
+                f"Adapter ecs cannot deploy secret parameter values ({', '.join(where)}): a "
+                "task definition's environment is readable by anyone who can describe it. Keep "
+                "the value in Secrets Manager or SSM Parameter Store and reference it from the "
+                "task definition's secrets instead"
+            )
         return cls(
             f"Adapter {adapter} cannot deploy secret parameter values ({', '.join(where)}): "
             "Argo CD reads Helm values only from the Application object, where anyone who can "
@@ -191,6 +204,21 @@ class BackendUnavailable(BackendError):
 
 class BackendForbidden(BackendUnavailable):
     """The cluster answered 403: the deployment manager's identity lacks a permission."""
+
+
+class BackendTargetNotFound(BackendError):
+    """What the deployment names on its platform does not exist (an ECS cluster or service
+    we do not create): a 404 that says which, not a 500."""
+
+
+class BackendInvalidRequest(BackendError):
+    """The platform refused the request as invalid (ECS: an image, cpu or memory it does not
+    accept); the parameters need fixing, so a 400."""
+
+
+class BackendAccessDenied(BackendError):
+    """The platform refused our AWS identity an action (ECS's AccessDeniedException): a 403
+    naming the action, so that whoever runs the service knows which permission to grant."""
 
 
 class ReleaseNotFound(BackendError):

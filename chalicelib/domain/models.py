@@ -56,8 +56,12 @@ class DeploymentManager:
     ``eks``: reached with STS AssumeRole of ``role_arn`` (or the service's own role), EKS
     DescribeCluster and a presigned STS token. ``kubeconfig``: any conformant cluster, its
     kubeconfig kept in ``kubeconfig_source`` (``ssm:NAME``, ``secretsmanager:ID``, or
-    ``file:PATH`` where the stage allows local files). ``local``: the built-in simulated
-    cluster of the local run.
+    ``file:PATH`` where the stage allows local files). ``gke``: Google Kubernetes Engine
+    cluster ``cluster_name`` in ``project`` and ``location``; ``aks``: Azure Kubernetes
+    Service cluster ``cluster_name`` in ``subscription`` and ``resource_group``. Both reach
+    their cloud with the identity kept in the Secrets Manager secret ``credentials_secret``
+    (a service-account key, an Entra ID app's client secret). ``local``: the built-in
+    simulated cluster of the local run.
     """
 
     id: str
@@ -70,6 +74,11 @@ class DeploymentManager:
     role_arn: str | None = None
     kubeconfig_source: str | None = None
     context: str | None = None
+    project: str | None = None
+    location: str | None = None
+    subscription: str | None = None
+    resource_group: str | None = None
+    credentials_secret: str | None = None
     is_default: bool = False
     deployment_count: int = 0
 

@@ -9,11 +9,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from chalicelib.domain.audit import AuditFilter, AuditRecord
 from chalicelib.domain.health import CustomCheck, HealthCheck
-from chalicelib.domain.live import Connection, Subscription
 from chalicelib.domain.metrics import Aggregate, Sample
 from chalicelib.domain.models import (
     AlarmBinding,
@@ -31,6 +30,9 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.secrets import LeafPath
 from chalicelib.domain.states import DeploymentStatus, OperationType
+
+if TYPE_CHECKING:  # only the live progress ports name them; reads need not load it
+    from chalicelib.domain.live import Connection, Subscription
 
 # --------------------------------------------------------------------------- store
 
@@ -283,8 +285,20 @@ class ReleaseTarget:
 
 @dataclass(frozen=True, slots=True)
 class ReleaseRef:
+    """Which release a read or an uninstall is about.
+
+    The Kubernetes backends find their objects by ``release`` and ``namespace`` (our labels).
+    A backend whose workload is not ours to label finds it in the deployment's own records:
+    ``applied`` (the extensions it reported when it applied the current revision: the ECS
+    cluster and service, and the task definition ECS should be running), and ``terminating``
+    (an ECS service is scaled to zero, not deleted, so only our intent tells a termination
+    from a scale to zero).
+    """
+
     release: str
     namespace: str
+    applied: JsonObject = field(default_factory=dict, compare=False)
+    terminating: bool = False
 
 
 @dataclass(frozen=True, slots=True)

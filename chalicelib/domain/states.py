@@ -80,6 +80,8 @@ class ClusterKind(StrEnum):
     LOCAL = "local"
     EKS = "eks"
     KUBECONFIG = "kubeconfig"
+    GKE = "gke"
+    AKS = "aks"
 
 
 class Adapter(StrEnum):
@@ -87,6 +89,12 @@ class Adapter(StrEnum):
     ARGOCD = "argocd"
     FLUX = "flux"
     KUBERNETES = "kubernetes"
+    ECS = "ecs"  # an Amazon ECS service: its task definition, not a cluster object
+
+
+# What a descriptor suits when it says nothing: its chart, on a Kubernetes cluster. An ECS
+# service is only ever named on purpose (``supportedAdapters: ["ecs"]``).
+CHART_ADAPTERS = (Adapter.HELM, Adapter.ARGOCD, Adapter.FLUX, Adapter.KUBERNETES)
 
 
 _S = DeploymentStatus

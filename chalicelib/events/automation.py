@@ -1,18 +1,24 @@
 """Lambda handlers for the automation triggers: EventBridge Scheduler firings and
-CloudWatch "Alarm State Change" events. Both run the same service code as the API."""
+CloudWatch "Alarm State Change" events. Both run the same service code as the API.
+
+``app`` registers these handlers in every function, so their use cases are imported when
+a trigger runs, not with the module.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import CloudWatchEvent
 
 from chalicelib import tracing
 from chalicelib.composition import deps
-from chalicelib.service import alarms, schedules
+
+if TYPE_CHECKING:
+    from chalicelib.service import alarms
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +28,8 @@ ALARM_EVENT_PATTERN = {"source": ["aws.cloudwatch"], "detail-type": [ALARM_DETAI
 
 def scheduled_scale(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Target of every scaling schedule; ``event`` is the schedule's payload."""
+    from chalicelib.service import schedules
+
     deployment_id, schedule_id = event.get("deploymentId"), event.get("scheduleId")
     if not isinstance(deployment_id, str) or not isinstance(schedule_id, str):
         raise ValueError(f"event needs deploymentId and scheduleId: {json.dumps(event)[:300]}")
@@ -42,6 +50,8 @@ def scheduled_scale(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def alarm_rollback(event: CloudWatchEvent) -> dict[str, Any]:
     """Handler of "CloudWatch Alarm State Change" events (EventBridge rule)."""
+    from chalicelib.service import alarms
+
     change = alarm_change(event.detail, event.resources)
     if change is None:
         logger.warning("not an alarm state change", extra={"detail": str(event.detail)[:300]})
@@ -64,6 +74,8 @@ def alarm_rollback(event: CloudWatchEvent) -> dict[str, Any]:
 
 def alarm_change(detail: dict[str, Any], resources: list[str]) -> alarms.AlarmChange | None:
     """Read the parts of the event that matter; None when it is not an alarm change."""
+    from chalicelib.service import alarms
+
     name = detail.get("alarmName")
     state = detail.get("state") or {}
     previous = detail.get("previousState") or {}

@@ -13,7 +13,6 @@ from typing import Any
 
 from chalicelib import logs, tracing
 from chalicelib.composition import deps
-from chalicelib.service import rollouts
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +32,8 @@ def _bound(event: dict[str, Any]) -> tuple[str, str]:
 
 
 def follow(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from chalicelib.service import rollouts  # when the task runs: ``app`` imports this module
+
     wiring = deps()
     tracing.start(wiring.settings)
     deployment_id, operation_id = _bound(event)
@@ -45,6 +46,8 @@ def follow(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def abort(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from chalicelib.service import rollouts
+
     tracing.start(deps().settings)
     deployment_id, operation_id = _bound(event)
     failure = event.get("failure") or {}

@@ -19,6 +19,8 @@ OLD_TARGET = timedelta(days=30)
 # Values of the kubernetes platform that live in the pod template; others change the
 # Deployment or its Service around it.
 POD_TEMPLATE_VALUES = ("image.", "labels.", "container")
+# Values of the ecs platform that a task definition holds (replicaCount is the service's).
+TASK_DEFINITION_VALUES = ("image.", "environment.", "cpu", "memory", "container")
 REFERENCE_WORDS = ("configmap", "secret", "persistentvolumeclaim", "pvc", "volume", "envfrom")
 
 
@@ -180,6 +182,8 @@ def _reversed_dependencies(current: JsonObject, target: JsonObject) -> list[tupl
 
 
 def _in_pod_template(adapter: Adapter, path: str) -> bool:
+    if adapter is Adapter.ECS:  # the task definition is ECS's pod template
+        return path == "chart" or path.startswith(TASK_DEFINITION_VALUES)
     if adapter is Adapter.KUBERNETES:
         # its "chart" is only the version's record: the version is the image tag
         return path == "chart" or path.startswith(POD_TEMPLATE_VALUES) or _component_template(path)

@@ -41,7 +41,7 @@ from chalicelib.domain.models import (
 )
 from chalicelib.domain.ports import RolloutFilter
 from chalicelib.domain.states import GOOD_REVISION_STATUSES, Adapter
-from chalicelib.service import lifecycle
+from chalicelib.service import app_ecs, lifecycle
 from chalicelib.service.access import audit_record, require
 from chalicelib.service.context import Caller, Deps
 from chalicelib.service.records import Started
@@ -70,6 +70,13 @@ class StartApp:
     components: tuple[Component, ...] = ()
     stage_timeouts: dict[str, int] | None = None
     health_checks: tuple[JsonObject, ...] = ()  # as values: camelCase, dependency marked
+    # the ecs platform: the service to roll out, and what each version sets on its task
+    # definition (the container's variables, the task's size)
+    cluster: str | None = None
+    service: str | None = None
+    variables: dict[str, str] = field(default_factory=dict)
+    cpu: str | None = None
+    memory: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +186,10 @@ def _same_place(existing: Deployment, request: StartApp, adapter: Adapter) -> No
     stored = existing.parameters.get("deploymentName")
     if request.deployment_name is not None and stored and stored != request.deployment_name:
         raise Conflict(f"{where} rolls out Deployment {stored}, not {request.deployment_name}")
+    for key, asked in (("cluster", request.cluster), ("service", request.service)):
+        kept = existing.parameters.get(key)
+        if asked is not None and kept and kept != asked:
+            raise Conflict(f"{where} rolls out ECS {key} {kept}, not {asked}")
 
 
 def _parameters(request: StartApp, adapter: Adapter, *, first: bool) -> JsonObject:
@@ -191,6 +202,9 @@ def _parameters(request: StartApp, adapter: Adapter, *, first: bool) -> JsonObje
 
 
 def _platform_parameters(request: StartApp, adapter: Adapter, *, first: bool) -> JsonObject:
+    if adapter is Adapter.ECS:
+        return app_ecs.parameters(request, first=first)
+    app_ecs.refuse_ecs_fields(request)
     if adapter is not Adapter.KUBERNETES:
         if request.components:
             raise InvalidRequest("configuration.components is for the kubernetes platform")
@@ -257,7 +271,7 @@ def _component_parameters(request: StartApp) -> JsonObject:
 
 
 def _chart_of(request: StartApp, adapter: Adapter, existing: Deployment | None) -> ChartRef:
-    if adapter is Adapter.KUBERNETES:
+    if adapter in apps.IMAGE_PLATFORMS:
         return ChartRef("", request.name, request.version)
     if request.chart is not None:
         return ChartRef(request.chart[0], request.chart[1], request.version)

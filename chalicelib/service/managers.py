@@ -38,7 +38,7 @@ def register(deps: Deps, manager: DeploymentManager, caller: Caller) -> Deployme
     if manager.id == LOCAL_ID:
         raise InvalidRequest(f"{LOCAL_ID!r} is the built-in simulated cluster's id")
     if manager.kind is ClusterKind.LOCAL:
-        raise InvalidRequest("kind must be eks or kubeconfig")
+        raise InvalidRequest("kind must be eks, kubeconfig, gke or aks")
     source = manager.kubeconfig_source or ""
     if source.startswith("file:") and not deps.settings.allow_local_charts:
         raise InvalidRequest("file: kubeconfig sources are not allowed in this stage")

@@ -16,8 +16,6 @@ from chalicelib.domain.models import Deployment, Operation, Page, Revision
 from chalicelib.domain.ports import DeploymentFilter
 from chalicelib.service.access import require
 from chalicelib.service.context import Caller, Deps
-from chalicelib.service.records import lease_is_live
-from chalicelib.service.rollouts import reconcile
 
 PATH = "nfDeployments"
 
@@ -49,7 +47,10 @@ def deployment(deps: Deps, deployment_id: str, caller: Caller) -> Deployment:
     require(deps, caller, Action.READ, what="read", target=f"{PATH}/{deployment_id}", anywhere=True)
     current = deps.store.get_deployment(deployment_id)
     _may_read(deps, caller, deployment_id, current)
-    if current.lease is not None and not lease_is_live(current, deps.clock()):
+    if current.lease is not None and current.lease.expires_at <= deps.clock():
+        # Rare (a follower died), and it needs the whole write path: loaded only then.
+        from chalicelib.service.rollouts import reconcile
+
         reconcile(deps, current.id, current.lease.operation_id)
         current = deps.store.get_deployment(deployment_id)
     return current

@@ -86,7 +86,12 @@ Prepare = Callable[[Deployment], Proposal]
 
 
 def release_ref(deployment: Deployment) -> ReleaseRef:
-    return ReleaseRef(release=deployment.id, namespace=deployment.namespace)
+    return ReleaseRef(
+        release=deployment.id,
+        namespace=deployment.namespace,
+        applied=deployment.extensions,
+        terminating=deployment.status is DeploymentStatus.DELETING,
+    )
 
 
 def manager_use(deployment: Deployment, delta: int) -> dict[str, int]:

@@ -27,9 +27,10 @@ from chalicelib.service.context import Deps
 from chalicelib.service.records import Proposal
 
 _PARAMETERS, _VALUES = "parameters", "values"
-# Adapters that can hand Helm values to the cluster only inside the object they write (an
-# Argo CD Application cannot take them from a Kubernetes Secret): no secret value for them.
-_VALUES_INLINE_ONLY = frozenset({Adapter.ARGOCD})
+# Adapters that can hand values to the platform only inside the object they write (an Argo
+# CD Application cannot take them from a Kubernetes Secret; an ECS task definition's
+# environment is readable by whoever may describe it): no secret value for them.
+_VALUES_INLINE_ONLY = frozenset({Adapter.ARGOCD, Adapter.ECS})
 
 
 def sealed_proposal(deps: Deps, proposal: Proposal) -> Proposal:

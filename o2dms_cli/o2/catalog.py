@@ -181,12 +181,21 @@ def managers() -> None:
     "the options below override its fields",
 )
 @click.option("--id", "manager_id", help="the manager's id, a DNS label such as edge-1")
-@click.option("--kind", type=click.Choice(("eks", "kubeconfig")), help="how to reach the cluster")
+@click.option(
+    "--kind",
+    type=click.Choice(("eks", "gke", "aks", "kubeconfig")),
+    help="how to reach the cluster",
+)
 @click.option("--name", help="a name for people (default: the id)")
 @click.option("--namespace", help="where deployments go when they name no namespace")
-@click.option("--cluster-name", help="eks: the EKS cluster's name")
+@click.option("--cluster-name", help="eks, gke, aks: the cluster's name")
 @click.option("--region", help="eks: the cluster's AWS region")
 @click.option("--role-arn", help="eks: a role to assume to reach it")
+@click.option("--project", help="gke: the Google Cloud project")
+@click.option("--location", help="gke: the cluster's region or zone")
+@click.option("--subscription", help="aks: the Azure subscription id")
+@click.option("--resource-group", help="aks: the cluster's resource group")
+@click.option("--credentials-secret", help="gke, aks: the secret holding the credentials")
 @click.option(
     "--kubeconfig-source",
     help="kubeconfig: ssm:<parameter>, secretsmanager:<secret> or file:<path>",
@@ -206,12 +215,17 @@ def manager_register(
     cluster_name: str | None,
     region: str | None,
     role_arn: str | None,
+    project: str | None,
+    location: str | None,
+    subscription: str | None,
+    resource_group: str | None,
+    credentials_secret: str | None,
     kubeconfig_source: str | None,
     kube_context: str | None,
     is_default: bool | None,
     output: str,
 ) -> None:
-    """Register a cluster: EKS, or one reached through a kubeconfig.
+    """Register a cluster: EKS, GKE, AKS, or any by kubeconfig.
 
     From a file (-f) or from options; the service says which fields each kind needs."""
     body = document(path, "manager file") if path else {}
@@ -223,6 +237,11 @@ def manager_register(
         clusterName=cluster_name,
         region=region,
         roleArn=role_arn,
+        project=project,
+        location=location,
+        subscription=subscription,
+        resourceGroup=resource_group,
+        credentialsSecret=credentials_secret,
         kubeconfigSource=kubeconfig_source,
         context=kube_context,
         default=is_default,
@@ -246,6 +265,10 @@ def _where(m: dict[str, Any]) -> str:
     """How a cluster is reached, in a few words."""
     if m["kind"] == "eks":
         return f"{m.get('clusterName')} ({m.get('region')})"
+    if m["kind"] == "gke":
+        return f"{m.get('project')}/{m.get('location')}/{m.get('clusterName')}"
+    if m["kind"] == "aks":
+        return f"{m.get('resourceGroup')}/{m.get('clusterName')}"
     if m["kind"] == "kubeconfig":
         context = f" ({m['context']})" if m.get("context") else ""
         return f"{m.get('kubeconfigSource')}{context}"

@@ -20,7 +20,7 @@ O2 = "/o2dms/v1"
 DESCRIPTORS = f"{O2}/nfDeploymentDescriptors"
 MANAGERS = f"{O2}/deploymentManagers"
 DEPLOYMENTS = f"{O2}/nfDeployments"
-ADAPTERS = ("helm", "argocd", "flux", "kubernetes")
+ADAPTERS = ("helm", "argocd", "flux", "kubernetes", "ecs")
 STATUSES = ("NOT_INSTANTIATED", "INSTANTIATED", "FAILED", "DEPLOYING", "ROLLING_BACK", "DELETING")
 TRANSIENT = frozenset({"DEPLOYING", "ROLLING_BACK", "DELETING"})
 # An operation's end, as an exit code: only a change that did what it was asked succeeded.

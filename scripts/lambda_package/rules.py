@@ -124,6 +124,26 @@ RULES: tuple[Rule, ...] = (
         ("pydantic/v1/",),
     ),
     Rule(
+        "the asyncio credentials of google-auth and azure-identity: the GKE and AKS providers "
+        "use the synchronous ones, and no synchronous module imports these",
+        (
+            "google/auth/aio/",
+            "google/auth/*_async.py",
+            "google/oauth2/*_async.py",
+            "google/auth/transport/_aiohttp_requests.py",
+            "azure/identity/aio/",
+        ),
+    ),
+    Rule(
+        "google-auth's signer for keys of the `rsa` package (not installed) and the ASN.1 "
+        "libraries only it imports: google-auth signs with cryptography",
+        ("google/auth/crypt/_python_rsa.py", *_distributions("pyasn1", "pyasn1_modules")),
+    ),
+    Rule(
+        "msal's command line (`python -m msal`), which Lambda never runs",
+        ("msal/__main__.py",),
+    ),
+    Rule(
         "Powertools utilities beyond the logging, metrics and tracing the functions use "
         "(those import only utilities.typing and utilities.jmespath_utils)",
         ("aws_lambda_powertools/event_handler/", "aws_lambda_powertools/utilities/*"),

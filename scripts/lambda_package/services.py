@@ -15,6 +15,7 @@ BOTOCORE_SERVICES: Mapping[str, str] = MappingProxyType(
         "apigatewaymanagementapi": "posts to WebSocket connections (composition.build_live_ports)",
         "cloudwatch": "reads alarm tags for alarm rollbacks (composition.automation_ports)",
         "dynamodb": "the store, the automation store and live subscriptions (composition)",
+        "ecs": "rolls task definitions out to ECS services (adapters/ecs/clients.py)",
         "eks": "describes clusters and lists their regions (adapters/clusters/eks.py)",
         "events": "publishes lifecycle events to EventBridge (composition.build)",
         "kms": "seals secret parameter values (composition.build)",

@@ -126,6 +126,24 @@ def presign_token(sts: STSClient, cluster_name: str) -> str:
     return encode_token(url)
 
 
+def assume_role(
+    own: Session, *, role_arn: str, region: str, name: str, session_factory: SessionFactory
+) -> tuple[Session, datetime]:
+    """A session acting as ``role_arn`` (session ``name``, for CloudTrail) in ``region``, and
+    when its credentials end. AWS's errors are the caller's to translate."""
+    answer = own.client("sts", region_name=region).assume_role(
+        RoleArn=role_arn, RoleSessionName=name, DurationSeconds=ROLE_SECONDS
+    )
+    keys = answer["Credentials"]
+    assumed = session_factory(
+        aws_access_key_id=keys["AccessKeyId"],
+        aws_secret_access_key=keys["SecretAccessKey"],
+        aws_session_token=keys["SessionToken"],
+        region_name=region,
+    )
+    return assumed, keys["Expiration"]
+
+
 @dataclass(frozen=True, slots=True)
 class _Cached:
     credentials: ClusterCredentials
@@ -209,17 +227,13 @@ class EksCredentials:
         if self.role_arn is None:
             return self._own_session, None
         with self._translated("assume the cluster role"):
-            answer = self._sts(self._own_session).assume_role(
-                RoleArn=self.role_arn, RoleSessionName=name, DurationSeconds=ROLE_SECONDS
+            return assume_role(
+                self._own_session,
+                role_arn=self.role_arn,
+                region=self.region,
+                name=name,
+                session_factory=self._session_factory,
             )
-        keys = answer["Credentials"]
-        assumed = self._session_factory(
-            aws_access_key_id=keys["AccessKeyId"],
-            aws_secret_access_key=keys["SecretAccessKey"],
-            aws_session_token=keys["SessionToken"],
-            region_name=self.region,
-        )
-        return assumed, keys["Expiration"]
 
     def _describe(self, session: Session) -> tuple[str, str]:
         with self._translated("describe the cluster"):
