@@ -128,10 +128,12 @@ def _started(d: dict[str, Any]) -> list[Any]:
     ]
 
 
-def _follow(ctx: click.Context, api: Any, rollout_id: str, output: str) -> None:
+def _follow(
+    ctx: click.Context, api: Any, rollout_id: str, output: str, *, rollback: bool = False
+) -> None:
     from o2dms_cli.watch import follow
 
-    ctx.exit(follow(api, rollout_id, fmt=output))
+    ctx.exit(follow(api, rollout_id, fmt=output, rollback=rollback))
 
 
 @deploy.command("status", epilog=EXIT_CODES_HELP)
@@ -208,7 +210,7 @@ def _listed(page: dict[str, Any]) -> list[Any]:
 @click.option("--target-version", help="default: the newest good version before this one")
 @click.option("--force", is_flag=True, help="go back to a version whose rollout failed")
 @click.option("--dry-run", is_flag=True, help="show the commands, diff and risks; change nothing")
-@click.option("--watch", is_flag=True, help="follow the rollback live until it ends")
+@click.option("--watch", is_flag=True, help="follow it live; exit 0 once rolled back")
 @output_option
 @click.pass_context
 def rollback(
@@ -245,7 +247,7 @@ def rollback(
         )
     started = api.call("POST", f"{V1}/{deployment_id}/rollback", body=body)
     if watch:
-        _follow(ctx, api, started["id"], output)
+        _follow(ctx, api, started["id"], output, rollback=True)
         return
     emit(started, output, _started_rollback)
 

@@ -188,19 +188,26 @@ def _poll(api: Api, rollout_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def follow(
-    api: Api, rollout_id: str, *, fmt: str, verdict: bool = True, again: str | None = None
+    api: Api,
+    rollout_id: str,
+    *,
+    fmt: str,
+    verdict: bool = True,
+    again: str | None = None,
+    rollback: bool = False,
 ) -> int:
     """Watch ``rollout_id`` to its end; the exit code its outcome calls for. ``verdict``:
     end with a line saying how it went; ``again``: the command that follows it again, for
-    the message of an interrupted watch."""
+    the message of an interrupted watch; ``rollback``: the rollout is a rollback someone
+    asked for, so ending ``rolled_back`` is its success."""
     live_view = fmt == "table"
     try:
         if live_view:
-            return _live(api, rollout_id, verdict=verdict)
+            return _live(api, rollout_id, verdict=verdict, rollback=rollback)
         for kind, data in updates(api, rollout_id):
             click.echo(json.dumps({"type": kind, "data": data}))
             if _over(kind, data, rollout_id):
-                return ENDED[data["status"]]
+                return _exit_code(data["status"], rollback=rollback)
     except KeyboardInterrupt:
         hint = again or f"apm deploy status {rollout_id} --watch"
         click.echo(f"Stopped watching; the rollout goes on. To follow it again: {hint}", err=True)
@@ -208,11 +215,17 @@ def follow(
     return OK
 
 
+def _exit_code(status: str, *, rollback: bool) -> int:
+    if rollback and status == "rolled_back":
+        return OK
+    return ENDED.get(status, OK)
+
+
 def _over(kind: str, data: dict[str, Any], rollout_id: str) -> bool:
     return data.get("id") == rollout_id and data.get("status") in ENDED and kind in LAST_WORDS
 
 
-def _live(api: Api, rollout_id: str, *, verdict: bool) -> int:
+def _live(api: Api, rollout_id: str, *, verdict: bool, rollback: bool) -> int:
     from rich.live import Live
 
     out = console()
@@ -232,7 +245,7 @@ def _live(api: Api, rollout_id: str, *, verdict: bool) -> int:
         out.line()  # a live view drawn to a file or a pipe ends without a newline
     if last is None:
         return OK
-    code = ENDED.get(last["status"], OK)
+    code = _exit_code(last["status"], rollback=rollback)
     if code != OK and verdict:
         why = last.get("reason") or last.get("message") or ""
         out.print(f"[red]Rollout {last['status'].replace('_', ' ')}[/]: {escape(str(why))}")

@@ -91,6 +91,13 @@ def test_the_seed_commands_as_written(run: Any, api: Api) -> None:
     assert ended["data"]["status"] == "rolled_back"
     assert ended["data"]["reason"] == "Performance degradation"
 
+    # Watched from the command that asked for it, a rollback that rolled back did its job.
+    again = run(
+        f'deploy rollback {rollback_id} --target-version v2.1.0 --reason "Fixed" --watch -o json'
+    )
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output.splitlines()[-1])["data"]["status"] == "rolled_back"
+
 
 def test_a_crashing_version_is_watched_to_its_rollback(run: Any) -> None:
     first = run("deploy start --name shop --version v1 --environment qa -o json")
