@@ -72,8 +72,13 @@ print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
 
 
 def _printed_last(code: str) -> Any:
-    """The JSON of the last line ``code`` prints in a fresh interpreter: nothing this
-    process has imported can hide what ``code`` loads."""
+    """The JSON of the last line ``code`` prints in a fresh interpreter."""
+    return json.loads(printed_lines(code)[-1])
+
+
+def printed_lines(code: str) -> list[str]:
+    """What ``code`` prints in a fresh interpreter with the app's local settings: nothing
+    this process has imported can hide what ``code`` loads."""
     env = {
         "PATH": "/usr/bin:/bin",
         "AWS_ACCESS_KEY_ID": "testing",
@@ -86,7 +91,7 @@ def _printed_last(code: str) -> Any:
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return done.stdout.strip().splitlines()
 
 
 def _modules_after(code: str) -> set[str]:

@@ -6,13 +6,9 @@ runs in a fresh interpreter."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-from tests.auth_helpers import KEY_HEX
+from tests.test_cold_start import printed_lines
 
-ROOT = Path(__file__).resolve().parent.parent
 CLOUD_LIBRARIES = {"google", "azure", "msal", "msal_extensions"}
 
 SERVE = """
@@ -43,19 +39,7 @@ print(json.dumps(sorted({m.split(".")[0] for m in sys.modules})))
 
 def _modules_after(code: str) -> list[set[str]]:
     """The top-level modules loaded at each point where ``code`` prints them."""
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "O2DMS_TABLE_NAME": "o2dms",
-        "O2DMS_AUTH": "local",
-        "O2DMS_AUTH_SIGNING_KEY": KEY_HEX,
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
-    )
-    return [set(json.loads(line)) for line in done.stdout.strip().splitlines()]
+    return [set(json.loads(line)) for line in printed_lines(code)]
 
 
 def test_cold_start_status_and_cloud_registrations_load_no_cloud_library() -> None:
