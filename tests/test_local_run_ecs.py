@@ -6,7 +6,6 @@ circuit breaker rolls it back), then a rollback to the first over HTTP."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,24 +17,13 @@ from tests.apm_bodies import V1
 from tests.cli_helpers import runner
 from tests.ecs_helpers import CLUSTER, REPOSITORY, SERVICE, create_service, task_definition_arn
 from tests.test_local_run_acceptance import Api, fast_local_run
-
-ENDED = {"completed", "failed", "rolled_back"}
+from tests.test_local_run_v1 import ended
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     with fast_local_run(tmp_path_factory, "ecs") as running:
         yield running
-
-
-def ended(api: Api, rollout_id: str, timeout: float = 90) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found: dict[str, Any] = api("GET", f"{V1}/{rollout_id}").json()
-        if found["status"] in ENDED:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"{rollout_id} still {found['status']}: {found['message']}")
 
 
 def test_ecs_versions_through_the_local_run_and_its_cli(api: Api, tmp_path: Path) -> None:
@@ -50,7 +38,7 @@ def test_ecs_versions_through_the_local_run_and_its_cli(api: Api, tmp_path: Path
             " --config replicas=2 --output json"
         )
         assert result.exit_code == 0, result.output
-        return ended(api, json.loads(result.output)["id"])
+        return ended(api, json.loads(result.output)["id"], timeout=90)
 
     first = start("v1.0.0")
     assert first["status"] == "completed", first
@@ -69,7 +57,7 @@ def test_ecs_versions_through_the_local_run_and_its_cli(api: Api, tmp_path: Path
         {"reason": "Performance degradation", "target_version": "v1.0.0"},
     )
     assert answer.status_code == 202, answer.text
-    back = ended(api, answer.json()["id"])
+    back = ended(api, answer.json()["id"], timeout=90)
     assert (back["status"], back["version"]) == ("rolled_back", "v1.0.0"), back
     service = ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]
     assert service["taskDefinition"] == task_definition_arn(2)
