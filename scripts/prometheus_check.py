@@ -37,6 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from scripts import dashboard_queries  # noqa: E402
 from scripts.local_launch import admin_token, free_ports, launch, stop  # noqa: E402
 
 DASHBOARD = ROOT / "dashboards" / "grafana.json"
@@ -246,17 +247,12 @@ def query(port: int, expr: str) -> list[Any]:
     return result
 
 
-def panel_queries(path: Path = DASHBOARD) -> list[tuple[str, str]]:
+def panel_queries() -> list[tuple[str, str]]:
     """Every panel's queries, with Grafana's interval variables made concrete."""
-    document = json.loads(path.read_text())
-    found = []
-    for panel in document.get("panels", []):
-        for target in panel.get("targets", []):
-            expr = target.get("expr")
-            if expr:
-                concrete = re.sub(r"\$__(rate_)?interval|\$__range", "5m", expr)
-                found.append((panel.get("title", "?"), concrete))
-    return found
+    return [
+        (title, re.sub(r"\$__(rate_)?interval|\$__range", "5m", expr))
+        for title, expr in dashboard_queries.panel_queries(DASHBOARD)
+    ]
 
 
 def _has_series(port: int, expr: str) -> bool:

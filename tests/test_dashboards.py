@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.dashboard_queries import GRAFANA_DASHBOARD, load, panel_queries, panels
+from scripts.dashboard_queries import GRAFANA_DASHBOARD, load, panel_queries, panels
 
 TITLES = (
     # seed 002, "Grafana Dashboard"

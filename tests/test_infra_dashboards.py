@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from infra.dashboards import ACTIVE_DEPLOYMENTS, DIMENSIONS, NAMESPACE, PANEL_TITLES
+from scripts.dashboard_queries import load, panels
 from tests.cdk_template import as_list, render, resources
-from tests.dashboard_queries import load, panels
 
 SEARCH = re.compile(r"SEARCH\('\{([^}]*)\}\s*MetricName=\"(\w+)\"")
 CLOUDWATCH = "cloudwatch.amazonaws.com"

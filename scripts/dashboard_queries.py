@@ -1,9 +1,9 @@
 """The PromQL of ``dashboards/grafana.json``, panel by panel.
 
-Kept apart from the tests so that anything else that needs the expressions (a CI job that
-runs each one against a real Prometheus, say) reads them the same way, without importing
-pytest or knowing Grafana's JSON model: ``python -m tests.dashboard_queries`` prints them as
-JSON, one ``{"title": ..., "expr": ...}`` object per query.
+The tests and ``scripts/prometheus_check.py`` (which runs each one against a real
+Prometheus) read them the same way, without knowing Grafana's JSON model:
+``python -m scripts.dashboard_queries`` prints them as JSON, one ``{"title": ..., "expr": ...}``
+object per query.
 """
 
 from __future__ import annotations
