@@ -108,6 +108,8 @@ def test_a_crashing_version_is_rolled_back_automatically(client: Any, world: Wor
     assert ("rolling_back", "completed") in names
     assert names[-1] == ("rolling_back", "completed")
     assert found["progress"]["total_steps"] == 4
+    # What runs now is the version rolled back to, not the one that crashed.
+    assert {c["version"] for c in found["components"]} == {"v2.0.0"}, found["components"]
     nf = call(client, "GET", "/o2dms/v1/nfDeployments/my-app-production").body
     assert nf["parameters"]["image"]["tag"] == "v2.0.0"  # back where it was
     history = call(client, "GET", "/o2dms/v1/nfDeployments/my-app-production/history").body

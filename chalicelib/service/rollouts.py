@@ -248,7 +248,7 @@ def components_of(op: Operation, status: BackendStatus) -> tuple[ComponentStatus
     return (
         ComponentStatus(
             name=str(name),
-            version=op.app.version if op.app else None,
+            version=_running_version(op),
             desired=replicas.desired,
             updated=replicas.updated,
             ready=replicas.ready,
@@ -256,6 +256,14 @@ def components_of(op: Operation, status: BackendStatus) -> tuple[ComponentStatus
             status=_COMPONENT_STATUS.get(status.phase, "deploying"),
         ),
     )
+
+
+def _running_version(op: Operation) -> str | None:
+    """The version the workload is rolling to: the rollout's own, or, once it failed and is
+    being rolled back, the one it had replaced."""
+    if op.app is None:
+        return None
+    return op.app.previous_version if op.rollback_revision is not None else op.app.version
 
 
 def _eta_seconds(op: Operation, progress: int, now: datetime) -> int | None:
