@@ -28,19 +28,12 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `chalicelib` importable
 
 from scripts.bench_table import Row  # noqa: E402
+from scripts.status_table import DESCRIPTOR  # noqa: E402 - the benches' one descriptor
 
 TABLE = "o2dms-costs"
 STATE_MACHINE = "o2dms-costs-rollout"
 SIGNING_KEY_HEX = "c0" * 32
 BASE = "/o2dms/v1"
-DESCRIPTOR = {
-    "descriptorId": "nginx-chart-1.2.0",
-    "name": "nginx",
-    "artifactRepoUrl": "https://charts.example.com/stable",
-    "artifactName": "nginx",
-    "artifactVersion": "1.2.0",
-    "defaultParameters": {"replicaCount": 2, "image": {"repository": "nginx", "tag": "1.20.0"}},
-}
 # The changes measured, in order, on one deployment: (name, method, path, body).
 CHANGES: tuple[tuple[str, str, str, dict[str, Any] | None], ...] = (
     (
