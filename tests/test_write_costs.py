@@ -160,3 +160,35 @@ def test_previous_good_revision_past_the_first_look(client: Any, world: World) -
     assert rollback.body["description"] == "Rolled back from revision 2 to revision 1"
     history = call(client, "GET", "nfDeployments/nginx-prod/history").body["revisions"]
     assert [(r["revision"], r["status"]) for r in history][:2] == [(7, "deployed"), (6, "failed")]
+
+
+def test_a_store_outage_while_recording_the_apply_is_ridden_out(
+    client: Any, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backend has applied the change: the record of it is asked again rather than
+    lost, which would leave the operation holding its lease, unfollowed."""
+    from chalicelib.domain.errors import StoreUnavailable
+    from chalicelib.service import applying
+
+    create_descriptor(client)
+    create_deployment(client)
+    world.settle()
+    monkeypatch.setattr(applying, "RECORD_RETRY_PAUSES", (0.0, 0.0))
+    original = world.store.commit
+    failures: list[int] = []
+
+    def commit_failing_once_after_the_begin(change: Any) -> Any:
+        if change.operations and change.operations[-1].stage.value == "deploying" and not failures:
+            failures.append(1)
+            raise StoreUnavailable("The deployment store is unavailable (test)")
+        return original(change)
+
+    monkeypatch.setattr(world.store, "commit", commit_failing_once_after_the_begin)
+    answer = call(client, "POST", "nfDeployments/nginx-prod/scale", {"replicas": 3})
+    world.settle()
+
+    assert failures == [1]
+    assert answer.status == 204, answer.body
+    status = call(client, "GET", "nfDeployments/nginx-prod/status").body
+    assert status["status"] == "INSTANTIATED"
+    assert call(client, "GET", "nfDeployments/nginx-prod").body["replicas"] == 3

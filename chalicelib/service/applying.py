@@ -7,12 +7,15 @@ releases the lease, so a deployment never stays stuck behind an operation that d
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
 from chalicelib.domain.errors import (
     O2DmsError,
     ReleaseNotFound,
+    StoreUnavailable,
 )
 from chalicelib.domain.models import (
     Deployment,
@@ -200,12 +203,29 @@ def _record_applied(
             descriptor_refs=refs,
         )
 
-    stored = update_owned(
-        deps, started.deployment.id, started.operation.id, change, known=_known(started)
+    stored = _despite_outages(
+        lambda: update_owned(
+            deps, started.deployment.id, started.operation.id, change, known=_known(started)
+        )
     )
     if stored is None or "change" not in outcome:
         return started
     return replace(outcome["change"], deployment=stored)
+
+
+# Pauses before asking the store again to record what the backend has already done: lost,
+# that record would leave the operation holding its lease, unfollowed, until it expires.
+RECORD_RETRY_PAUSES = (0.5, 2.0)
+
+
+def _despite_outages(write: Callable[[], Deployment | None]) -> Deployment | None:
+    for pause in RECORD_RETRY_PAUSES:
+        try:
+            return write()
+        except StoreUnavailable as exc:
+            logger.warning("store unavailable; recording again", extra={"error": exc.message})
+            time.sleep(pause)
+    return write()
 
 
 def _record_apply_failure(deps: Deps, started: Started, error: str, message: str) -> None:
